@@ -1,0 +1,34 @@
+#include "base/strings.h"
+
+#include <gtest/gtest.h>
+
+namespace berth {
+namespace {
+
+TEST(StringsTest, Split) {
+  EXPECT_EQ(StrSplit("a,,b", ','), (std::vector<std::string>{"a", "", "b"}));
+  EXPECT_EQ(StrSplit("", ','), (std::vector<std::string>{""}));
+  bool found = false;
+  EXPECT_EQ(SplitOnce("k=v=w", '=', &found), (std::pair<std::string, std::string>{"k", "v=w"}));
+  EXPECT_TRUE(found);
+  SplitOnce("k", '=', &found);
+  EXPECT_FALSE(found);
+}
+
+TEST(StringsTest, TrimLowerJoin) {
+  EXPECT_EQ(Trim("  a b \n"), "a b");
+  EXPECT_EQ(ToLower("FrOm"), "from");
+  EXPECT_TRUE(EqualsIgnoreCase("Build", "bUILD"));
+  EXPECT_EQ(StrJoin({"a", "b"}, ", "), "a, b");
+}
+
+TEST(StringsTest, QuoteLikeGo) {
+  EXPECT_EQ(QuoteString("a\"b\\c"), R"("a\"b\\c")");
+  EXPECT_EQ(QuoteString("x\ny\t"), R"("x\ny\t")");
+  EXPECT_EQ(QuoteString(std::string("\0", 1)), R"("\x00")");
+  EXPECT_EQ(QuoteString("한국어"), "\"한국어\"");
+  EXPECT_EQ(QuoteString("\xff"), R"("\xff")");
+}
+
+}  // namespace
+}  // namespace berth

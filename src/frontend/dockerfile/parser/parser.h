@@ -1,0 +1,79 @@
+// The Dockerfile parser: text -> AST, the first stage of the Dockerfile frontend.
+//
+// It follows BuildKit's frontend/dockerfile/parser: parser directives (`# syntax=`,
+// `# escape=`, `# check=`), comments, line continuations (also across blank and comment lines
+// and at end of file), heredocs (`<<EOF`, `<<-EOF`, quoted delimiters, several per line, fd
+// numbers; only for RUN, COPY and ADD, and for those under ONBUILD), JSON (exec) form with
+// BuildKit's fallback to shell form for invalid JSON, and per-instruction argument shapes.
+// Flags (`--from=x`) are split off but not interpreted: the instructions layer does that.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace berth::frontend::dockerfile::parser {
+
+// One heredoc attached to an instruction.
+struct Heredoc {
+  std::string name;          // the delimiter, unquoted ("EOF")
+  std::string content;       // the body, lines joined with "\n", ending in "\n" if non-empty
+  bool expand = true;        // false when the delimiter was quoted (no variable expansion)
+  bool chomp = false;        // `<<-`: leading tabs are stripped (at instruction parse time)
+  int file_descriptor = 0;   // `3<<EOF` gives 3; 0 when absent
+
+  friend bool operator==(const Heredoc&, const Heredoc&) = default;
+};
+
+// One instruction.
+struct Node {
+  std::string keyword;             // lower-case instruction name: "from", "run", ...
+  std::vector<std::string> flags;  // leading `--name[=value]` words, verbatim
+  std::vector<std::string> args;   // arguments in the shape described in testdata/README.md
+  bool json = false;               // arguments came from a JSON array (exec form)
+  std::vector<Node> children;      // ONBUILD: exactly one nested instruction; else empty
+  std::vector<Heredoc> heredocs;   // in order of appearance on the instruction line
+  std::string original;            // the instruction as written, continuations joined
+  int start_line = 0;              // 1-based, first line of the instruction
+  int end_line = 0;                // 1-based, last line (including heredoc bodies)
+  std::vector<std::string> prev_comment;  // comment lines right above, without "# "
+};
+
+// A non-fatal finding, e.g. an empty continuation line (BuildKit warns about those).
+struct Warning {
+  std::string message;
+  int line = 0;
+};
+
+// One parser directive found at the top of the file.
+struct Directive {
+  std::string name;   // lower-cased: "syntax", "escape", "check"
+  std::string value;
+  int line = 0;
+};
+
+struct Ast {
+  std::vector<Node> children;
+  char escape_token = '\\';
+  std::vector<Directive> directives;
+  std::vector<Warning> warnings;
+};
+
+// Parses a whole Dockerfile. `file_name` only labels errors: "Dockerfile:7: <message>".
+// Errors: InvalidArgument for malformed input (bad escape directive, unterminated heredoc,
+// a file with no instructions, ...). Never crashes on any input.
+Result<Ast> Parse(std::string_view content, std::string_view file_name = "Dockerfile");
+
+// Dumps the AST in the format of tests/testdata/parser-testfiles ("(from "busybox")\n...").
+std::string Dump(const Ast& ast);
+
+// Strips leading tab characters from every line (what `<<-` does).
+std::string ChompHeredocContent(std::string_view content);
+
+// The heredoc delimiters named on an instruction line, e.g. "RUN <<A cat <<'B'" -> {A, B}.
+// Exposed for tests and for the instructions layer.
+std::vector<Heredoc> HeredocsFromLine(std::string_view line);
+
+}  // namespace berth::frontend::dockerfile::parser
