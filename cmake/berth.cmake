@@ -18,6 +18,10 @@ function(berth_apply_flags target)
                                              -fno-sanitize-recover=undefined)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
   endif()
+  if(BERTH_BUILD_FUZZ)
+    # Coverage instrumentation for libFuzzer in every library the targets link.
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
+  endif()
 endfunction()
 
 function(berth_library)
