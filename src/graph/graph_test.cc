@@ -89,3 +89,21 @@ TEST(GraphTest, ClosureIsTopological) {
 
 }  // namespace
 }  // namespace berth::graph
+
+namespace berth::graph {
+namespace {
+
+TEST(PlatformTest, ParseAndNormalise) {
+  EXPECT_EQ(ParsePlatform("linux/amd64")->ToString(), "linux/amd64");
+  EXPECT_EQ(ParsePlatform("linux/x86_64")->ToString(), "linux/amd64");
+  EXPECT_EQ(ParsePlatform("linux/arm64/v8").value(), ParsePlatform("linux/arm64").value());
+  EXPECT_EQ(ParsePlatform("linux/arm")->ToString(), "linux/arm/v7");
+  EXPECT_EQ(ParsePlatform("arm64")->ToString(), "linux/arm64");
+  EXPECT_FALSE(ParsePlatform("linux//amd64").ok());
+  EXPECT_FALSE(ParsePlatform("a/b/c/d").ok());
+  EXPECT_FALSE(ParsePlatform("").ok());
+  EXPECT_EQ(HostPlatform().os, "linux");
+}
+
+}  // namespace
+}  // namespace berth::graph
