@@ -9,7 +9,8 @@
 set(BERTH_SRC_ROOT "${PROJECT_SOURCE_DIR}/src")
 
 function(berth_apply_flags target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter
+                                           -Wno-missing-field-initializers)
   if(BERTH_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

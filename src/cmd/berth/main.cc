@@ -6,6 +6,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "cmd/berth/debug.h"
 
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "0.1.0-dev"
@@ -34,6 +35,37 @@ int Run(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "Print the berth version");
   version->callback([] { std::printf("berth %s\n", BERTH_VERSION); });
 
+  auto* debug = app.add_subcommand("debug", "Show what berth makes of a Dockerfile");
+  debug->require_subcommand(1);
+
+  std::string parse_file;
+  auto* parse = debug->add_subcommand("parse", "Print a Dockerfile's syntax tree");
+  parse->add_option("FILE", parse_file, "Dockerfile to parse (- for stdin)")->required();
+  parse->callback([&] {
+    if (Result<> r = cmd::DebugParse(parse_file); !r.ok()) {
+      exit_code = Fail(r.error());
+    }
+  });
+
+  cmd::GraphFlags graph_flags;
+  auto* graph = debug->add_subcommand("graph", "Print the build graph of a Dockerfile as JSON");
+  graph->add_option("CONTEXT", graph_flags.context, "Build context directory")->default_str(".");
+  graph->add_option("-f,--file", graph_flags.file, "Name of the Dockerfile (default: CONTEXT/Dockerfile)");
+  graph->add_option("--target", graph_flags.target, "Set the target build stage");
+  graph->add_option("--build-arg", graph_flags.build_args, "Set build-time variables (KEY=VALUE)");
+  graph->add_option("--platform", graph_flags.platform, "Set the target platform");
+  graph->add_option("--build-context", graph_flags.build_contexts,
+                    "Additional build contexts (NAME=VALUE)");
+  graph->add_option("--label", graph_flags.labels, "Set metadata for an image (KEY=VALUE)");
+  graph->add_flag("--no-cache", graph_flags.no_cache, "Do not use cache when building the image");
+  graph->add_option("--no-cache-filter", graph_flags.no_cache_filter,
+                    "Do not cache specified stages");
+  graph->callback([&] {
+    if (Result<> r = cmd::DebugGraph(graph_flags); !r.ok()) {
+      exit_code = Fail(r.error());
+    }
+  });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -47,7 +79,6 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "Run 'berth --help' for usage.\n");
     return kExitUsage;
   }
-  (void)Fail;
   return exit_code;
 }
 
