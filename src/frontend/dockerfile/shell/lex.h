@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -34,6 +35,7 @@ class EnvList {
 
  private:
   std::vector<std::pair<std::string, std::string>> entries_;
+  std::map<std::string, size_t, std::less<>> index_;  // key -> position in entries_
 };
 
 struct ProcessResult {
@@ -42,6 +44,10 @@ struct ProcessResult {
   std::set<std::string> unmatched;  // names looked up and not found
 };
 
+// Expands words. Each call keeps its own state, so one Lexer may serve several threads at once.
+// Untrusted input is safe: a word may nest `${...}` at most 64 deep and one expansion may grow to
+// at most 64 MiB; beyond that the calls fail with ResourceExhausted. Pattern matching for `#`,
+// `%` and `/` costs O(value length * pattern length).
 class Lexer {
  public:
   explicit Lexer(char escape_token = '\\') : escape_token_(escape_token) {}
