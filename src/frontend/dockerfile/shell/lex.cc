@@ -38,6 +38,9 @@ constexpr char32_t kByteOrderMark = 0xFEFF;
 
 constexpr int kMaxNestingDepth = 64;
 constexpr size_t kMaxExpansionBytes = size_t{64} << 20;
+// Matching costs O(text * pattern); this caps the steps one `#`, `%` or `/` operation may take
+// (about a second), so a huge value meeting a huge pattern fails instead of hanging.
+constexpr uint64_t kMaxMatchSteps = uint64_t{1} << 26;
 
 // ---------------------------------------------------------------------------------------------
 // UTF-8, with Go's rules for invalid input.
@@ -280,7 +283,10 @@ Result<Pattern> CompilePattern(std::string_view text) {
   Pattern pattern;
   for (char32_t tok = scanner.Next(); tok != kEof; tok = scanner.Next()) {
     if (tok == '*') {
-      pattern.push_back({PatternItem::Kind::kStar, 0});
+      // `**` matches exactly what `*` does, with the same preferences, so keep one.
+      if (pattern.empty() || pattern.back().kind != PatternItem::Kind::kStar) {
+        pattern.push_back({PatternItem::Kind::kStar, 0});
+      }
       continue;
     }
     if (tok == '?') {
@@ -310,7 +316,8 @@ struct Match {
 // the first alternative in priority order: stars prefer the longest run when greedy, the
 // shortest otherwise), but by simulating all alternatives in lockstep (a Pike VM), so the cost
 // is O(text * pattern) whatever the pattern. States are pattern positions; state
-// pattern.size() is "matched".
+// pattern.size() is "matched". Each thread added is one step of a budget of kMaxMatchSteps per
+// matcher; running out fails with ResourceExhausted.
 class PatternMatcher {
  public:
   PatternMatcher(const Pattern& pattern, bool greedy)
@@ -320,7 +327,7 @@ class PatternMatcher {
         next_(pattern.size() + 1) {}
 
   // The first match starting at or after `from`, or exactly at `from` when anchored.
-  std::optional<Match> Find(std::span<const char32_t> text, size_t from, bool anchored) {
+  Result<std::optional<Match>> Find(std::span<const char32_t> text, size_t from, bool anchored) {
     std::optional<Match> found;
     current_.Clear();
     for (size_t pos = from;; ++pos) {
@@ -360,6 +367,10 @@ class PatternMatcher {
             break;
         }
       }
+      if (steps_left_ == 0) {
+        return Error(ErrorCode::kResourceExhausted, "pattern matching needs more than " +
+                                                        std::to_string(kMaxMatchSteps) + " steps");
+      }
       if (pos == text.size()) {
         break;
       }
@@ -393,6 +404,14 @@ class PatternMatcher {
     uint64_t generation = 1;
   };
 
+  void Push(ThreadList& list, size_t state, size_t start) {
+    if (steps_left_ == 0) {
+      return;  // Find reports the exhausted budget
+    }
+    --steps_left_;
+    list.threads.push_back({state, start});
+  }
+
   // Adds the thread entering `state`, following the empty moves out of stars in priority order:
   // a greedy star first tries to take one more character, a lazy one first tries to stop.
   void Add(ThreadList& list, size_t state, size_t start) {
@@ -401,11 +420,11 @@ class PatternMatcher {
         if (!list.Visit(state)) {
           return;
         }
-        list.threads.push_back({state, start});
+        Push(list, state, start);
         ++state;
       }
       if (list.Visit(state)) {
-        list.threads.push_back({state, start});
+        Push(list, state, start);
       }
       return;
     }
@@ -417,12 +436,12 @@ class PatternMatcher {
     const bool reached_end_of_stars =
         state == pattern_.size() || pattern_[state].kind != PatternItem::Kind::kStar;
     if (reached_end_of_stars && list.Visit(state)) {
-      list.threads.push_back({state, start});
+      Push(list, state, start);
     }
     // The stars visited above, innermost first: each one's "take a character" branch ranks below
     // everything reachable by skipping it.
     for (size_t s = state; s > first_star; --s) {
-      list.threads.push_back({s - 1, start});
+      Push(list, s - 1, start);
     }
   }
 
@@ -430,6 +449,7 @@ class PatternMatcher {
   const bool greedy_;
   ThreadList current_;
   ThreadList next_;
+  uint64_t steps_left_ = kMaxMatchSteps;
 };
 
 Error InvalidPattern(std::string_view pattern, const Error& cause) {
@@ -445,7 +465,7 @@ Result<std::string> TrimPrefix(std::string_view pattern_text, std::string_view v
   }
   const DecodedText text = Decode(value);
   PatternMatcher matcher(*pattern, greedy);
-  if (std::optional<Match> match = matcher.Find(text.runes, 0, /*anchored=*/true)) {
+  if (std::optional<Match> match = BERTH_TRY(matcher.Find(text.runes, 0, /*anchored=*/true))) {
     return std::string(value.substr(text.offsets[match->end]));
   }
   return std::string(value);
@@ -537,8 +557,8 @@ void AppendExpandedTemplate(std::string& out, std::string_view tmpl, std::string
 }
 
 Error TooLarge() {
-  return Error(ErrorCode::kResourceExhausted,
-               "expansion is larger than " + std::to_string(kMaxExpansionBytes >> 20) + " MiB");
+  return {ErrorCode::kResourceExhausted,
+          "expansion is larger than " + std::to_string(kMaxExpansionBytes >> 20) + " MiB"};
 }
 
 // ${x/pattern/replacement} and ${x//pattern/replacement} (`all`). Replacing every match follows
@@ -548,7 +568,7 @@ Result<std::string> Replace(const Pattern& pattern, std::string_view value,
   const DecodedText text = Decode(value);
   PatternMatcher matcher(pattern, /*greedy=*/true);
   if (!all) {
-    std::optional<Match> match = matcher.Find(text.runes, 0, /*anchored=*/false);
+    std::optional<Match> match = BERTH_TRY(matcher.Find(text.runes, 0, /*anchored=*/false));
     if (!match) {
       return std::string(value);
     }
@@ -560,7 +580,7 @@ Result<std::string> Replace(const Pattern& pattern, std::string_view value,
   std::string out;
   size_t last_end = 0;
   for (size_t pos = 0; pos <= text.runes.size();) {
-    std::optional<Match> match = matcher.Find(text.runes, pos, /*anchored=*/false);
+    std::optional<Match> match = BERTH_TRY(matcher.Find(text.runes, pos, /*anchored=*/false));
     if (!match) {
       break;
     }

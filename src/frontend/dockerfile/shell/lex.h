@@ -45,9 +45,9 @@ struct ProcessResult {
 };
 
 // Expands words. Each call keeps its own state, so one Lexer may serve several threads at once.
-// Untrusted input is safe: a word may nest `${...}` at most 64 deep and one expansion may grow to
-// at most 64 MiB; beyond that the calls fail with ResourceExhausted. Pattern matching for `#`,
-// `%` and `/` costs O(value length * pattern length).
+// Untrusted input is safe: a word may nest `${...}` at most 64 deep, one expansion may grow to at
+// most 64 MiB, and one `#`, `%` or `/` pattern operation (O(value length * pattern length)) may
+// take at most 2^26 steps; beyond these the calls fail with ResourceExhausted.
 class Lexer {
  public:
   explicit Lexer(char escape_token = '\\') : escape_token_(escape_token) {}

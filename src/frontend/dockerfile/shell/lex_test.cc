@@ -709,9 +709,22 @@ TEST(LexerLimitsTest, LongInputsStayFast) {
   EXPECT_EQ(ExpandOk("${x##" + stars + "b}", {"x=" + value}), value);
   EXPECT_EQ(ExpandOk("${x%%" + stars + "b}", {"x=" + value}), value);
   EXPECT_EQ(ExpandOk("${x//" + stars + "b/}", {"x=" + value}), value);
+  EXPECT_EQ(ExpandOk("${x##" + std::string(20000, '*') + "b}", {"x=" + value}), value);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(seconds, 20.0);  // generous for sanitizer builds; a regression is orders slower
+}
+
+TEST(LexerLimitsTest, PatternWorkIsBounded) {
+  // 10000 live alternatives at each of 20000 characters: past the step budget this fails rather
+  // than running for minutes.
+  std::string pattern;
+  for (int i = 0; i < 10000; ++i) {
+    pattern += "*a";
+  }
+  Result<std::string> costly = Expand("${x##" + pattern + "b}", {"x=" + std::string(20000, 'a')});
+  ASSERT_FALSE(costly.ok());
+  EXPECT_EQ(costly.error().code(), ErrorCode::kResourceExhausted);
 }
 
 // ---------------------------------------------------------------------------------------------
