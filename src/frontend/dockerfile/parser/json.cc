@@ -65,7 +65,7 @@ std::string Unquote(std::string_view body) {
   std::string out;
   out.reserve(body.size());
   for (size_t i = 0; i < body.size();) {
-    const unsigned char c = static_cast<unsigned char>(body[i]);
+    const auto c = static_cast<unsigned char>(body[i]);
     if (c == '\\') {
       const char kind = body[i + 1];
       switch (kind) {
@@ -85,7 +85,7 @@ std::string Unquote(std::string_view body) {
           out.push_back('\t');
           break;
         case 'u': {
-          char32_t rune = static_cast<char32_t>(ReadU4(body, i));
+          auto rune = static_cast<char32_t>(ReadU4(body, i));
           i += 6;
           if (rune >= 0xD800 && rune < 0xE000) {
             // A high surrogate followed by an escaped low surrogate is one code point; any
@@ -166,14 +166,14 @@ bool OverflowsFloat64(std::string_view number) {
     }
     exponent10 += negative ? -e : e;
   }
-  const int64_t threshold_exponent = static_cast<int64_t>(kFloat64OverflowDigits.size());
+  const auto threshold_exponent = static_cast<int64_t>(kFloat64OverflowDigits.size());
   if (exponent10 != threshold_exponent) {
     return exponent10 > threshold_exponent;
   }
   while (!digits.empty() && digits.back() == '0') {
     digits.pop_back();
   }
-  return std::string_view(digits).compare(kFloat64OverflowDigits) >= 0;
+  return digits.compare(kFloat64OverflowDigits) >= 0;
 }
 
 class Reader {
@@ -211,7 +211,7 @@ class Reader {
   bool ReadString(std::string_view* body) {
     const size_t start = ++pos_;
     while (pos_ < text_.size()) {
-      const unsigned char c = static_cast<unsigned char>(text_[pos_]);
+      const auto c = static_cast<unsigned char>(text_[pos_]);
       if (c == '"') {
         *body = text_.substr(start, pos_ - start);
         ++pos_;

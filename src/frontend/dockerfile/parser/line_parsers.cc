@@ -121,7 +121,7 @@ std::string ExtractBuilderFlags(std::string_view line, std::vector<std::string>*
     }
     AppendByteAsRune(&word, ch);
   }
-  return std::string();
+  return {};
 }
 
 Error NotStringArrayError() {
@@ -248,7 +248,7 @@ Result<> ParseHealthConfig(std::string_view rest, Node* node) {
 
 }  // namespace
 
-std::vector<std::string> ParseWords(std::string_view rest, char escape_token) {
+std::vector<std::string> ParseWords(std::string_view args, char escape_token) {
   enum class Phase { kSpaces, kWord, kQuote };
   std::vector<std::string> words;
   Phase phase = Phase::kSpaces;
@@ -257,12 +257,12 @@ std::vector<std::string> ParseWords(std::string_view rest, char escape_token) {
   std::string word;
   const auto escape = static_cast<char32_t>(static_cast<unsigned char>(escape_token));
   DecodedRune r{0, 0};
-  for (size_t pos = 0; pos <= rest.size(); pos += r.width) {
-    if (pos != rest.size()) {
-      r = DecodeRune(rest, pos);
+  for (size_t pos = 0; pos <= args.size(); pos += r.width) {
+    if (pos != args.size()) {
+      r = DecodeRune(args, pos);
     }
     if (phase == Phase::kSpaces) {
-      if (pos == rest.size()) {
+      if (pos == args.size()) {
         break;
       }
       if (internal::IsSpace(r.rune)) {
@@ -270,7 +270,7 @@ std::vector<std::string> ParseWords(std::string_view rest, char escape_token) {
       }
       phase = Phase::kWord;
     }
-    if (pos == rest.size()) {
+    if (pos == args.size()) {
       if (blank_ok || !word.empty()) {
         words.push_back(std::move(word));
       }
@@ -292,13 +292,13 @@ std::vector<std::string> ParseWords(std::string_view rest, char escape_token) {
         phase = Phase::kQuote;
       }
       if (r.rune == escape) {
-        if (pos + r.width == rest.size()) {
+        if (pos + r.width == args.size()) {
           continue;  // an escape at the very end is dropped
         }
         // Outside quotes an escape keeps itself and the character after it, even a quote.
         internal::AppendRune(&word, r.rune);
         pos += r.width;
-        r = DecodeRune(rest, pos);
+        r = DecodeRune(args, pos);
       }
       internal::AppendRune(&word, r.rune);
       continue;
@@ -309,13 +309,13 @@ std::vector<std::string> ParseWords(std::string_view rest, char escape_token) {
     }
     // Nothing escapes inside single quotes.
     if (r.rune == escape && quote != '\'') {
-      if (pos + r.width == rest.size()) {
+      if (pos + r.width == args.size()) {
         phase = Phase::kWord;
         continue;
       }
       pos += r.width;
       internal::AppendRune(&word, r.rune);
-      r = DecodeRune(rest, pos);
+      r = DecodeRune(args, pos);
     }
     internal::AppendRune(&word, r.rune);
   }

@@ -112,7 +112,10 @@ Result<Node> NewNodeFromLine(std::string_view line, char escape_token) {
       text = std::move(split.args);
       continue;
     }
-    BERTH_TRY(internal::ParseArguments(node.keyword, split.args, escape_token, &node));
+    // A bare ONBUILD has no trigger and no arguments; the instructions layer rejects it.
+    if (node.keyword != "onbuild") {
+      BERTH_TRY(internal::ParseArguments(node.keyword, split.args, escape_token, &node));
+    }
     while (!onbuild_chain.empty()) {
       Node parent = std::move(onbuild_chain.back());
       onbuild_chain.pop_back();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -19,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path TestData() {
-  return fs::path(BERTH_TESTDATA);
+  return {BERTH_TESTDATA};
 }
 
 std::string ReadFile(const fs::path& path) {
@@ -31,6 +32,16 @@ std::string ReadFile(const fs::path& path) {
 
 nlohmann::json ReadJson(const fs::path& path) {
   return nlohmann::json::parse(ReadFile(path));
+}
+
+// A parser-extra file, read once.
+const nlohmann::json& ExtraJson(const std::string& file) {
+  static std::map<std::string, nlohmann::json> cache;
+  auto it = cache.find(file);
+  if (it == cache.end()) {
+    it = cache.emplace(file, ReadJson(TestData() / "parser-extra" / file)).first;
+  }
+  return it->second;
 }
 
 // The case directories under parser-testfiles/<dir>, sorted.
@@ -140,9 +151,7 @@ TEST(CasesJsonTest, AgreesWithDirectories) {
 // --- heredoc_extract.json: Parse attaches heredocs to the right instructions ---
 
 const nlohmann::json& HeredocExtract() {
-  static const nlohmann::json* const kJson =
-      new nlohmann::json(ReadJson(TestData() / "parser-extra" / "heredoc_extract.json"));
-  return *kJson;
+  return ExtraJson("heredoc_extract.json");
 }
 
 class HeredocExtractTest : public testing::TestWithParam<int> {};
@@ -184,9 +193,7 @@ TEST(HeredocExtractTest, FindsAllCases) {
 // --- heredocs_from_line.json ---
 
 const nlohmann::json& HeredocsFromLineJson() {
-  static const nlohmann::json* const kJson =
-      new nlohmann::json(ReadJson(TestData() / "parser-extra" / "heredocs_from_line.json"));
-  return *kJson;
+  return ExtraJson("heredocs_from_line.json");
 }
 
 class HeredocsFromLineTest : public testing::TestWithParam<int> {};
@@ -260,9 +267,7 @@ TEST(ChompHeredocContentTest, StripsLeadingTabs) {
 // --- parse_words.json ---
 
 const nlohmann::json& ParseWordsJson() {
-  static const nlohmann::json* const kJson =
-      new nlohmann::json(ReadJson(TestData() / "parser-extra" / "parse_words.json"));
-  return *kJson;
+  return ExtraJson("parse_words.json");
 }
 
 class ParseWordsTest : public testing::TestWithParam<int> {};
@@ -273,11 +278,9 @@ TEST_P(ParseWordsTest, MatchesBuildKit) {
             c.at("expect").get<std::vector<std::string>>());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, ParseWordsTest,
-    testing::ValuesIn(
-        Indices(ReadJson(TestData() / "parser-extra" / "parse_words.json").at("cases").size())),
-    [](const auto& info) { return "case" + std::to_string(info.param + 1); });
+INSTANTIATE_TEST_SUITE_P(Cases, ParseWordsTest,
+                         testing::ValuesIn(Indices(ParseWordsJson().at("cases").size())),
+                         [](const auto& info) { return "case" + std::to_string(info.param + 1); });
 
 TEST(ParseWordsTest, FindsAllCases) {
   EXPECT_EQ(ParseWordsJson().at("cases").size(), 8u);
@@ -286,9 +289,7 @@ TEST(ParseWordsTest, FindsAllCases) {
 // --- directives_handwritten.json ---
 
 const nlohmann::json& DirectivesJson() {
-  static const nlohmann::json* const kJson =
-      new nlohmann::json(ReadJson(TestData() / "parser-extra" / "directives_handwritten.json"));
-  return *kJson;
+  return ExtraJson("directives_handwritten.json");
 }
 
 std::string FromHex(const std::string& hex) {
@@ -338,11 +339,9 @@ TEST_P(DirectivesTest, MatchesBuildKit) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, DirectivesTest,
-    testing::ValuesIn(Indices(
-        ReadJson(TestData() / "parser-extra" / "directives_handwritten.json").at("cases").size())),
-    [](const auto& info) { return "case" + std::to_string(info.param + 1); });
+INSTANTIATE_TEST_SUITE_P(Cases, DirectivesTest,
+                         testing::ValuesIn(Indices(DirectivesJson().at("cases").size())),
+                         [](const auto& info) { return "case" + std::to_string(info.param + 1); });
 
 TEST(DirectivesTest, FindsAllCases) {
   EXPECT_EQ(DirectivesJson().at("cases").size(), 17u);
