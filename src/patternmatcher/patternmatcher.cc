@@ -11,6 +11,10 @@ namespace {
 
 constexpr int32_t kEof = -1;
 
+// Bound on the compiled size of all of a matcher's wildcard patterns (about 16 bytes per
+// unit), so that a hostile ignore file cannot exhaust memory. Real files use a tiny fraction.
+constexpr size_t kMaxTotalCost = 8'000'000;
+
 // Characters upstream escapes when building its regexp. Upstream means to escape
 // ".+()|{}$", but its 8-byte bitmap drops every character from 64 up, so '|', '{' and '}'
 // reach the regexp unescaped; berth reproduces the set actually escaped.
@@ -158,6 +162,7 @@ Result<bool> Pattern::Match(std::string_view path) const {
 Result<PatternMatcher> PatternMatcher::Create(const std::vector<std::string>& patterns) {
   PatternMatcher pm;
   pm.patterns_.reserve(patterns.size());
+  size_t total_cost = 0;
   for (const std::string& raw : patterns) {
     std::string_view trimmed = internal::TrimSpace(raw);
     if (trimmed.empty()) {
@@ -182,6 +187,11 @@ Result<PatternMatcher> PatternMatcher::Create(const std::vector<std::string>& pa
     if (translation.type == MatchType::kRegexp) {
       Result<internal::Regexp> re = internal::Regexp::Compile(translation.regexp);
       if (re.ok()) {
+        total_cost += re->cost();
+        if (total_cost > kMaxTotalCost) {
+          return Error::InvalidArgument("patterns too complex: their compiled size exceeds " +
+                                        std::to_string(kMaxTotalCost) + " units");
+        }
         pattern.regexp_ = std::make_shared<const internal::Regexp>(std::move(re).value());
       } else {
         // Upstream compiles lazily and reports this when the pattern is first evaluated.

@@ -353,5 +353,19 @@ TEST(PatternMatcherTest, PathologicalPatternsStayFast) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
 }
 
+TEST(PatternMatcherTest, CompiledSizeIsBounded) {
+  std::string heavy;
+  for (int i = 0; i < 190; ++i) {
+    heavy += "?{1000}";
+  }
+  // One heavy pattern is fine (Go accepts it too)...
+  EXPECT_TRUE(PatternMatcher::Create({heavy}).ok());
+  // ...but a file full of them is refused rather than exhausting memory.
+  const std::vector<std::string> many(60, heavy);
+  Result<PatternMatcher> pm = PatternMatcher::Create(many);
+  ASSERT_FALSE(pm.ok());
+  EXPECT_NE(pm.error().message().find("too complex"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace berth::patternmatcher

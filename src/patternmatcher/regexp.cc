@@ -1,6 +1,7 @@
 #include "patternmatcher/regexp.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
 
 #include "patternmatcher/go_compat.h"
@@ -205,6 +206,12 @@ class RegexpCompiler {
   int AddClass(const Ranges& ranges) {
     Regexp::CharClass cls;
     cls.ranges = Normalize(ranges);
+    // Literals repeat a lot; share one class per distinct set.
+    auto [it, inserted] =
+        class_index_.try_emplace(cls.ranges, static_cast<uint32_t>(re_.classes_.size()));
+    if (!inserted) {
+      return AddNode({.kind = Kind::kClass, .char_class = it->second});
+    }
     for (const auto& [lo, hi] : cls.ranges) {
       for (char32_t c = lo; c <= hi && c < 128; ++c) {
         cls.ascii[c >> 6] |= uint64_t{1} << (c & 63);
@@ -717,11 +724,20 @@ class RegexpCompiler {
   int depth_ = 0;
   bool too_large_ = false;
   std::vector<Node> nodes_;
+  std::map<Ranges, uint32_t> class_index_;
   Regexp re_;
 };
 
 Result<Regexp> Regexp::Compile(std::string_view expr) {
   return RegexpCompiler(expr).Run();
+}
+
+size_t Regexp::cost() const {
+  size_t cost = program_.size();
+  for (const CharClass& cls : classes_) {
+    cost += cls.ranges.size() + 1;
+  }
+  return cost;
 }
 
 bool Regexp::AssertionHolds(Assertion a, size_t pos, size_t size, int32_t prev,
@@ -742,11 +758,25 @@ bool Regexp::AssertionHolds(Assertion a, size_t pos, size_t size, int32_t prev,
 bool Regexp::Match(std::string_view text) const {
   // Breadth-first simulation of the NFA: `ready` holds the rune-consuming instructions live
   // at the current position, `pending` the successors reached by consuming the current rune.
-  std::vector<uint32_t> visited(program_.size(), 0);
-  uint32_t generation = 0;
-  std::vector<uint32_t> stack;
-  std::vector<uint32_t> ready;
-  std::vector<uint32_t> pending;
+  // The buffers are reused across calls on a thread; `visited` holds generation stamps that
+  // only ever grow, so stamps left by earlier calls (of any program) never look current.
+  struct Scratch {
+    std::vector<uint64_t> visited;
+    uint64_t generation = 0;
+    std::vector<uint32_t> stack;
+    std::vector<uint32_t> ready;
+    std::vector<uint32_t> pending;
+  };
+  thread_local Scratch scratch;
+  if (scratch.visited.size() < program_.size()) {
+    scratch.visited.resize(program_.size(), 0);
+  }
+  std::vector<uint64_t>& visited = scratch.visited;
+  uint64_t& generation = scratch.generation;
+  std::vector<uint32_t>& stack = scratch.stack;
+  std::vector<uint32_t>& ready = scratch.ready;
+  std::vector<uint32_t>& pending = scratch.pending;
+  pending.clear();
   size_t pos = 0;
   int32_t prev = -1;
   for (;;) {
@@ -779,9 +809,6 @@ bool Regexp::Match(std::string_view text) const {
           break;
         case Op::kSplit:
           stack.push_back(inst.out1);
-          stack.push_back(inst.out);
-          break;
-        case Op::kJump:
           stack.push_back(inst.out);
           break;
         case Op::kAssert:

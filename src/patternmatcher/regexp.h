@@ -35,12 +35,16 @@ class Regexp {
   // a message naming the problem, e.g. "invalid character class range: `z-a`".
   static Result<Regexp> Compile(std::string_view expr);
 
+  // Memory footprint in instructions plus class ranges, for callers that budget many
+  // expressions.
+  size_t cost() const;
+
   // Reports whether `text` contains a match (Go's Regexp.MatchString). Invalid UTF-8 bytes in
   // `text` read as U+FFFD, one byte each. Thread-safe.
   bool Match(std::string_view text) const;
 
  private:
-  enum class Op : uint8_t { kRune, kSplit, kAssert, kMatch, kJump };
+  enum class Op : uint8_t { kRune, kSplit, kAssert, kMatch };
   enum class Assertion : uint8_t { kBeginText, kEndText, kWordBoundary, kNoWordBoundary };
 
   // A set of code points as sorted, disjoint, inclusive ranges, plus an ASCII bitmap.
