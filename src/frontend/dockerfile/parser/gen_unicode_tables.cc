@@ -1,7 +1,8 @@
 // Writes unicode_tables.h: the Unicode data behind the Go functions whose results BuildKit's
 // parser depends on: unicode.IsLetter (categories Lu, Ll, Lt, Lm, Lo) and unicode.IsDigit (Nd),
-// which end a variable name in the heredoc word lexer, and unicode.ToLower (simple case
-// mapping), which strings.ToLower applies to instruction keywords.
+// which end a variable name in the heredoc word lexer; strconv.IsPrint (categories L, M, N, P,
+// S and U+0020), which decides what strconv.Quote escapes in the AST dump; and unicode.ToLower
+// (simple case mapping), which strings.ToLower applies to instruction keywords.
 // Go 1.21 and later ship Unicode 15.0.0, as does ICU 72 (Debian 12), so the tables come from ICU.
 // Not part of the build; rerun by hand when Go moves to a new Unicode version:
 //   g++ -std=c++20 gen_unicode_tables.cc $(pkg-config --cflags --libs icu-uc) -o /tmp/gen &&
@@ -77,6 +78,11 @@ int main() {
       version[0], version[1], version[2]);
   PrintRanges("kLetter", [](UChar32 c) { return (U_GET_GC_MASK(c) & U_GC_L_MASK) != 0; });
   PrintRanges("kDigit", [](UChar32 c) { return u_charType(c) == U_DECIMAL_DIGIT_NUMBER; });
+  PrintRanges("kPrint", [](UChar32 c) {
+    constexpr uint32_t kGraphic =
+        U_GC_L_MASK | U_GC_M_MASK | U_GC_N_MASK | U_GC_P_MASK | U_GC_S_MASK;
+    return c == ' ' || (U_GET_GC_MASK(c) & kGraphic) != 0;
+  });
   PrintLowerMappings();
   std::printf("}  // namespace berth::frontend::dockerfile::parser::unicode_tables\n");
   return 0;

@@ -1,6 +1,7 @@
 #include "frontend/dockerfile/parser/go_text.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <iterator>
 
 #include "frontend/dockerfile/parser/unicode_tables.h"
@@ -177,6 +178,72 @@ std::string_view TrimRightSpace(std::string_view text) {
 
 std::string_view TrimSpace(std::string_view text) {
   return TrimRightSpace(TrimLeftSpace(text));
+}
+
+bool IsPrint(char32_t rune) {
+  return InRanges(rune, std::begin(unicode_tables::kPrint), std::end(unicode_tables::kPrint));
+}
+
+std::string Quote(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  auto append_hex = [&](std::string_view prefix, uint32_t value, int digits) {
+    out += prefix;
+    for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4) {
+      out.push_back(kHex[(value >> shift) & 0xF]);
+    }
+  };
+  for (size_t pos = 0; pos < text.size();) {
+    DecodedRune r = DecodeRune(text, pos);
+    pos += r.width;
+    if (r.rune == kRuneError && r.width == 1) {
+      append_hex("\\x", static_cast<unsigned char>(text[pos - 1]), 2);
+      continue;
+    }
+    if (r.rune == '"' || r.rune == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(r.rune));
+      continue;
+    }
+    if (IsPrint(r.rune)) {
+      out.append(text.substr(pos - r.width, r.width));
+      continue;
+    }
+    switch (r.rune) {
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
+      default:
+        if (r.rune < ' ' || r.rune == 0x7F) {
+          append_hex("\\x", r.rune, 2);
+        } else if (r.rune < 0x10000) {
+          append_hex("\\u", r.rune, 4);
+        } else {
+          append_hex("\\U", r.rune, 8);
+        }
+        break;
+    }
+  }
+  out.push_back('"');
+  return out;
 }
 
 std::string ToLower(std::string_view text) {

@@ -33,11 +33,20 @@ bool IsByteSpace(unsigned char b);
 // unicode.IsLetter and unicode.IsDigit.
 bool IsLetter(char32_t rune);
 bool IsDigit(char32_t rune);
+// unicode.IsPrint (as strconv.IsPrint).
+bool IsPrint(char32_t rune);
 
 // strings.TrimLeftFunc / TrimRightFunc / TrimFunc with unicode.IsSpace.
 std::string_view TrimLeftSpace(std::string_view text);
 std::string_view TrimRightSpace(std::string_view text);
 std::string_view TrimSpace(std::string_view text);
+
+// strconv.Quote: a double-quoted Go string literal. Printable runes (Unicode letters, marks,
+// numbers, punctuation, symbols and the ASCII space) stay as they are; others become \n, \t,
+// \x01, \u00a0 and the like, and each invalid UTF-8 byte \xNN. This is stricter than
+// berth::QuoteString, which keeps all non-ASCII white space and format characters; the AST dump
+// must match BuildKit's byte for byte.
+std::string Quote(std::string_view text);
 
 // strings.ToLower: ASCII is lowered in place; otherwise every rune gets its simple lower-case
 // mapping and invalid UTF-8 becomes U+FFFD.

@@ -12,7 +12,6 @@
 #include <string_view>
 #include <vector>
 
-#include "base/strings.h"
 #include "frontend/dockerfile/parser/go_text.h"
 #include "frontend/dockerfile/parser/internal.h"
 #include "frontend/dockerfile/parser/parser.h"
@@ -98,7 +97,7 @@ class WordLexer {
   Result<std::vector<std::string>> ProcessWords() {
     Result<Processed> processed = ProcessStopOn(kEof, raw_escapes_);
     if (!processed.ok()) {
-      return Error::InvalidArgument("failed to process " + QuoteString(source_) + ": " +
+      return Error::InvalidArgument("failed to process " + internal::Quote(source_) + ": " +
                                     processed.error().message());
     }
     return std::move(processed->words);

@@ -5,7 +5,6 @@
 #include <string_view>
 #include <vector>
 
-#include "base/strings.h"
 #include "frontend/dockerfile/parser/go_text.h"
 #include "frontend/dockerfile/parser/internal.h"
 #include "frontend/dockerfile/parser/parser.h"
@@ -212,7 +211,7 @@ Result<> ParseNameValue(std::string_view rest, std::string_view instruction, cha
   for (const std::string& word : words) {
     size_t equals = word.find('=');
     if (equals == std::string::npos) {
-      return Error::InvalidArgument("Syntax error - can't find = in " + QuoteString(word) +
+      return Error::InvalidArgument("Syntax error - can't find = in " + internal::Quote(word) +
                                     ". Must be of the form: name=value");
     }
     node->args.push_back(word.substr(0, equals));

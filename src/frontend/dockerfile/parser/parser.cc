@@ -7,7 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include "base/strings.h"
 #include "frontend/dockerfile/parser/go_text.h"
 #include "frontend/dockerfile/parser/internal.h"
 
@@ -152,13 +151,13 @@ std::string DumpNode(const Node& node) {
       if (i > 0) {
         out += ' ';
       }
-      out += QuoteString(node.flags[i]);
+      out += internal::Quote(node.flags[i]);
     }
     out += ']';
   }
   for (const std::string& arg : node.args) {
     out += ' ';
-    out += QuoteString(arg);
+    out += internal::Quote(arg);
   }
   for (const Node& child : node.children) {
     out += " (";

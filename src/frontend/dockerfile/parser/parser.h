@@ -20,7 +20,7 @@ namespace berth::frontend::dockerfile::parser {
 // One heredoc attached to an instruction.
 struct Heredoc {
   std::string name;         // the delimiter, unquoted ("EOF")
-  std::string content;      // the body, lines joined with "\n", ending in "\n" if non-empty
+  std::string content;      // the body lines as written, each with its line ending
   bool expand = true;       // false when the delimiter was quoted (no variable expansion)
   bool chomp = false;       // `<<-`: leading tabs are stripped (at instruction parse time)
   int file_descriptor = 0;  // `3<<EOF` gives 3; 0 when absent
@@ -64,7 +64,10 @@ struct Ast {
 
 // Parses a whole Dockerfile. `file_name` only labels errors: "Dockerfile:7: <message>".
 // Errors: InvalidArgument for malformed input (bad escape directive, unterminated heredoc,
-// a file with no instructions, ...). Never crashes on any input.
+// a file with no instructions, ...). Never crashes on any input, and takes time linear in its
+// size. Limits: a line may hold 65535 bytes (BuildKit's limit too); beyond BuildKit, ONBUILD
+// may nest 64 deep and `${...}` forms in a heredoc line 64 deep (deeper nesting in such a line
+// means it has no heredocs).
 Result<Ast> Parse(std::string_view content, std::string_view file_name = "Dockerfile");
 
 // Dumps the AST in the format of tests/testdata/parser-testfiles ("(from "busybox")\n...").

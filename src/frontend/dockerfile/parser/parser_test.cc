@@ -321,6 +321,18 @@ TEST(ParseWordsTest, Escapes) {
 TEST(DumpTest, QuotesLikeGo) {
   EXPECT_EQ(DumpOf("RUN [\"\\u0001\\t\\\\\", \"\xE2\x99\xA5\"]\n"),
             "(run \"\\x01\\t\\\\\" \"\xE2\x99\xA5\")\n");
+  // strconv.Quote escapes every rune that unicode.IsPrint rejects: white space other than
+  // U+0020, format and private-use characters, unassigned code points; and invalid bytes.
+  EXPECT_EQ(DumpOf("RUN a\xC2\xA0"
+                   "b\xC2\xAD"
+                   "c\xE2\x80\x8B"
+                   "d\xEE\x80\x80"
+                   "e\xF4\x8F\xBF\xBF"
+                   "f\xFF"
+                   "g\xEF\xBF\xBD\n"),
+            "(run \"a\\u00a0b\\u00adc\\u200bd\\ue000e\\U0010ffff"
+            "f\\xffg\xEF\xBF\xBD\")\n");
+  EXPECT_EQ(DumpOf("COPY --chown=\x7F a b\n"), "(copy [\"--chown=\\x7f\"] \"a\" \"b\")\n");
 }
 
 }  // namespace
