@@ -31,7 +31,8 @@ Format DetectFormat(std::string_view prefix);
 struct WriterOptions {
   // kDefaultLevel picks the format's throughput default. gzip takes gzip's 0-9 scale, mapped
   // onto igzip's four levels (0 -> 0, 1 -> 1, 2..5 -> 2, 6..9 -> 3); zstd takes its own levels
-  // (1..19, negative for its fast modes). Out-of-range levels are InvalidArgument.
+  // (ZSTD_minCLevel() for its fastest negative modes up to 22; 0 means zstd's own default, 3).
+  // Out-of-range levels are InvalidArgument.
   static constexpr int kDefaultLevel = -1000;
   int level = kDefaultLevel;
   // zstd worker threads (ZSTD_c_nbWorkers); 0 compresses on the calling thread. gzip ignores it.

@@ -224,9 +224,6 @@ class LocalWriter final : public Writer {
         if (::fsync(fd_.get()) != 0) {
           return Error::FromErrno("fsync " + data_path, errno);
         }
-        if (::fchmod(fd_.get(), 0444) != 0) {
-          return Error::FromErrno("chmod " + data_path, errno);
-        }
         synced = true;
       }
       return {};
@@ -258,6 +255,9 @@ class LocalWriter final : public Writer {
     }
     if (existed) {
       BERTH_TRY(UnlinkIfExists(data_path));
+    } else if (::fchmod(fd_.get(), 0444) != 0) {
+      // Read-only only once committed, so that a failed commit leaves a resumable ingest.
+      return Error::FromErrno("chmod " + target, errno);
     }
     state_ = State::kCommitted;
     // The blob is committed whatever happens now; a directory left behind is collected as a
@@ -412,6 +412,17 @@ Result<std::unique_ptr<Writer>> LocalStore::OpenWriter(const Context& ctx,
   if (!options.lease.empty()) {
     // Fail now rather than at Commit, after all the bytes were written.
     BERTH_TRY(leases_->ListResources(ctx, options.lease));
+  }
+  if (options.expected) {
+    std::string target = BERTH_TRY(ValidatedBlobPath(*options.expected));
+    // Under the GC lock, so that the blob cannot vanish between the check and the lease.
+    FileLock gc_lock = BERTH_TRY(FileLock::Acquire(gc_lock_path_, FileLock::Mode::kShared));
+    if (os::Exists(target)) {
+      if (!options.lease.empty()) {
+        BERTH_TRY(leases_->AddResourceHoldingGcLock(options.lease, *options.expected));
+      }
+      return Error::AlreadyExists("content " + options.expected->ToString() + " already exists");
+    }
   }
   std::string dir = IngestDir(options.ref);
   std::string data_path = dir + "/data";

@@ -4,7 +4,14 @@ namespace berth::content {
 
 Result<Digest> WriteBlob(const Context& ctx, Store& store, Reader& src,
                          const WriterOptions& options) {
-  std::unique_ptr<Writer> writer = BERTH_TRY(store.OpenWriter(ctx, options));
+  Result<std::unique_ptr<Writer>> opened = store.OpenWriter(ctx, options);
+  if (!opened.ok()) {
+    if (opened.error().code() == ErrorCode::kAlreadyExists && options.expected) {
+      return *options.expected;
+    }
+    return std::move(opened).error();
+  }
+  std::unique_ptr<Writer> writer = std::move(opened).value();
   BERTH_TRY_CONTEXT(Copy(*writer, src), "writing ingest " + options.ref);
   Result<> committed = writer->Commit(ctx);
   if (!committed.ok() && committed.error().code() != ErrorCode::kAlreadyExists) {

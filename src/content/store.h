@@ -132,9 +132,10 @@ class Store {
 
   // --- Ingester
   // Opens (or resumes) the ingest `options.ref`. Unavailable if another writer holds the ref;
-  // InvalidArgument for an empty ref. If `options.expected` is already committed the writer is
-  // still returned: committing it yields AlreadyExists (callers may check Exists() first to
-  // skip the work).
+  // InvalidArgument for an empty ref; NotFound if `options.lease` does not exist.
+  // AlreadyExists if `options.expected` is already committed (as in containerd): the blob is
+  // then added to `options.lease`, and the caller skips writing it.
+  // The writer must not outlive the store.
   virtual Result<std::unique_ptr<Writer>> OpenWriter(const Context& ctx,
                                                      const WriterOptions& options) = 0;
   virtual Result<std::vector<Status>> ListIngests(const Context& ctx) = 0;
@@ -158,7 +159,8 @@ class Store {
 };
 
 // Writes all of `src` as a blob through ingest `options.ref` and commits it; AlreadyExists
-// counts as success. Returns the committed digest.
+// (at open or at commit) counts as success, and then `src` may be left unread. Returns the
+// blob's digest.
 Result<Digest> WriteBlob(const Context& ctx, Store& store, Reader& src,
                          const WriterOptions& options);
 // Reads a whole blob into memory. For small blobs only (manifests, configs); ResourceExhausted

@@ -215,6 +215,26 @@ TEST_P(StoreConformanceTest, SecondCommitOfSameContentIsAlreadyExists) {
   EXPECT_EQ(Put("same bytes", "third"), d);
 }
 
+TEST_P(StoreConformanceTest, OpenWriterForPresentContentIsAlreadyExists) {
+  Digest d = Put("present");
+  Result<Lease> lease = store_->leases().Create(ctx_);
+  ASSERT_OK(lease);
+  WriterOptions o = Ref("skip-me");
+  o.expected = d;
+  o.lease = lease->id;
+  EXPECT_CODE(store_->OpenWriter(ctx_, o), ErrorCode::kAlreadyExists);
+  EXPECT_TRUE(store_->ListIngests(ctx_)->empty());
+  // The present blob joined the lease, so GC keeps it.
+  EXPECT_EQ(*store_->leases().ListResources(ctx_, lease->id), std::vector<Digest>{d});
+  ASSERT_OK(store_->GarbageCollect(ctx_, {}));
+  EXPECT_TRUE(*store_->Exists(ctx_, d));
+  // WriteBlob skips the upload and reports the digest.
+  StringReader unread("present");
+  Result<Digest> written = WriteBlob(ctx_, *store_, unread, o);
+  ASSERT_OK(written);
+  EXPECT_EQ(*written, d);
+}
+
 TEST_P(StoreConformanceTest, ConcurrentWritersOfSameContentAllSucceed) {
   std::string data = Blob(1 << 20, 'c');
   Digest want = digest::FromBytes(data);
