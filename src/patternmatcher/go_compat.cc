@@ -72,12 +72,12 @@ bool IsValidChunk(std::string_view c) {
 }
 
 // The UTF-8 encodings of the non-ASCII characters unicode.IsSpace accepts.
-constexpr std::array<std::string_view, 17> kWideSpaces = {
-    "\xC2\x85",     "\xC2\xA0",     "\xE1\x9A\x80", "\xE2\x80\x80", "\xE2\x80\x81", "\xE2\x80\x82",
-    "\xE2\x80\x83", "\xE2\x80\x84", "\xE2\x80\x85", "\xE2\x80\x86", "\xE2\x80\x87", "\xE2\x80\x88",
-    "\xE2\x80\x89", "\xE2\x80\x8A", "\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\xAF",
+constexpr std::array<std::string_view, 19> kWideSpaces = {
+    "\xC2\x85",     "\xC2\xA0",     "\xE1\x9A\x80", "\xE2\x80\x80", "\xE2\x80\x81",
+    "\xE2\x80\x82", "\xE2\x80\x83", "\xE2\x80\x84", "\xE2\x80\x85", "\xE2\x80\x86",
+    "\xE2\x80\x87", "\xE2\x80\x88", "\xE2\x80\x89", "\xE2\x80\x8A", "\xE2\x80\xA8",
+    "\xE2\x80\xA9", "\xE2\x80\xAF", "\xE2\x81\x9F", "\xE3\x80\x80",
 };
-constexpr std::array<std::string_view, 2> kWideSpacesMore = {"\xE2\x81\x9F", "\xE3\x80\x80"};
 
 bool IsAsciiSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
@@ -95,11 +95,6 @@ size_t SpaceLength(std::string_view s, bool front) {
     return front ? s.starts_with(enc) : s.ends_with(enc);
   };
   for (std::string_view enc : kWideSpaces) {
-    if (matches(enc)) {
-      return enc.size();
-    }
-  }
-  for (std::string_view enc : kWideSpacesMore) {
     if (matches(enc)) {
       return enc.size();
     }

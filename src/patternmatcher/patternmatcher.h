@@ -18,8 +18,11 @@
 // "\d" / "\w" / "\b" are regexp escapes, "[[:alpha:]]" is a POSIX class, '*' and '?' inside
 // brackets break the bracket expression, and "**" inside a pattern does not cross '\n'.
 // Patterns that Go's regexp rejects ("[z-a]", "\y") are accepted by Create and fail when
-// they are evaluated, as upstream's do. The one divergence: Unicode classes ("\pL") are
-// rejected when evaluated, where Go accepts the valid ones.
+// they are evaluated, as upstream's do. Divergences: Unicode classes ("\pL") are rejected
+// when evaluated, where Go accepts the valid ones; a single pattern compiling to more than
+// 200,000 regexp instructions (about 200 "?{1000}") is rejected when evaluated, and a matcher
+// whose patterns compile to more than 8,000,000 units in total is refused by Create, so that
+// a hostile ignore file cannot exhaust memory.
 //
 // Thread-safety: a PatternMatcher is immutable after Create; all methods are const and may be
 // called concurrently. Matching never backtracks: its cost is linear in the path length times

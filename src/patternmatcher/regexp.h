@@ -14,8 +14,9 @@
 // lazy), bracket classes with ranges, negation, POSIX "[:name:]" classes and escapes, the
 // escapes \A \z \b \B \Q...\E \d \D \s \S \w \W, octal, \xHH, \x{H...}, \a \f \n \r \t \v
 // and escaped punctuation. Not supported, reported as errors: Unicode classes (\p, \P),
-// flag groups "(?...)" and programs over kMaxInstructions (Go's limit is larger). None of
-// these can come from a pattern except \p/\P, which is documented in patternmatcher.h.
+// flag groups "(?...)" and programs over kMaxInstructions (Go allows about 16 times more).
+// Of these only \p/\P and huge counted repetitions can come from a pattern; both are
+// documented in patternmatcher.h.
 #pragma once
 
 #include <cstdint>
