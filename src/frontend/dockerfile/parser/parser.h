@@ -6,6 +6,10 @@
 // numbers; only for RUN, COPY and ADD, and for those under ONBUILD), JSON (exec) form with
 // BuildKit's fallback to shell form for invalid JSON, and per-instruction argument shapes.
 // Flags (`--from=x`) are split off but not interpreted: the instructions layer does that.
+//
+// Where BuildKit's behaviour depends on Go library semantics (Unicode white space, invalid
+// UTF-8, encoding/json's idea of valid JSON, strconv.Quote), the parser reproduces them. All
+// functions are pure and safe to call from any thread.
 #pragma once
 
 #include <optional>
