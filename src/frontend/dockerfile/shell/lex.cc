@@ -22,7 +22,8 @@
 //
 // Deliberate differences, all about hostile input rather than real Dockerfiles:
 //  - `${...}` may nest at most kMaxNestingDepth deep, so recursion stays bounded.
-//  - One expansion may produce at most kMaxExpansionBytes, so `${x//?/$x}` cannot exhaust memory.
+//  - One call has a Budget of text it may produce and pattern-matching steps it may take, so
+//    neither `${x//?/$x}` nor a huge value against a huge pattern can exhaust memory or time.
 //  - Word splitting (ProcessWords) keeps each nesting level's partial word apart. The newest
 //    lex.go reuses one buffer for all levels, which drops the text in front of a nested
 //    `${x:-...}` or `${x/...}` (`a${x:-b}c` splits into "bc"); older BuildKit and every shell give
@@ -37,10 +38,44 @@ constexpr char32_t kReplacementChar = 0xFFFD;
 constexpr char32_t kByteOrderMark = 0xFEFF;
 
 constexpr int kMaxNestingDepth = 64;
-constexpr size_t kMaxExpansionBytes = size_t{64} << 20;
-// Matching costs O(text * pattern); this caps the steps one `#`, `%` or `/` operation may take
-// (about a second), so a huge value meeting a huge pattern fails instead of hanging.
-constexpr uint64_t kMaxMatchSteps = uint64_t{1} << 26;
+constexpr uint64_t kMaxExpansionBytes = uint64_t{32} << 20;
+constexpr uint64_t kMaxMatchSteps = uint64_t{1} << 24;
+
+// The work one call may do, so that it finishes in about a second whatever the input. Text is
+// counted wherever it is produced: every variable value read, and every piece appended to the
+// result of any nesting level (so a value passed up through three levels counts three times).
+// Each thread a pattern matcher adds is one step.
+class Budget {
+ public:
+  Result<> ChargeBytes(size_t bytes) {
+    if (bytes > bytes_left_) {
+      return Error(ErrorCode::kResourceExhausted, "expanding the word produces more than " +
+                                                      std::to_string(kMaxExpansionBytes >> 20) +
+                                                      " MiB of text");
+    }
+    bytes_left_ -= bytes;
+    return {};
+  }
+
+  bool TakeMatchStep() {
+    if (match_steps_left_ == 0) {
+      return false;
+    }
+    --match_steps_left_;
+    return true;
+  }
+
+  bool MatchStepsLeft() const { return match_steps_left_ > 0; }
+
+  static Error MatchStepsExhausted() {
+    return {ErrorCode::kResourceExhausted,
+            "pattern matching needs more than " + std::to_string(kMaxMatchSteps) + " steps"};
+  }
+
+ private:
+  uint64_t bytes_left_ = kMaxExpansionBytes;
+  uint64_t match_steps_left_ = kMaxMatchSteps;
+};
 
 // ---------------------------------------------------------------------------------------------
 // UTF-8, with Go's rules for invalid input.
@@ -316,13 +351,14 @@ struct Match {
 // the first alternative in priority order: stars prefer the longest run when greedy, the
 // shortest otherwise), but by simulating all alternatives in lockstep (a Pike VM), so the cost
 // is O(text * pattern) whatever the pattern. States are pattern positions; state
-// pattern.size() is "matched". Each thread added is one step of a budget of kMaxMatchSteps per
-// matcher; running out fails with ResourceExhausted.
+// pattern.size() is "matched". Each thread added takes a step from the budget; running out fails
+// with ResourceExhausted.
 class PatternMatcher {
  public:
-  PatternMatcher(const Pattern& pattern, bool greedy)
+  PatternMatcher(const Pattern& pattern, bool greedy, Budget& budget)
       : pattern_(pattern),
         greedy_(greedy),
+        budget_(budget),
         current_(pattern.size() + 1),
         next_(pattern.size() + 1) {}
 
@@ -334,6 +370,10 @@ class PatternMatcher {
       if (!found && (!anchored || pos == from)) {
         // Lowest priority: a match starting further left always wins.
         Add(current_, 0, pos);
+      }
+      // Checked before trusting an empty list: a thread may have been dropped for want of steps.
+      if (!budget_.MatchStepsLeft()) {
+        return Budget::MatchStepsExhausted();
       }
       if (current_.threads.empty()) {
         break;
@@ -367,9 +407,8 @@ class PatternMatcher {
             break;
         }
       }
-      if (steps_left_ == 0) {
-        return Error(ErrorCode::kResourceExhausted, "pattern matching needs more than " +
-                                                        std::to_string(kMaxMatchSteps) + " steps");
+      if (!budget_.MatchStepsLeft()) {
+        return Budget::MatchStepsExhausted();
       }
       if (pos == text.size()) {
         break;
@@ -405,11 +444,9 @@ class PatternMatcher {
   };
 
   void Push(ThreadList& list, size_t state, size_t start) {
-    if (steps_left_ == 0) {
-      return;  // Find reports the exhausted budget
-    }
-    --steps_left_;
-    list.threads.push_back({state, start});
+    if (budget_.TakeMatchStep()) {
+      list.threads.push_back({state, start});
+    }  // else Find reports the exhausted budget
   }
 
   // Adds the thread entering `state`, following the empty moves out of stars in priority order:
@@ -447,9 +484,9 @@ class PatternMatcher {
 
   const Pattern& pattern_;
   const bool greedy_;
+  Budget& budget_;
   ThreadList current_;
   ThreadList next_;
-  uint64_t steps_left_ = kMaxMatchSteps;
 };
 
 Error InvalidPattern(std::string_view pattern, const Error& cause) {
@@ -458,13 +495,14 @@ Error InvalidPattern(std::string_view pattern, const Error& cause) {
 }
 
 // ${x#pattern} and ${x##pattern}: drops the shortest (or longest) prefix of `value` that matches.
-Result<std::string> TrimPrefix(std::string_view pattern_text, std::string_view value, bool greedy) {
+Result<std::string> TrimPrefix(std::string_view pattern_text, std::string_view value, bool greedy,
+                               Budget& budget) {
   Result<Pattern> pattern = CompilePattern(pattern_text);
   if (!pattern.ok()) {
     return InvalidPattern(pattern_text, pattern.error());
   }
   const DecodedText text = Decode(value);
-  PatternMatcher matcher(*pattern, greedy);
+  PatternMatcher matcher(*pattern, greedy, budget);
   if (std::optional<Match> match = BERTH_TRY(matcher.Find(text.runes, 0, /*anchored=*/true))) {
     return std::string(value.substr(text.offsets[match->end]));
   }
@@ -510,8 +548,10 @@ std::string ReversePattern(std::string_view pattern) {
 
 // ${x%pattern} and ${x%%pattern}: the shortest (or longest) matching suffix is the shortest (or
 // longest) matching prefix of the reversed value under the reversed pattern.
-Result<std::string> TrimSuffix(std::string_view pattern, std::string_view value, bool greedy) {
-  std::string trimmed = BERTH_TRY(TrimPrefix(ReversePattern(pattern), ReverseRunes(value), greedy));
+Result<std::string> TrimSuffix(std::string_view pattern, std::string_view value, bool greedy,
+                               Budget& budget) {
+  std::string trimmed =
+      BERTH_TRY(TrimPrefix(ReversePattern(pattern), ReverseRunes(value), greedy, budget));
   return ReverseRunes(trimmed);
 }
 
@@ -556,17 +596,12 @@ void AppendExpandedTemplate(std::string& out, std::string_view tmpl, std::string
   out.append(tmpl);
 }
 
-Error TooLarge() {
-  return {ErrorCode::kResourceExhausted,
-          "expansion is larger than " + std::to_string(kMaxExpansionBytes >> 20) + " MiB"};
-}
-
 // ${x/pattern/replacement} and ${x//pattern/replacement} (`all`). Replacing every match follows
 // Go's Regexp.ReplaceAllString, template expansion and the rules for empty matches included.
 Result<std::string> Replace(const Pattern& pattern, std::string_view value,
-                            std::string_view replacement, bool all) {
+                            std::string_view replacement, bool all, Budget& budget) {
   const DecodedText text = Decode(value);
-  PatternMatcher matcher(pattern, /*greedy=*/true);
+  PatternMatcher matcher(pattern, /*greedy=*/true, budget);
   if (!all) {
     std::optional<Match> match = BERTH_TRY(matcher.Find(text.runes, 0, /*anchored=*/false));
     if (!match) {
@@ -584,6 +619,7 @@ Result<std::string> Replace(const Pattern& pattern, std::string_view value,
     if (!match) {
       break;
     }
+    const size_t size_before = out.size();
     const size_t begin = text.offsets[match->begin];
     const size_t end = text.offsets[match->end];
     out.append(value.substr(text.offsets[last_end], begin - text.offsets[last_end]));
@@ -591,9 +627,7 @@ Result<std::string> Replace(const Pattern& pattern, std::string_view value,
     if (match->end > last_end || match->begin == 0) {
       AppendExpandedTemplate(out, replacement, value.substr(begin, end - begin));
     }
-    if (out.size() > kMaxExpansionBytes) {
-      return TooLarge();
-    }
+    BERTH_TRY(budget.ChargeBytes(out.size() - size_before));
     last_end = match->end;
     pos = match->end > pos ? match->end : pos + 1;
   }
@@ -722,9 +756,7 @@ class Expander {
         } else {
           part = BERTH_TRY(ProcessDoubleQuote());
         }
-        if (result.size() + part.size() > kMaxExpansionBytes) {
-          return TooLarge();
-        }
+        BERTH_TRY(budget_.ChargeBytes(part.size()));
         result += part;
         if (words != nullptr) {
           // Only an unquoted expansion is split; a quoted string stays one piece of a word.
@@ -807,9 +839,7 @@ class Expander {
       }
       if (peek == '$') {
         std::string value = BERTH_TRY(ProcessDollar());
-        if (result.size() + value.size() > kMaxExpansionBytes) {
-          return TooLarge();
-        }
+        BERTH_TRY(budget_.ChargeBytes(value.size()));
         result += value;
         continue;
       }
@@ -838,7 +868,7 @@ class Expander {
       if (name.empty()) {
         return std::string("$");
       }
-      std::optional<std::string> value = GetEnv(name);
+      std::optional<std::string> value = BERTH_TRY(GetEnv(name));
       if (!value && options_.skip_unset_env) {
         return "$" + name;
       }
@@ -858,7 +888,7 @@ class Expander {
     std::string modifier = RuneString(op);
     switch (op) {
       case '}': {
-        std::optional<std::string> value = GetEnv(name);
+        std::optional<std::string> value = BERTH_TRY(GetEnv(name));
         if (!value && options_.skip_unset_env) {
           return "${" + name + "}";
         }
@@ -913,7 +943,7 @@ class Expander {
     }
     std::string word = BERTH_TRY(ProcessNested('}', is_pattern, "syntax error: missing '}'"));
 
-    std::optional<std::string> value = GetEnv(name);
+    std::optional<std::string> value = BERTH_TRY(GetEnv(name));
     if (!value && options_.skip_unset_env) {
       return "${" + name + modifier + word + "}";
     }
@@ -940,9 +970,9 @@ class Expander {
           pattern.remove_prefix(1);
         }
         if (op == '%') {
-          return TrimSuffix(pattern, value.value_or(""), greedy);
+          return TrimSuffix(pattern, value.value_or(""), greedy, budget_);
         }
-        return TrimPrefix(pattern, value.value_or(""), greedy);
+        return TrimPrefix(pattern, value.value_or(""), greedy, budget_);
       }
       default:
         return UnsupportedModifier(modifier);
@@ -961,7 +991,7 @@ class Expander {
     std::string replacement =
         BERTH_TRY(ProcessNested('}', /*raw_escapes=*/true, "syntax error: missing '}'"));
 
-    std::optional<std::string> value = GetEnv(name);
+    std::optional<std::string> value = BERTH_TRY(GetEnv(name));
     if (!value && options_.skip_unset_env) {
       return "${" + name + "/" + pattern_text + "/" + replacement + "}";
     }
@@ -969,7 +999,7 @@ class Expander {
     if (!pattern.ok()) {
       return InvalidPattern(pattern_text, pattern.error());
     }
-    return Replace(*pattern, value.value_or(""), replacement, all);
+    return Replace(*pattern, value.value_or(""), replacement, all, budget_);
   }
 
   // A name: a run of digits (positional parameter), one special parameter character, or
@@ -996,10 +1026,15 @@ class Expander {
     return name;
   }
 
-  std::optional<std::string> GetEnv(const std::string& name) {
+  // Looks a name up, recording whether it was found. The value counts against the budget: it
+  // is a copy, and expansions that discard it (`${x:+...}`) must not be free.
+  Result<std::optional<std::string>> GetEnv(const std::string& name) {
     std::optional<std::string> value = env_ ? env_(name) : std::nullopt;
     if (capture_) {
       (value ? matched_ : unmatched_).insert(name);
+    }
+    if (value) {
+      BERTH_TRY(budget_.ChargeBytes(value->size()));
     }
     return value;
   }
@@ -1010,6 +1045,7 @@ class Expander {
   const bool capture_;
   bool raw_escapes_;
   int depth_ = 0;
+  Budget budget_;
   std::set<std::string> matched_;
   std::set<std::string> unmatched_;
 };

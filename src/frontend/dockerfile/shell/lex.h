@@ -45,9 +45,10 @@ struct ProcessResult {
 };
 
 // Expands words. Each call keeps its own state, so one Lexer may serve several threads at once.
-// Untrusted input is safe: a word may nest `${...}` at most 64 deep, one expansion may grow to at
-// most 64 MiB, and one `#`, `%` or `/` pattern operation (O(value length * pattern length)) may
-// take at most 2^26 steps; beyond these the calls fail with ResourceExhausted.
+// Untrusted input is safe: a word may nest `${...}` at most 64 deep, and one call may produce at
+// most 32 MiB of text (counting every variable read and every nesting level) and take at most
+// 2^24 steps matching `#`, `%` and `/` patterns (O(value length * pattern length) each); beyond
+// these the calls fail with ResourceExhausted instead of running on.
 class Lexer {
  public:
   explicit Lexer(char escape_token = '\\') : escape_token_(escape_token) {}

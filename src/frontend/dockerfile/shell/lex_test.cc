@@ -673,18 +673,28 @@ TEST(LexerLimitsTest, NestingIsBounded) {
   EXPECT_EQ(very_deep.error().code(), ErrorCode::kResourceExhausted);
 }
 
-TEST(LexerLimitsTest, OutputIsBounded) {
+TEST(LexerLimitsTest, TextIsBounded) {
   const std::string big(1 << 20, 'a');
-  Result<std::string> r = Expand("${x//?/$x}", {"x=" + big});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), ErrorCode::kResourceExhausted);
-  std::string many;
-  for (int i = 0; i < 100; ++i) {
-    many += "$x";
-  }
-  r = Expand(many, {"x=" + big});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), ErrorCode::kResourceExhausted);
+  auto repeat = [](std::string_view part, int times) {
+    std::string out;
+    for (int i = 0; i < times; ++i) {
+      out += part;
+    }
+    return out;
+  };
+  auto expect_exhausted = [](const Result<std::string>& r) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code(), ErrorCode::kResourceExhausted) << r.error().ToString();
+  };
+  // Quadratic output.
+  expect_exhausted(Expand("${x//?/$x}", {"x=" + big}));
+  // Output that grows with each level.
+  expect_exhausted(Expand(repeat("${x//?/", 20) + "ab" + repeat("}", 20), {"x=abcd"}));
+  // Long output.
+  expect_exhausted(Expand(repeat("$x", 100), {"x=" + big}));
+  // Work whose result is thrown away still counts.
+  expect_exhausted(Expand(repeat("${x:+}", 100), {"x=" + big}));
+  expect_exhausted(Expand(repeat("${u:+$x}", 100), {"x=" + big}));
   EXPECT_EQ(ExpandOk("$x$x", {"x=" + big}).size(), 2 * big.size());
 }
 
