@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "base/scope_exit.h"
@@ -125,6 +126,49 @@ Result<> WriteSmallFile(const std::string& path, std::string_view text) {
   return fd.Close();
 }
 
+// An ingest directory's lock. Writers, GC and Abort all take the exclusive flock on the
+// directory itself before touching what is inside, and then check that the path still names the
+// directory they locked (GC may have moved it to the trash, or a commit removed it, meanwhile).
+struct IngestLock {
+  enum class State { kLocked, kBusy, kGone };
+  State state = State::kGone;
+  UniqueFd fd;  // Holds the lock while kLocked.
+};
+
+// `wait_briefly`: a GC pass probing a stale ingest holds its lock for microseconds, so callers
+// that want the ingest retry for a few milliseconds before reporting it busy.
+Result<IngestLock> LockIngestDir(const std::string& dir, bool wait_briefly) {
+  IngestLock lock;
+  Result<UniqueFd> fd = os::Open(dir, O_RDONLY | O_DIRECTORY);
+  if (!fd.ok()) {
+    if (fd.error().code() == ErrorCode::kNotFound) {
+      return lock;
+    }
+    return std::move(fd).error();
+  }
+  bool locked = BERTH_TRY(TryLockExclusive(fd->get()));
+  for (int wait_ms = 1; wait_briefly && !locked && wait_ms <= 16; wait_ms *= 2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+    locked = BERTH_TRY(TryLockExclusive(fd->get()));
+  }
+  if (!locked) {
+    lock.state = IngestLock::State::kBusy;
+    return lock;
+  }
+  struct stat locked_st {};
+  struct stat path_st {};
+  if (::fstat(fd->get(), &locked_st) != 0) {
+    return Error::FromErrno("stat " + dir, errno);
+  }
+  if (::stat(dir.c_str(), &path_st) != 0 || path_st.st_ino != locked_st.st_ino ||
+      path_st.st_dev != locked_st.st_dev) {
+    return lock;
+  }
+  lock.state = IngestLock::State::kLocked;
+  lock.fd = std::move(fd).value();
+  return lock;
+}
+
 class FdBlobReader final : public BlobReader {
  public:
   FdBlobReader(UniqueFd fd, uint64_t size) : fd_(std::move(fd)), size_(size) {}
@@ -166,11 +210,12 @@ class FdBlobReader final : public BlobReader {
 // Close or destruction.
 class LocalWriter final : public Writer {
  public:
-  LocalWriter(LocalStore& store, WriterOptions options, std::string dir, UniqueFd fd,
-              digest::Sha256 hash, uint64_t offset)
+  LocalWriter(LocalStore& store, WriterOptions options, std::string dir, UniqueFd dir_lock,
+              UniqueFd fd, digest::Sha256 hash, uint64_t offset)
       : store_(store),
         options_(std::move(options)),
         dir_(std::move(dir)),
+        dir_lock_(std::move(dir_lock)),
         fd_(std::move(fd)),
         hash_(std::move(hash)),
         offset_(offset) {}
@@ -185,7 +230,7 @@ class LocalWriter final : public Writer {
       // Part of `data` may have landed: the hash no longer matches the file. Give up the
       // writer; a resumed writer rehashes whatever is there.
       state_ = State::kBroken;
-      fd_.Reset();
+      Release();
       return std::move(written).error().AddContext("writing ingest " + options_.ref);
     }
     hash_.Update(data);
@@ -263,7 +308,7 @@ class LocalWriter final : public Writer {
     // The blob is committed whatever happens now; a directory left behind is collected as a
     // stale ingest.
     (void)RemoveIngestDir(dir_);
-    fd_.Reset();  // Releases the ref.
+    Release();
     if (existed) {
       return Error::AlreadyExists("content " + actual.ToString() + " already exists");
     }
@@ -273,7 +318,9 @@ class LocalWriter final : public Writer {
   Result<> Close() override {
     if (state_ == State::kOpen) {
       state_ = State::kClosed;
-      return fd_.Close();
+      Result<> closed = fd_.Close();
+      Release();
+      return closed;
     }
     return {};
   }
@@ -303,14 +350,21 @@ class LocalWriter final : public Writer {
   Result<> Discard() {
     state_ = State::kClosed;
     Result<> removed = RemoveIngestDir(dir_);
-    fd_.Reset();
+    Release();
     return removed;
+  }
+
+  // Releases the ref.
+  void Release() {
+    fd_.Reset();
+    dir_lock_.Reset();
   }
 
   LocalStore& store_;
   WriterOptions options_;
   std::string dir_;
-  UniqueFd fd_;
+  UniqueFd dir_lock_;  // Holds the ingest directory's flock.
+  UniqueFd fd_;        // The data file.
   digest::Sha256 hash_;
   uint64_t offset_;
   State state_ = State::kOpen;
@@ -426,10 +480,9 @@ Result<std::unique_ptr<Writer>> LocalStore::OpenWriter(const Context& ctx,
   }
   std::string dir = IngestDir(options.ref);
   std::string data_path = dir + "/data";
-  UniqueFd fd;
-  struct stat st {};
-  // A GC or Abort may remove the directory between our mkdir and open, or after our open and
-  // before our lock: retry until we hold the lock on the file the path names.
+  UniqueFd dir_lock;
+  // A GC or Abort may remove the directory between our mkdir and our lock: retry until we hold
+  // the lock on the directory the path names.
   for (int attempt = 0;; ++attempt) {
     if (attempt == 100) {
       return Error::Unavailable("ingest " + options.ref + " keeps disappearing");
@@ -437,25 +490,19 @@ Result<std::unique_ptr<Writer>> LocalStore::OpenWriter(const Context& ctx,
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
       return Error::FromErrno("mkdir " + dir, errno);
     }
-    Result<UniqueFd> opened = os::Open(data_path, O_RDWR | O_CREAT, 0644);
-    if (!opened.ok()) {
-      if (opened.error().code() == ErrorCode::kNotFound) {
-        continue;
-      }
-      return std::move(opened).error();
-    }
-    fd = std::move(opened).value();
-    if (!BERTH_TRY(TryLockExclusive(fd.get()))) {
+    IngestLock lock = BERTH_TRY(LockIngestDir(dir, /*wait_briefly=*/true));
+    if (lock.state == IngestLock::State::kBusy) {
       return Error::Unavailable("ingest " + options.ref + " is locked by another writer");
     }
-    struct stat path_st {};
-    if (::fstat(fd.get(), &st) != 0) {
-      return Error::FromErrno("stat " + data_path, errno);
-    }
-    if (::stat(data_path.c_str(), &path_st) == 0 && path_st.st_ino == st.st_ino &&
-        path_st.st_dev == st.st_dev) {
+    if (lock.state == IngestLock::State::kLocked) {
+      dir_lock = std::move(lock.fd);
       break;
     }
+  }
+  UniqueFd fd = BERTH_TRY(os::Open(data_path, O_RDWR | O_CREAT, 0644));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return Error::FromErrno("stat " + data_path, errno);
   }
   if (!os::Exists(dir + "/ref")) {
     BERTH_TRY(WriteSmallFile(dir + "/ref", options.ref));
@@ -496,8 +543,8 @@ Result<std::unique_ptr<Writer>> LocalStore::OpenWriter(const Context& ctx,
   if (::lseek(fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
     return Error::FromErrno("seek " + data_path, errno);
   }
-  return std::unique_ptr<Writer>(
-      new LocalWriter(*this, options, std::move(dir), std::move(fd), std::move(hash), offset));
+  return std::unique_ptr<Writer>(new LocalWriter(
+      *this, options, std::move(dir), std::move(dir_lock), std::move(fd), std::move(hash), offset));
 }
 
 Result<std::vector<Status>> LocalStore::ListIngests(const Context& ctx) {
@@ -545,18 +592,14 @@ Result<std::vector<Status>> LocalStore::ListIngests(const Context& ctx) {
 Result<> LocalStore::Abort(const Context& ctx, const std::string& ref) {
   BERTH_TRY(ctx.Check());
   std::string dir = IngestDir(ref);
-  Result<UniqueFd> fd = os::Open(dir + "/data", O_RDWR);
-  if (!fd.ok()) {
-    if (fd.error().code() == ErrorCode::kNotFound) {
-      if (!os::Exists(dir)) {
-        return Error::NotFound("ingest " + ref + " not found");
-      }
-      return RemoveIngestDir(dir);  // A directory whose writer died before creating data.
-    }
-    return std::move(fd).error();
-  }
-  if (!BERTH_TRY(TryLockExclusive(fd->get()))) {
-    return Error::Unavailable("ingest " + ref + " is locked by a writer");
+  IngestLock lock = BERTH_TRY(LockIngestDir(dir, /*wait_briefly=*/true));
+  switch (lock.state) {
+    case IngestLock::State::kGone:
+      return Error::NotFound("ingest " + ref + " not found");
+    case IngestLock::State::kBusy:
+      return Error::Unavailable("ingest " + ref + " is locked by a writer");
+    case IngestLock::State::kLocked:
+      break;
   }
   return RemoveIngestDir(dir);
 }
@@ -629,28 +672,28 @@ Result<GcStats> LocalStore::GarbageCollect(const Context& ctx, const std::set<Di
 Result<size_t> LocalStore::CollectIngests(const Context& ctx, std::chrono::seconds max_age) {
   size_t removed = 0;
   auto now = Clock::now();
+  // An ingest's age is that of its last write, or of its directory if a writer died before
+  // creating the data file.
+  auto young = [&](const std::string& dir) {
+    struct stat st {};
+    if (::stat((dir + "/data").c_str(), &st) != 0 && ::stat(dir.c_str(), &st) != 0) {
+      return true;  // Gone already: nothing to do.
+    }
+    return now - FromTimespec(st.st_mtim) < max_age;
+  };
   for (const std::string& name : BERTH_TRY(ListDir(ingest_dir_))) {
     BERTH_TRY(ctx.Check());
     std::string dir = ingest_dir_ + "/" + name;
-    std::string trash = trash_dir_ + "/ingest-" + name + "." + RandomSuffix();
-    Result<UniqueFd> fd = os::Open(dir + "/data", O_RDWR);
-    struct stat st {};
-    if (!fd.ok()) {
-      // No data file: a writer died between mkdir and open, or the directory is going away.
-      if (fd.error().code() != ErrorCode::kNotFound || ::stat(dir.c_str(), &st) != 0 ||
-          now - FromTimespec(st.st_mtim) < max_age) {
-        continue;
-      }
-    } else {
-      if (!BERTH_TRY(TryLockExclusive(fd->get()))) {
-        continue;  // A live writer holds it.
-      }
-      if (::fstat(fd->get(), &st) != 0 || now - FromTimespec(st.st_mtim) < max_age) {
-        continue;
-      }
+    if (young(dir)) {
+      continue;  // Skipped without even probing the lock.
     }
-    // Renamed while we hold its lock: a writer that opened the old path fails its inode check
-    // in OpenWriter and starts a fresh directory.
+    IngestLock lock = BERTH_TRY(LockIngestDir(dir, /*wait_briefly=*/false));
+    if (lock.state != IngestLock::State::kLocked || young(dir)) {
+      continue;  // A live writer holds it, or resumed it since our first look.
+    }
+    // Moved while we hold its lock: a writer waiting for it finds the path gone and starts a
+    // fresh directory.
+    std::string trash = trash_dir_ + "/ingest-" + name + "." + RandomSuffix();
     if (::rename(dir.c_str(), trash.c_str()) != 0) {
       if (errno == ENOENT) {
         continue;

@@ -564,6 +564,36 @@ TEST_P(StoreConformanceTest, StaleIngestsAreCollectedLiveOnesAreNot) {
   EXPECT_EQ((*fresh)->offset(), 0u);
 }
 
+// Opening fresh ingests while GC passes scan the ingests must never fail spuriously, even when
+// GC treats every unlocked ingest as stale.
+TEST_P(StoreConformanceTest, OpenWriterRacingGarbageCollect) {
+  for (std::chrono::seconds max_age : {std::chrono::seconds(86400), std::chrono::seconds(0)}) {
+    std::atomic<bool> done{false};
+    std::thread gc([&] {
+      GcOptions options;
+      options.ingest_max_age = max_age;
+      while (!done.load()) {
+        Result<GcStats> stats = store_->GarbageCollect(ctx_, {}, options);
+        EXPECT_TRUE(stats.ok()) << stats.error().ToString();
+      }
+    });
+    for (int i = 0; i < 200; ++i) {
+      std::string ref = "fresh-" + std::to_string(max_age.count()) + "-" + std::to_string(i);
+      Result<std::unique_ptr<Writer>> w = store_->OpenWriter(ctx_, Ref(ref));
+      EXPECT_TRUE(w.ok()) << w.error().ToString();
+      if (w.ok()) {
+        EXPECT_TRUE((*w)->Write("x").ok());
+        EXPECT_TRUE((*w)->Close().ok());
+      }
+    }
+    done = true;
+    gc.join();
+    if (max_age.count() > 0) {
+      EXPECT_EQ(store_->ListIngests(ctx_)->size(), 200u);  // All young: none collected.
+    }
+  }
+}
+
 // Commits that add their blob to a lease, racing with GC passes that have no roots: every
 // leased blob must survive.
 TEST_P(StoreConformanceTest, GarbageCollectRacingLeasedCommits) {
