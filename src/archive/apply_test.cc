@@ -479,3 +479,72 @@ TEST_F(HostileTest, FollowingSymlinksInRootStaysInside) {
 
 }  // namespace
 }  // namespace berth::archive
+
+namespace berth::archive {
+namespace {
+
+// Writes the seed corpus of tests/fuzz/tar_fuzz.cc. Run by hand after changing it:
+//   archive_test --gtest_also_run_disabled_tests --gtest_filter='FuzzCorpus.*'
+TEST(FuzzCorpus, DISABLED_Write) {
+  std::string dir = std::string(BERTH_SOURCE_DIR) + "/tests/fuzz/corpus/tar";
+  ASSERT_EQ(testing::Shell("mkdir -p '" + dir + "'"), 0);
+  auto put = [&](const std::string& name, const std::string& data) {
+    WriteFile(dir + "/" + name, data);
+  };
+  TarBuilder::Meta with_xattrs;
+  with_xattrs.uid = 1000;
+  with_xattrs.gid = 1000;
+  with_xattrs.xattrs = {{"user.k", "v"}, {"trusted.overlay.redirect", "/x"}};
+  std::string layer = TarBuilder()
+                          .Dir("etc")
+                          .File("etc/passwd", "root:x:0:0::/root:/bin/sh\n", with_xattrs)
+                          .Symlink("etc/link", "passwd")
+                          .Hardlink("etc/hard", "etc/passwd")
+                          .Fifo("etc/fifo")
+                          .CharDevice("null", 1, 3)
+                          .Whiteout("gone")
+                          .Dir("opq")
+                          .Opaque("opq")
+                          .File("opq/" + std::string(150, 'n'), "long name")
+                          .File("caf\xc3\xa9", "utf8")
+                          .Finish();
+  put("layer.tar", layer);
+  put("layer.tar.gz", Compress(compress::Format::kGzip, layer));
+  put("layer.tar.zst", Compress(compress::Format::kZstd, layer));
+  put("dotdot.tar", TarBuilder().File("../escape", "x").File("a/../../b", "y").Finish());
+  put("symlink-through.tar", TarBuilder()
+                                 .Symlink("link", "../outside")
+                                 .File("link/secret", "overwritten")
+                                 .Symlink("up", "../../../../..")
+                                 .Dir("up/tmp/pwned")
+                                 .Finish());
+  put("hardlink-out.tar", TarBuilder()
+                              .Hardlink("h1", "../outside/secret")
+                              .Symlink("l", "..")
+                              .Hardlink("h2", "l/outside/secret")
+                              .Finish());
+  put("whiteout-out.tar", TarBuilder()
+                              .Whiteout("../outside")
+                              .Symlink("l", "../outside")
+                              .Whiteout("l/secret")
+                              .Opaque("l")
+                              .Finish());
+  put("replace.tar", TarBuilder()
+                         .Symlink("f", "../outside/secret")
+                         .File("f", "replaced")
+                         .Dir("d")
+                         .File("d", "file over dir")
+                         .Dir("/abs")
+                         .File("abs/f", "inside")
+                         .Finish());
+  // A GNU sparse file, the one path that writes at offsets.
+  TempDir t;
+  WriteFile(t / "sparse", "");
+  ASSERT_EQ(testing::Shell("cd '" + t.path() + "' && truncate -s 200000 sparse && echo end >> " +
+                           "sparse && tar --sparse --format=gnu -cf sparse.tar sparse"),
+            0);
+  put("sparse.tar", ReadFileOrEmpty(t / "sparse.tar"));
+}
+
+}  // namespace
+}  // namespace berth::archive
