@@ -559,7 +559,7 @@ class Converter {
       History(st, "ENV " + StrJoin(parts, " "), true);
     } else if constexpr (std::is_same_v<T, ins::ArgCmd>) {
       std::map<std::string, std::string> platform_args =
-          PlatformArgs(st.platform, build_platform_);
+          PlatformArgs(target_platform_, build_platform_);
       for (const ins::ArgSpec& spec : cmd.args) {
         std::optional<std::string> value;
         if (auto it = options_.build_args.find(spec.key); it != options_.build_args.end()) {
