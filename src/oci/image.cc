@@ -503,14 +503,15 @@ json ContainerConfigJson(const ContainerConfig& c) {
   return out;
 }
 
+// Compact JSON, keys in byte order (json objects are std::maps). Invalid UTF-8 is replaced, not
+// thrown about, so serialising never throws short of the allocator failing.
 std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// Serialisation builds std::map-backed objects and dumps them with invalid UTF-8 replaced, so
-// nothing in it throws short of the allocator failing (which any std::string may do).
+// Builds a document with `body` and dumps it.
 template <typename F>
-std::string SerializeGuard(F&& body) {
+std::string BuildAndDump(F&& body) {
   return Dump(body());
 }
 
@@ -695,11 +696,11 @@ Result<ImageConfig> ParseImageConfig(std::string_view text) {
 }
 
 std::string Serialize(const Descriptor& descriptor) {
-  return SerializeGuard([&] { return DescriptorJson(descriptor); });
+  return BuildAndDump([&] { return DescriptorJson(descriptor); });
 }
 
 std::string Serialize(const Manifest& m) {
-  return SerializeGuard([&] {
+  return BuildAndDump([&] {
     json out = json::object();
     out["schemaVersion"] = m.schema_version;
     if (!m.media_type.empty()) {
@@ -721,7 +722,7 @@ std::string Serialize(const Manifest& m) {
 }
 
 std::string Serialize(const Index& idx) {
-  return SerializeGuard([&] {
+  return BuildAndDump([&] {
     json out = json::object();
     out["schemaVersion"] = idx.schema_version;
     if (!idx.media_type.empty()) {
@@ -742,7 +743,7 @@ std::string Serialize(const Index& idx) {
 }
 
 std::string Serialize(const ImageConfig& c) {
-  return SerializeGuard([&] {
+  return BuildAndDump([&] {
     json out = json::object();
     if (!c.created.empty()) {
       out["created"] = c.created;

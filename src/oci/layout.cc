@@ -273,35 +273,46 @@ Result<std::string> ReadEntry(ArchiveHandle& h, struct archive_entry* entry,
   return data;
 }
 
+// Where a blob sits in a layout tar: its entry's position (the last entry of that name wins,
+// as when the archive is extracted) and size.
+struct TarBlob {
+  size_t entry = 0;
+  int64_t size = 0;
+};
+
 class TarLayoutReader final : public LayoutReader {
  public:
-  TarLayoutReader(Index index, std::string path, std::map<digest::Digest, int64_t> sizes)
-      : LayoutReader(std::move(index)), path_(std::move(path)), sizes_(std::move(sizes)) {}
+  TarLayoutReader(Index index, std::string path, std::map<digest::Digest, TarBlob> blobs)
+      : LayoutReader(std::move(index)), path_(std::move(path)), blobs_(std::move(blobs)) {}
 
   Result<std::unique_ptr<Reader>> Open(const digest::Digest& digest) override {
-    auto it = sizes_.find(digest);
-    if (it == sizes_.end()) {
+    auto it = blobs_.find(digest);
+    if (it == blobs_.end()) {
       return Error::NotFound("blob " + digest.ToString() + " not found in " + path_);
     }
     std::string want = "blobs/" + digest.algorithm() + "/" + digest.hex();
     std::unique_ptr<ArchiveHandle> h = BERTH_TRY(ArchiveHandle::Open(path_));
-    for (;;) {
+    for (size_t i = 0;; ++i) {
       struct archive_entry* entry = BERTH_TRY(h->Next(path_));
-      if (entry == nullptr) {
+      if (entry == nullptr || i > it->second.entry) {
         return Error::NotFound("blob " + digest.ToString() + " vanished from " + path_);
       }
-      const char* name = archive_entry_pathname(entry);
-      if (name != nullptr && archive_entry_filetype(entry) == AE_IFREG && CleanName(name) == want) {
-        auto reader = std::make_unique<EntryReader>(std::move(h), path_);
-        return std::unique_ptr<Reader>(
-            std::make_unique<VerifyingReader>(std::move(reader), digest, it->second));
+      if (i < it->second.entry) {
+        continue;
       }
+      const char* name = archive_entry_pathname(entry);
+      if (name == nullptr || CleanName(name) != want) {
+        return Error::NotFound("blob " + digest.ToString() + " vanished from " + path_);
+      }
+      auto reader = std::make_unique<EntryReader>(std::move(h), path_);
+      return std::unique_ptr<Reader>(
+          std::make_unique<VerifyingReader>(std::move(reader), digest, it->second.size));
     }
   }
 
  private:
   std::string path_;
-  std::map<digest::Digest, int64_t> sizes_;
+  std::map<digest::Digest, TarBlob> blobs_;
 };
 
 }  // namespace
@@ -373,8 +384,8 @@ Result<std::unique_ptr<LayoutReader>> LayoutReader::OpenTar(const std::string& p
   std::unique_ptr<ArchiveHandle> h = BERTH_TRY(ArchiveHandle::Open(path));
   std::optional<std::string> layout_file;
   std::optional<std::string> index_file;
-  std::map<digest::Digest, int64_t> sizes;
-  for (;;) {
+  std::map<digest::Digest, TarBlob> blobs;
+  for (size_t i = 0;; ++i) {
     struct archive_entry* entry = BERTH_TRY(h->Next(path));
     if (entry == nullptr) {
       break;
@@ -389,7 +400,7 @@ Result<std::unique_ptr<LayoutReader>> LayoutReader::OpenTar(const std::string& p
     } else if (name == kLayoutIndexName) {
       index_file = BERTH_TRY(ReadEntry(*h, entry, path, name));
     } else if (std::optional<digest::Digest> d = BlobName(name)) {
-      sizes[*d] = archive_entry_size(entry);
+      blobs[*d] = TarBlob{i, archive_entry_size(entry)};
     }
   }
   if (!layout_file.has_value()) {
@@ -403,7 +414,7 @@ Result<std::unique_ptr<LayoutReader>> LayoutReader::OpenTar(const std::string& p
   Index index =
       BERTH_TRY_CONTEXT(ParseIndex(*index_file), path + ":" + std::string(kLayoutIndexName));
   return std::unique_ptr<LayoutReader>(
-      std::make_unique<TarLayoutReader>(std::move(index), path, std::move(sizes)));
+      std::make_unique<TarLayoutReader>(std::move(index), path, std::move(blobs)));
 }
 
 std::vector<LayoutEntry> LayoutReader::Entries() const {

@@ -170,6 +170,13 @@ TEST_F(LayoutTest, TarRoundTripIsDeterministic) {
   ExpectImage(**layout, "v1", image_);
   EXPECT_EQ((*layout)->Open(digest::FromBytes("nope")).error().code(), ErrorCode::kNotFound);
 
+  // Compressed layout archives read the same.
+  CommandResult gz = RunCommand("gzip -k '" + a + "'");
+  ASSERT_EQ(gz.exit_code, 0) << gz.output;
+  Result<std::unique_ptr<LayoutReader>> compressed = LayoutReader::OpenTar(a + ".gz");
+  ASSERT_TRUE(compressed.ok()) << compressed.error().ToString();
+  ExpectImage(**compressed, "v1", image_);
+
   // The system tar agrees on the listing.
   CommandResult list = RunCommand("tar -tf '" + a + "'");
   ASSERT_EQ(list.exit_code, 0) << list.output;
@@ -193,6 +200,18 @@ TEST_F(LayoutTest, TarReaderDetectsCorruptBlobs) {
   auto layout = LayoutReader::OpenTar(tar).value();
   EXPECT_TRUE(ReadManifest(*layout, image_.manifest).ok());
   EXPECT_EQ(ReadBlob(*layout, image_.layers[0], 1 << 20).error().code(), ErrorCode::kDataLoss);
+
+  // Appending the good blob under the same name fixes the archive: the last entry wins, as
+  // when it is extracted.
+  layer[layer.size() - 10] ^= 0x55;
+  ASSERT_TRUE(os::WriteFileAtomic(layer_path, layer).ok());
+  CommandResult append = RunCommand("tar -C '" + dir + "' -rf '" + tar + "' blobs/sha256/" +
+                                    image_.layers[0].digest.hex());
+  ASSERT_EQ(append.exit_code, 0) << append.output;
+  auto fixed = LayoutReader::OpenTar(tar).value();
+  Result<std::string> good = ReadBlob(*fixed, image_.layers[0], 1 << 20);
+  ASSERT_TRUE(good.ok()) << good.error().ToString();
+  EXPECT_EQ(*good, layer);
 }
 
 TEST_F(LayoutTest, MultiPlatformIndexRoundTrip) {
