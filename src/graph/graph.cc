@@ -13,7 +13,90 @@
 namespace berth::graph {
 namespace {
 
-using nlohmann::json;
+// Writes the canonical serialisation: JSON with keys in a fixed (sorted) order, no whitespace,
+// strings escaped minimally. Bytes that are not valid UTF-8 are written as they are, so distinct
+// strings always give distinct bytes (the result is then not strict JSON, which only the debug
+// printer cares about). Appends to one buffer: no per-field allocation.
+class Canon {
+ public:
+  explicit Canon(std::string* out) : out_(*out) {}
+
+  Canon& Key(std::string_view key) {
+    Sep();
+    Quote(key);
+    out_ += ':';
+    first_ = true;
+    return *this;
+  }
+  Canon& Str(std::string_view s) {
+    Sep();
+    Quote(s);
+    return *this;
+  }
+  Canon& Int(int64_t v) {
+    Sep();
+    out_ += std::to_string(v);
+    return *this;
+  }
+  Canon& Bool(bool v) {
+    Sep();
+    out_ += v ? "true" : "false";
+    return *this;
+  }
+  Canon& Null() {
+    Sep();
+    out_ += "null";
+    return *this;
+  }
+  Canon& Open(char c) {
+    Sep();
+    out_ += c;
+    first_ = true;
+    return *this;
+  }
+  Canon& Close(char c) {
+    out_ += c;
+    first_ = false;
+    return *this;
+  }
+  Canon& Strings(const std::vector<std::string>& list) {
+    Open('[');
+    for (const std::string& s : list) {
+      Str(s);
+    }
+    return Close(']');
+  }
+
+ private:
+  void Quote(std::string_view s) {
+    out_ += '"';
+    for (char c : s) {
+      auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        out_ += '\\';
+        out_ += c;
+      } else if (u < 0x20) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out_ += "\\u00";
+        out_ += kHex[u >> 4];
+        out_ += kHex[u & 0xF];
+      } else {
+        out_ += c;
+      }
+    }
+    out_ += '"';
+  }
+  // A comma before every value or key but the first in its container.
+  void Sep() {
+    if (!first_) {
+      out_ += ',';
+    }
+    first_ = false;
+  }
+
+  std::string& out_;
+  bool first_ = true;
+};
 
 const char* MountTypeName(MountType t) {
   switch (t) {
@@ -44,125 +127,147 @@ const char* NetworkName(NetworkMode n) {
   return "default";
 }
 
-json ChownJson(const std::optional<ChownOpt>& chown) {
+void WriteChown(Canon& w, const std::optional<ChownOpt>& chown) {
   if (!chown) {
-    return nullptr;
+    w.Null();
+    return;
   }
-  return json{{"user", chown->user}, {"group", chown->group}};
+  w.Open('{').Key("group").Str(chown->group).Key("user").Str(chown->user).Close('}');
 }
 
-json MountJson(const Mount& m) {
-  json j{{"type", MountTypeName(m.type)}, {"dest", m.dest}, {"output", m.output}};
+void WriteMount(Canon& w, const Mount& m) {
+  w.Open('{');
+  bool ids = m.type == MountType::kCache;
+  bool secret = m.type == MountType::kSecret || m.type == MountType::kSsh;
+  if (ids) {
+    w.Key("cache_id").Str(m.cache_id);
+  }
+  w.Key("dest").Str(m.dest);
+  if (secret) {
+    w.Key("env").Str(m.secret_env);
+  }
+  if (ids || secret) {
+    w.Key("gid").Int(m.gid);
+  }
+  if (secret) {
+    w.Key("id").Str(m.secret_id);
+  }
   if (m.input) {
-    j["input"] = *m.input;
+    w.Key("input").Int(*m.input);
   }
-  if (!m.selector.empty()) {
-    j["selector"] = m.selector;
+  if ((ids || secret) && m.mode_set) {
+    w.Key("mode").Int(m.mode);
   }
-  if (m.readonly) {
-    j["readonly"] = true;
+  if (secret) {
+    w.Key("optional").Bool(m.optional);
   }
-  switch (m.type) {
-    case MountType::kCache:
-      j["cache_id"] = m.cache_id;
-      j["sharing"] = SharingName(m.sharing);
-      break;
-    case MountType::kSecret:
-    case MountType::kSsh:
-      j["id"] = m.secret_id;
-      if (!m.secret_env.empty()) {
-        j["env"] = m.secret_env;
-      }
-      j["optional"] = m.optional;
-      break;
-    case MountType::kTmpfs:
-      j["size"] = m.size;
-      break;
-    case MountType::kBind: break;
+  w.Key("output").Int(m.output);
+  w.Key("readonly").Bool(m.readonly);
+  w.Key("selector").Str(m.selector);
+  if (ids) {
+    w.Key("sharing").Str(SharingName(m.sharing));
   }
-  if (m.type != MountType::kBind && m.type != MountType::kTmpfs) {
-    j["uid"] = m.uid;
-    j["gid"] = m.gid;
-    if (m.mode_set) {
-      j["mode"] = m.mode;
-    }
+  if (m.type == MountType::kTmpfs) {
+    w.Key("size").Int(static_cast<int64_t>(m.size));
   }
-  return j;
+  w.Key("type").Str(MountTypeName(m.type));
+  if (ids || secret) {
+    w.Key("uid").Int(m.uid);
+  }
+  w.Close('}');
 }
 
-json ActionJson(const FileAction& action) {
-  return std::visit(
-      [](const auto& a) -> json {
+void WriteAction(Canon& w, const FileAction& action) {
+  w.Open('{');
+  std::visit(
+      [&w](const auto& a) {
         using T = std::decay_t<decltype(a)>;
         if constexpr (std::is_same_v<T, CopyAction>) {
-          json j{{"action", "copy"},
-                 {"src_input", a.src_input},
-                 {"src", a.src},
-                 {"dest", a.dest},
-                 {"chown", ChownJson(a.chown)},
-                 {"chmod", a.chmod},
-                 {"follow_symlinks", a.follow_symlinks},
-                 {"dir_copy_contents", a.dir_copy_contents},
-                 {"attempt_unpack", a.attempt_unpack},
-                 {"create_dest_path", a.create_dest_path},
-                 {"allow_wildcard", a.allow_wildcard},
-                 {"allow_empty_wildcard", a.allow_empty_wildcard},
-                 {"parents", a.parents},
-                 {"include", a.include_patterns},
-                 {"exclude", a.exclude_patterns},
-                 {"timestamp", a.timestamp}};
-          return j;
+          w.Key("action").Str("copy");
+          w.Key("allow_empty_wildcard").Bool(a.allow_empty_wildcard);
+          w.Key("allow_wildcard").Bool(a.allow_wildcard);
+          w.Key("attempt_unpack").Bool(a.attempt_unpack);
+          w.Key("chmod").Str(a.chmod);
+          w.Key("chown");
+          WriteChown(w, a.chown);
+          w.Key("create_dest_path").Bool(a.create_dest_path);
+          w.Key("dest").Str(a.dest);
+          w.Key("dir_copy_contents").Bool(a.dir_copy_contents);
+          w.Key("exclude").Strings(a.exclude_patterns);
+          w.Key("follow_symlinks").Bool(a.follow_symlinks);
+          w.Key("include").Strings(a.include_patterns);
+          w.Key("parents").Bool(a.parents);
+          w.Key("src").Str(a.src);
+          w.Key("src_input").Int(a.src_input);
+          w.Key("timestamp").Int(a.timestamp);
         } else if constexpr (std::is_same_v<T, MkdirAction>) {
-          return json{{"action", "mkdir"},       {"path", a.path},
-                      {"mode", a.mode},          {"make_parents", a.make_parents},
-                      {"chown", ChownJson(a.chown)}, {"timestamp", a.timestamp}};
+          w.Key("action").Str("mkdir");
+          w.Key("chown");
+          WriteChown(w, a.chown);
+          w.Key("make_parents").Bool(a.make_parents);
+          w.Key("mode").Int(a.mode);
+          w.Key("path").Str(a.path);
+          w.Key("timestamp").Int(a.timestamp);
         } else if constexpr (std::is_same_v<T, MkfileAction>) {
-          return json{{"action", "mkfile"}, {"path", a.path},
-                      {"mode", a.mode},     {"data", a.data},
-                      {"chown", ChownJson(a.chown)}, {"timestamp", a.timestamp}};
+          w.Key("action").Str("mkfile");
+          w.Key("chown");
+          WriteChown(w, a.chown);
+          w.Key("data").Str(a.data);
+          w.Key("mode").Int(a.mode);
+          w.Key("path").Str(a.path);
+          w.Key("timestamp").Int(a.timestamp);
         } else if constexpr (std::is_same_v<T, RmAction>) {
-          return json{{"action", "rm"},
-                      {"path", a.path},
-                      {"allow_not_found", a.allow_not_found},
-                      {"allow_wildcard", a.allow_wildcard}};
+          w.Key("action").Str("rm");
+          w.Key("allow_not_found").Bool(a.allow_not_found);
+          w.Key("allow_wildcard").Bool(a.allow_wildcard);
+          w.Key("path").Str(a.path);
         } else {
-          return json{{"action", "symlink"}, {"oldpath", a.oldpath}, {"newpath", a.newpath}};
+          w.Key("action").Str("symlink");
+          w.Key("newpath").Str(a.newpath);
+          w.Key("oldpath").Str(a.oldpath);
         }
       },
       action);
+  w.Close('}');
 }
 
 // The op's own fields (no inputs, no metadata).
-json OpBodyJson(const Op& op) {
-  return std::visit(
-      [](const auto& o) -> json {
+void WriteBody(Canon& w, const Op& op) {
+  w.Open('{');
+  std::visit(
+      [&w](const auto& o) {
         using T = std::decay_t<decltype(o)>;
         if constexpr (std::is_same_v<T, SourceOp>) {
-          return json{{"identifier", o.identifier}, {"attrs", o.attrs}};
+          w.Key("attrs").Open('{');
+          for (const auto& [k, v] : o.attrs) {
+            w.Key(k).Str(v);
+          }
+          w.Close('}');
+          w.Key("identifier").Str(o.identifier);
         } else if constexpr (std::is_same_v<T, ExecOp>) {
-          json mounts = json::array();
+          w.Key("args").Strings(o.args);
+          w.Key("cwd").Str(o.cwd);
+          w.Key("env").Strings(o.env);
+          w.Key("extra_hosts").Strings(o.extra_hosts);
+          w.Key("mounts").Open('[');
           for (const Mount& m : o.mounts) {
-            mounts.push_back(MountJson(m));
+            WriteMount(w, m);
           }
-          return json{{"args", o.args},
-                      {"env", o.env},
-                      {"cwd", o.cwd},
-                      {"user", o.user},
-                      {"network", NetworkName(o.network)},
-                      {"security", o.security == SecurityMode::kInsecure ? "insecure" : "sandbox"},
-                      {"extra_hosts", o.extra_hosts},
-                      {"mounts", mounts}};
+          w.Close(']');
+          w.Key("network").Str(NetworkName(o.network));
+          w.Key("security").Str(o.security == SecurityMode::kInsecure ? "insecure" : "sandbox");
+          w.Key("user").Str(o.user);
         } else if constexpr (std::is_same_v<T, FileOp>) {
-          json actions = json::array();
+          w.Key("actions").Open('[');
           for (const FileAction& a : o.actions) {
-            actions.push_back(ActionJson(a));
+            WriteAction(w, a);
           }
-          return json{{"base_input", o.base_input}, {"actions", actions}};
-        } else {
-          return json::object();
+          w.Close(']');
+          w.Key("base_input").Int(o.base_input);
         }
       },
       op.op);
+  w.Close('}');
 }
 
 std::string RefString(const Graph& g, const Ref& ref) {
@@ -172,8 +277,22 @@ std::string RefString(const Graph& g, const Ref& ref) {
   return g.vertex(ref.vertex).digest.ToString() + "#" + std::to_string(ref.output);
 }
 
-json PlatformJson(const Platform& p) {
-  return json{{"os", p.os}, {"architecture", p.architecture}, {"variant", p.variant}};
+// Parses canonical bytes for display; bytes that are not UTF-8 show as U+FFFD.
+nlohmann::json ParseForDisplay(const std::string& bytes) {
+  nlohmann::json j = nlohmann::json::parse(bytes, nullptr, false);
+  if (!j.is_discarded() && j.is_object()) {
+    return j;
+  }
+  std::string clean;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto c = static_cast<unsigned char>(bytes[i]);
+    clean += c < 0x80 ? static_cast<char>(c) : '?';
+  }
+  j = nlohmann::json::parse(clean, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return nlohmann::json{{"op", bytes.size()}};
+  }
+  return j;
 }
 
 }  // namespace
@@ -269,17 +388,25 @@ const char* KindName(const Op& op) {
 }
 
 std::string Graph::CanonicalBytes(const Op& op) const {
-  json inputs = json::array();
+  std::string out;
+  out.reserve(512);
+  Canon w(&out);
+  w.Open('{');
+  w.Key("inputs").Open('[');
   for (const Ref& ref : op.inputs) {
-    inputs.push_back(RefString(*this, ref));
+    w.Str(RefString(*this, ref));
   }
-  json j{{"kind", KindName(op)},
-         {"inputs", inputs},
-         {"platform", PlatformJson(op.platform)},
-         {"op", OpBodyJson(op)}};
-  // Strings that are not valid UTF-8 (a Dockerfile may contain any bytes) are replaced rather
-  // than rejected: digests must be total.
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  w.Close(']');
+  w.Key("kind").Str(KindName(op));
+  w.Key("op");
+  WriteBody(w, op);
+  w.Key("platform").Open('{');
+  w.Key("architecture").Str(op.platform.architecture);
+  w.Key("os").Str(op.platform.os);
+  w.Key("variant").Str(op.platform.variant);
+  w.Close('}');
+  w.Close('}');
+  return out;
 }
 
 Result<VertexId> Graph::Add(Op op, Metadata metadata) {
@@ -330,6 +457,7 @@ std::vector<VertexId> Graph::Closure(Ref target) const {
 }
 
 std::string Graph::ToJson(std::optional<Ref> target) const {
+  using nlohmann::json;
   std::vector<VertexId> ids;
   if (target) {
     ids = Closure(*target);
@@ -342,7 +470,7 @@ std::string Graph::ToJson(std::optional<Ref> target) const {
   json verts = json::array();
   for (VertexId id : ids) {
     const Vertex& v = vertex(id);
-    json inputs = json::array();
+    nlohmann::json inputs = nlohmann::json::array();
     for (const Ref& ref : v.op.inputs) {
       inputs.push_back(RefString(*this, ref));
     }
@@ -362,7 +490,7 @@ std::string Graph::ToJson(std::optional<Ref> target) const {
                          {"kind", KindName(v.op)},
                          {"inputs", inputs},
                          {"platform", v.op.platform.ToString()},
-                         {"op", OpBodyJson(v.op)},
+                         {"op", ParseForDisplay(CanonicalBytes(v.op))["op"]},
                          {"metadata", meta}});
   }
   out["vertices"] = verts;

@@ -107,3 +107,27 @@ TEST(PlatformTest, ParseAndNormalise) {
 
 }  // namespace
 }  // namespace berth::graph
+
+namespace berth::graph {
+namespace {
+
+TEST(CanonicalTest, DistinctBytesDistinctDigestsAndDisplayable) {
+  Graph g;
+  Op a;
+  a.op = SourceOp{"docker-image://x", {{"k", "v\"\\\n"}}};
+  Op b = a;
+  std::get<SourceOp>(a.op).attrs["bad"] = "\xff";
+  std::get<SourceOp>(b.op).attrs["bad"] = "\xfe";
+  EXPECT_NE(g.CanonicalBytes(a), g.CanonicalBytes(b));
+  VertexId id = g.Add(a, {}).value();
+  std::string json = g.ToJson(Ref{id, 0});
+  EXPECT_NE(json.find("docker-image://x"), std::string::npos);
+  Op c;
+  c.op = SourceOp{"plain", {}};
+  EXPECT_EQ(g.CanonicalBytes(c),
+            R"({"inputs":[],"kind":"source","op":{"attrs":{},"identifier":"plain"},)"
+            R"("platform":{"architecture":"","os":"","variant":""}})");
+}
+
+}  // namespace
+}  // namespace berth::graph
