@@ -662,6 +662,7 @@ class Applier {
 
   // Sets the deferred modes and times, deepest directories first.
   Result<> ApplyDirMetadata() {
+    // NOLINTNEXTLINE(modernize-loop-convert): clang 14 cannot compile views::reverse of a map
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
       const auto& [path, meta] = *it;
       UniqueFd fd;

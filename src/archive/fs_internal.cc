@@ -114,7 +114,7 @@ Result<std::vector<std::string>> ListDir(int dirfd) {
   DIR* dir = fdopendir(fd);
   if (dir == nullptr) {
     int err = errno;
-    close(fd);
+    (void)close(fd);
     return Error::FromErrno("fdopendir", err);
   }
   std::vector<std::string> names;
@@ -152,7 +152,7 @@ Result<> RemoveAllAt(int dirfd, const std::string& name) {
   if (geteuid() != 0) {
     // Without CAP_DAC_OVERRIDE a directory must be readable, writable and searchable by us to be
     // emptied; a layer may have made it 0500. It is about to go, so its mode does not matter.
-    chmod(ProcFdPath(dir.get(), "").c_str(), 0700);
+    (void)chmod(ProcFdPath(dir.get(), "").c_str(), 0700);
   }
   auto names = ListDir(dir.get());
   if (!names.ok()) {

@@ -2,8 +2,7 @@
 // writer and the applier. Not part of the component's interface.
 #pragma once
 
-#include <locale.h>
-
+#include <clocale>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +23,8 @@ class Utf8LocaleScope {
   Utf8LocaleScope();
   Utf8LocaleScope(const Utf8LocaleScope&) = delete;
   Utf8LocaleScope& operator=(const Utf8LocaleScope&) = delete;
+  Utf8LocaleScope(Utf8LocaleScope&&) = delete;
+  Utf8LocaleScope& operator=(Utf8LocaleScope&&) = delete;
   ~Utf8LocaleScope();
 
  private:

@@ -59,6 +59,8 @@ class TarBuilder {
         read_buf_(kDefaultBufferSize) {}
   TarBuilder(const TarBuilder&) = delete;
   TarBuilder& operator=(const TarBuilder&) = delete;
+  TarBuilder(TarBuilder&&) = delete;
+  TarBuilder& operator=(TarBuilder&&) = delete;
   ~TarBuilder() {
     // After a failure, freeing the archive closes it, which writes a trailer; that must not
     // reach `out_` or the truncated tar would look complete. (archive_write_fail() would skip
@@ -161,9 +163,9 @@ class TarBuilder {
       return std::move(*write_error_);
     }
     const char* msg = archive_error_string(archive_.get());
-    return Error(ErrorCode::kInternal,
-                 "libarchive: " + what + ": " + (msg != nullptr ? msg : "unknown error"),
-                 archive_errno(archive_.get()));
+    return {ErrorCode::kInternal,
+            "libarchive: " + what + ": " + (msg != nullptr ? msg : "unknown error"),
+            archive_errno(archive_.get())};
   }
 
   int64_t Mtime(const struct stat& st) const {
@@ -265,7 +267,7 @@ class TarBuilder {
   }
 
   static Error Changed(const std::string& path) {
-    return Error(ErrorCode::kAborted, "\"" + path + "\" changed while it was being archived");
+    return {ErrorCode::kAborted, "\"" + path + "\" changed while it was being archived"};
   }
 
   static bool SameFile(const struct stat& a, const struct stat& b) {
@@ -316,7 +318,7 @@ class TarBuilder {
       posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     // Exactly the size in the header: a file that grew is cut there, one that shrank fails.
-    uint64_t left = static_cast<uint64_t>(st.st_size);
+    auto left = static_cast<uint64_t>(st.st_size);
     while (left > 0) {
       size_t want = static_cast<size_t>(std::min<uint64_t>(left, read_buf_.size()));
       ssize_t n = read(fd.get(), read_buf_.data(), want);
@@ -375,16 +377,18 @@ class TarBuilder {
         if (errno == ENOENT) {
           continue;  // removed since the listing
         }
-        return Error::FromErrno("stat " + path + name, errno);
+        return Error::FromErrno(std::string("stat ").append(path).append(name), errno);
       }
       if (S_ISSOCK(c.st.st_mode)) {
         continue;  // a tar cannot hold sockets; Docker drops them too
       }
       c.whiteout = overlay && S_ISCHR(c.st.st_mode) && c.st.st_rdev == makedev(0, 0);
       if (StartsWith(name, kWhiteoutPrefix)) {
-        return Error::InvalidArgument("cannot archive \"" + path + name +
-                                      "\": names starting with \".wh.\" are reserved for OCI "
-                                      "whiteouts");
+        return Error::InvalidArgument(std::string("cannot archive \"")
+                                          .append(path)
+                                          .append(name)
+                                          .append("\": names starting with \".wh.\" are reserved "
+                                                  "for OCI whiteouts"));
       }
       c.tar_name = c.whiteout ? std::string(kWhiteoutPrefix) + name : name;
       c.name = std::move(name);
