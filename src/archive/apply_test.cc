@@ -237,6 +237,25 @@ TEST(ApplyTest, RootEntryAndDirectoryTimesAreKept) {
   EXPECT_EQ(ReadFileOrEmpty(dst + "/abs"), "y");  // a leading "/" means the target
 }
 
+TEST(ApplyTest, SparseFilesKeepTheirHoles) {
+  TempDir t;
+  std::string src = t / "src";
+  MakeDir(src);
+  ASSERT_EQ(testing::Shell("cd '" + src + "' && truncate -s 3000000 sparse && echo tail >> sparse" +
+                           " && tar --sparse --format=pax -cf ../sparse.tar sparse"),
+            0);
+  std::string dst = t / "dst";
+  MakeDir(dst);
+  Result<ApplyStats> stats = Apply(ReadFileOrEmpty(t / "sparse.tar"), dst);
+  ASSERT_TRUE(stats.ok()) << stats.error().ToString();
+  EXPECT_EQ(ReadFileOrEmpty(dst + "/sparse"), ReadFileOrEmpty(src + "/sparse"));
+  EXPECT_LT(stats->file_bytes, 100000u);  // only the data, not the hole
+  struct stat st;
+  ASSERT_EQ(stat((dst + "/sparse").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 3000005);
+  EXPECT_LT(st.st_blocks * 512, 1000000);
+}
+
 TEST(ApplyTest, CorruptInputIsDataLoss) {
   TempDir t;
   std::string dst = t / "dst";

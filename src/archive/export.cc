@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -178,12 +179,18 @@ Result<ExportedLayer> ExportLayer(const Context& ctx, const std::string& dir, Wr
       BERTH_TRY(compress::NewWriter(options.compression, blob_hash, options.compression_options));
   BufferQueue queue(options.queue_buffers, options.buffer_size);
 
-  std::thread consumer([&queue, &compressor] {
-    Result<> r = Drain(queue, *compressor);
-    if (!r.ok()) {
-      queue.Fail(r.error().AddContext("compressing the layer"));
-    }
-  });
+  std::thread consumer;
+  try {
+    consumer = std::thread([&queue, &compressor] {
+      Result<> r = Drain(queue, *compressor);
+      if (!r.ok()) {
+        queue.Fail(r.error().AddContext("compressing the layer"));
+      }
+    });
+  } catch (const std::system_error& e) {
+    return Error(ErrorCode::kResourceExhausted,
+                 std::string("starting the compression thread: ") + e.what());
+  }
 
   QueueWriter to_queue(queue);
   digest::HashingWriter diff_hash(to_queue);
