@@ -25,6 +25,11 @@ namespace berth {
 // A source of bytes read in order.
 class Reader {
  public:
+  Reader() = default;
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+  Reader(Reader&&) = delete;
+  Reader& operator=(Reader&&) = delete;
   virtual ~Reader() = default;
 
   // Reads up to `size` bytes into `buf` and returns how many it read. Returns 0 only at the end
@@ -37,6 +42,11 @@ class Reader {
 // use pread(2) may be called from several threads at once; the interface itself promises nothing.
 class ReaderAt {
  public:
+  ReaderAt() = default;
+  ReaderAt(const ReaderAt&) = delete;
+  ReaderAt& operator=(const ReaderAt&) = delete;
+  ReaderAt(ReaderAt&&) = delete;
+  ReaderAt& operator=(ReaderAt&&) = delete;
   virtual ~ReaderAt() = default;
 
   // Reads up to `size` bytes at `offset`. Returns 0 at or past the end; a short count before the
@@ -49,6 +59,11 @@ class ReaderAt {
 // A sink of bytes.
 class Writer {
  public:
+  Writer() = default;
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+  Writer(Writer&&) = delete;
+  Writer& operator=(Writer&&) = delete;
   virtual ~Writer() = default;
 
   // Writes all of `data` or fails. After an error the stream is in an unspecified state and the
@@ -148,7 +163,7 @@ class SectionReader final : public Reader {
 
 // The buffer size Copy() uses and the streaming components default to: large enough to keep
 // syscalls and codec calls rare, small enough to stay in L2 cache.
-inline constexpr size_t kDefaultBufferSize = 256 * 1024;
+inline constexpr size_t kDefaultBufferSize = size_t{256} * 1024;
 
 // Copies `src` to `dst` until src ends, through `buf` (reused, so a caller moving many streams
 // allocates once). Returns the number of bytes copied. Does not Close() `dst`.
@@ -163,6 +178,6 @@ Result<size_t> ReadFull(Reader& src, char* buf, size_t size);
 
 // Reads the rest of `src` into a string. Only for inputs known to be small; fails with
 // ResourceExhausted once more than `limit` bytes arrive.
-Result<std::string> ReadAll(Reader& src, size_t limit = 64 * 1024 * 1024);
+Result<std::string> ReadAll(Reader& src, size_t limit = size_t{64} << 20);
 
 }  // namespace berth

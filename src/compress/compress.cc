@@ -411,8 +411,8 @@ class GzipReader final : public DecompressingReader {
     uint8_t* in_start = st.next_in;
     uint8_t* out_start = st.next_out;
     int ret = isal_inflate(&st);
-    size_t consumed = static_cast<size_t>(st.next_in - in_start);
-    size_t out = static_cast<size_t>(st.next_out - out_start);
+    auto consumed = static_cast<size_t>(st.next_in - in_start);
+    auto out = static_cast<size_t>(st.next_out - out_start);
     in_->Consume(consumed);
     *produced += out;
     member_size_ += out;

@@ -20,8 +20,11 @@ class FileLock {
   // Opens (creating if needed) `path` and blocks until the lock is held.
   static Result<FileLock> Acquire(const std::string& path, Mode mode);
 
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
   FileLock(FileLock&&) = default;
   FileLock& operator=(FileLock&&) = default;
+  ~FileLock() = default;
 
  private:
   explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}

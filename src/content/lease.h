@@ -35,6 +35,11 @@ struct LeaseOptions {
 
 class LeaseManager {
  public:
+  LeaseManager() = default;
+  LeaseManager(const LeaseManager&) = delete;
+  LeaseManager& operator=(const LeaseManager&) = delete;
+  LeaseManager(LeaseManager&&) = delete;
+  LeaseManager& operator=(LeaseManager&&) = delete;
   virtual ~LeaseManager() = default;
 
   // AlreadyExists if the id is taken; InvalidArgument for a malformed id.

@@ -54,7 +54,7 @@ Result<int64_t> ParseInt(std::string_view text, const std::string& path) {
 
 }  // namespace
 
-LocalLeaseManager::LocalLeaseManager(std::string root)
+LocalLeaseManager::LocalLeaseManager(const std::string& root)
     : dir_(root + "/leases"), lock_path_(root + "/leases.lock"), gc_lock_path_(root + "/gc.lock") {}
 
 Result<std::unique_ptr<LocalLeaseManager>> LocalLeaseManager::Open(const std::string& root) {
@@ -117,6 +117,7 @@ Result<std::vector<std::string>> LocalLeaseManager::Ids() const {
   }
   ScopeExit close_dir([dir] { ::closedir(dir); });
   std::vector<std::string> ids;
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): this DIR* is ours alone; glibc's readdir is safe so.
   while (dirent* e = ::readdir(dir)) {
     // Skips ".", ".." and WriteFileAtomic's temporaries ("<id>.tmp-N").
     std::string name = e->d_name;

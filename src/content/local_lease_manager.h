@@ -42,7 +42,7 @@ class LocalLeaseManager final : public LeaseManager {
   Result<std::set<digest::Digest>> AllResourcesHoldingGcLock();
 
  private:
-  explicit LocalLeaseManager(std::string root);
+  explicit LocalLeaseManager(const std::string& root);
 
   struct LeaseFile {
     Lease lease;

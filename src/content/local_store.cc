@@ -2,11 +2,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>  // renameat2
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -59,6 +59,7 @@ Result<std::vector<std::string>> ListDir(const std::string& path) {
   ScopeExit close_dir([dir] { ::closedir(dir); });
   std::vector<std::string> names;
   errno = 0;
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): this DIR* is ours alone; glibc's readdir is safe so.
   while (dirent* e = ::readdir(dir)) {
     std::string_view name = e->d_name;
     if (name != "." && name != "..") {
@@ -87,6 +88,10 @@ Result<> RemoveAll(const std::string& path) {
   return {};
 }
 
+Error RenameFailed(const std::string& from, const std::string& to, int err) {
+  return Error::FromErrno("rename " + from + " to " + to, err);
+}
+
 // Renames `from` to `to` unless `to` exists (AlreadyExists then). Falls back to link + unlink on
 // file systems without RENAME_NOREPLACE.
 Result<> RenameNoReplace(const std::string& from, const std::string& to) {
@@ -97,7 +102,7 @@ Result<> RenameNoReplace(const std::string& from, const std::string& to) {
     return Error::AlreadyExists(to + " exists");
   }
   if (errno != EINVAL && errno != ENOSYS) {
-    return Error::FromErrno("rename " + from + " to " + to, errno);
+    return RenameFailed(from, to, errno);
   }
   if (::link(from.c_str(), to.c_str()) != 0) {
     if (errno == EEXIST) {
@@ -220,6 +225,10 @@ class LocalWriter final : public Writer {
         hash_(std::move(hash)),
         offset_(offset) {}
 
+  LocalWriter(const LocalWriter&) = delete;
+  LocalWriter& operator=(const LocalWriter&) = delete;
+  LocalWriter(LocalWriter&&) = delete;
+  LocalWriter& operator=(LocalWriter&&) = delete;
   // Leaving the ingest in place is the point: it can be resumed, or GC collects it when stale.
   ~LocalWriter() override = default;
 
@@ -390,6 +399,15 @@ Result<std::unique_ptr<LocalStore>> LocalStore::Open(const std::string& root) {
   return store;
 }
 
+std::string LocalStore::TrashPath(const std::string& name) const {
+  std::string path = trash_dir_;
+  path += '/';
+  path += name;
+  path += '.';
+  path += RandomSuffix();  // The same blob may be collected, rewritten and collected again.
+  return path;
+}
+
 std::string LocalStore::BlobPath(const Digest& digest) const {
   return blobs_dir_ + "/" + digest.hex();
 }
@@ -520,7 +538,7 @@ Result<std::unique_ptr<Writer>> LocalStore::OpenWriter(const Context& ctx,
 
   // Resuming: hash what an earlier writer left, then append after it.
   digest::Sha256 hash;
-  uint64_t offset = static_cast<uint64_t>(st.st_size);
+  auto offset = static_cast<uint64_t>(st.st_size);
   if (offset > 0) {
     std::vector<char> buf(kDefaultBufferSize);
     uint64_t pos = 0;
@@ -654,12 +672,12 @@ Result<GcStats> LocalStore::GarbageCollect(const Context& ctx, const std::set<Di
       if (::stat(path.c_str(), &st) != 0) {
         continue;  // Deleted meanwhile.
       }
-      std::string trash = trash_dir_ + "/" + name + "." + RandomSuffix();
+      std::string trash = TrashPath(name);
       if (::rename(path.c_str(), trash.c_str()) != 0) {
         if (errno == ENOENT) {
           continue;
         }
-        return Error::FromErrno("rename " + path + " to " + trash, errno);
+        return RenameFailed(path, trash, errno);
       }
       ++stats.blobs_removed;
       stats.bytes_removed += static_cast<uint64_t>(st.st_size);
@@ -693,12 +711,12 @@ Result<size_t> LocalStore::CollectIngests(const Context& ctx, std::chrono::secon
     }
     // Moved while we hold its lock: a writer waiting for it finds the path gone and starts a
     // fresh directory.
-    std::string trash = trash_dir_ + "/ingest-" + name + "." + RandomSuffix();
+    std::string trash = TrashPath("ingest-" + name);
     if (::rename(dir.c_str(), trash.c_str()) != 0) {
       if (errno == ENOENT) {
         continue;
       }
-      return Error::FromErrno("rename " + dir + " to " + trash, errno);
+      return RenameFailed(dir, trash, errno);
     }
     ++removed;
   }

@@ -59,6 +59,8 @@ class LocalStore final : public Store {
   explicit LocalStore(std::string root);
   Result<std::string> ValidatedBlobPath(const Digest& digest) const;
   std::string IngestDir(const std::string& ref) const;
+  // A fresh name in the trash for `name`.
+  std::string TrashPath(const std::string& name) const;
   Result<size_t> CollectIngests(const Context& ctx, std::chrono::seconds max_age);
 
   std::string root_;

@@ -119,6 +119,11 @@ struct GcStats {
 
 class Store {
  public:
+  Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  Store(Store&&) = delete;
+  Store& operator=(Store&&) = delete;
   virtual ~Store() = default;
 
   // --- Provider
@@ -166,6 +171,6 @@ Result<Digest> WriteBlob(const Context& ctx, Store& store, Reader& src,
 // Reads a whole blob into memory. For small blobs only (manifests, configs); ResourceExhausted
 // above `limit` bytes.
 Result<std::string> ReadBlob(const Context& ctx, Store& store, const Digest& digest,
-                             size_t limit = 16 * 1024 * 1024);
+                             size_t limit = size_t{16} << 20);
 
 }  // namespace berth::content
