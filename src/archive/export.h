@@ -24,9 +24,11 @@ struct ExportOptions {
   TarOptions tar;
   compress::Format compression = compress::Format::kGzip;
   compress::WriterOptions compression_options;
-  // The queue between the two threads: `queue_buffers` buffers of `buffer_size` bytes.
+  // The queue between the two threads: `queue_buffers` buffers of `buffer_size` bytes (4 MiB by
+  // default: enough slack that the compressing thread keeps going while the tar thread is
+  // descheduled on a busy machine, small enough to stay in L3).
   size_t buffer_size = kDefaultBufferSize;
-  size_t queue_buffers = 8;
+  size_t queue_buffers = 16;
 };
 
 struct ExportedLayer {
