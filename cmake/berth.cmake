@@ -26,6 +26,7 @@ function(berth_apply_flags target)
   if(BERTH_BUILD_FUZZ)
     # Coverage instrumentation for libFuzzer in every library the targets link.
     target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
   endif()
 endfunction()
 
