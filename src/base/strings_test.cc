@@ -28,6 +28,8 @@ TEST(StringsTest, QuoteLikeGo) {
   EXPECT_EQ(QuoteString(std::string("\0", 1)), R"("\x00")");
   EXPECT_EQ(QuoteString("한국어"), "\"한국어\"");
   EXPECT_EQ(QuoteString("\xff"), R"("\xff")");
+  // Exactly strconv.Quote: non-ASCII white space is escaped too.
+  EXPECT_EQ(QuoteString("\xC2\xA0"), R"("\u00a0")");
 }
 
 }  // namespace

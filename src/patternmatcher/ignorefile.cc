@@ -1,6 +1,6 @@
 #include "patternmatcher/ignorefile.h"
 
-#include "patternmatcher/go_compat.h"
+#include "base/gotext.h"
 
 namespace berth::patternmatcher {
 
@@ -26,17 +26,17 @@ Result<std::vector<std::string>> ReadIgnoreFile(std::string_view content) {
     if (line.starts_with('#')) {
       continue;
     }
-    line = internal::TrimSpace(line);
+    line = gotext::TrimSpace(line);
     if (line.empty()) {
       continue;
     }
     const bool invert = line[0] == '!';
     if (invert) {
-      line = internal::TrimSpace(line.substr(1));
+      line = gotext::TrimSpace(line.substr(1));
     }
     std::string pattern;
     if (!line.empty()) {
-      pattern = internal::CleanPath(line);
+      pattern = gotext::CleanPath(line);
       // Patterns are relative to the context root: "/foo" means "foo".
       if (pattern.size() > 1 && pattern[0] == '/') {
         pattern.erase(0, 1);

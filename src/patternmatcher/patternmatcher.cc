@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/gotext.h"
 #include "base/strings.h"
 #include "patternmatcher/go_compat.h"
 #include "patternmatcher/regexp.h"
@@ -33,7 +34,7 @@ struct Translation {
 Translation Translate(std::string_view pattern) {
   std::vector<char32_t> runes;
   for (std::string_view s = pattern; !s.empty();) {
-    internal::DecodedRune d = internal::DecodeRune(s);
+    gotext::DecodedRune d = gotext::DecodeRune(s);
     runes.push_back(d.rune);
     s.remove_prefix(d.width);
   }
@@ -82,7 +83,7 @@ Translation Translate(std::string_view pattern) {
     } else if (ch == '\\') {
       if (peek() != kEof) {
         re += '\\';
-        internal::AppendUtf8(runes[k++], &re);
+        gotext::AppendRune(&re, runes[k++]);
         type = MatchType::kRegexp;
       } else {
         re += '\\';
@@ -91,7 +92,7 @@ Translation Translate(std::string_view pattern) {
       re += static_cast<char>(ch);
       type = MatchType::kRegexp;
     } else {
-      internal::AppendUtf8(ch, &re);
+      gotext::AppendRune(&re, ch);
     }
   }
   if (type != MatchType::kRegexp) {
@@ -164,11 +165,11 @@ Result<PatternMatcher> PatternMatcher::Create(const std::vector<std::string>& pa
   pm.patterns_.reserve(patterns.size());
   size_t total_cost = 0;
   for (const std::string& raw : patterns) {
-    std::string_view trimmed = internal::TrimSpace(raw);
+    std::string_view trimmed = gotext::TrimSpace(raw);
     if (trimmed.empty()) {
       continue;
     }
-    std::string text = internal::CleanPath(trimmed);
+    std::string text = gotext::CleanPath(trimmed);
     Pattern pattern;
     if (text[0] == '!') {
       if (text.size() == 1) {
@@ -207,7 +208,7 @@ Result<PatternMatcher> PatternMatcher::Create(const std::vector<std::string>& pa
 }
 
 Result<bool> PatternMatcher::MatchesOrParentMatches(std::string_view path) const {
-  const std::string parent = internal::DirPath(path);
+  const std::string parent = gotext::DirPath(path);
   bool matched = false;
   for (const Pattern& pattern : patterns_) {
     // An inclusion cannot change an already matched path, nor an exclusion an unmatched one.
@@ -246,7 +247,7 @@ Result<bool> PatternMatcher::MatchesUsingParentResults(std::string_view path,
       match = BERTH_TRY(pattern.Match(path));
       // Without information about the parent, check the parents the slow way.
       if (!match && parent_matched.empty()) {
-        const std::string dir = internal::DirPath(path);
+        const std::string dir = gotext::DirPath(path);
         if (dir != ".") {
           match = AnyParentMatches(pattern, dir);
         }
@@ -277,7 +278,7 @@ Result<bool> PatternMatcher::MatchesExact(std::string_view path) const {
 }
 
 Result<bool> PatternMatcher::MatchesSingleParent(std::string_view path) const {
-  const std::string parent = internal::DirPath(path);
+  const std::string parent = gotext::DirPath(path);
   const size_t parent_dirs = static_cast<size_t>(std::count(parent.begin(), parent.end(), '/')) + 1;
   bool matched = false;
   for (const Pattern& pattern : patterns_) {
@@ -297,7 +298,7 @@ Result<bool> PatternMatcher::MatchesSingleParent(std::string_view path) const {
 
 Result<bool> Matches(std::string_view path, const std::vector<std::string>& patterns) {
   PatternMatcher pm = BERTH_TRY(PatternMatcher::Create(patterns));
-  const std::string cleaned = internal::CleanPath(path);
+  const std::string cleaned = gotext::CleanPath(path);
   if (cleaned == ".") {
     // Excluding the whole context is not allowed.
     return false;
@@ -308,7 +309,7 @@ Result<bool> Matches(std::string_view path, const std::vector<std::string>& patt
 Result<bool> MatchesOrParentMatches(std::string_view path,
                                     const std::vector<std::string>& patterns) {
   PatternMatcher pm = BERTH_TRY(PatternMatcher::Create(patterns));
-  const std::string cleaned = internal::CleanPath(path);
+  const std::string cleaned = gotext::CleanPath(path);
   if (cleaned == ".") {
     return false;
   }

@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "patternmatcher/go_compat.h"
+#include "base/gotext.h"
 
 namespace berth::patternmatcher {
 namespace {
@@ -78,7 +78,7 @@ TEST_P(MatchesOrParentMatchesTest, MatchesUsingParentResults) {
   PatternMatcher pm = Matcher();
   // Accumulate the parent information top-down, as a tree walk would.
   PatternMatcher::MatchInfo info;
-  const std::string parent = internal::DirPath(path());
+  const std::string parent = gotext::DirPath(path());
   if (parent != ".") {
     for (size_t pos = 0;;) {
       size_t slash = parent.find('/', pos);

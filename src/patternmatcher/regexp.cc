@@ -4,10 +4,15 @@
 #include <map>
 #include <string>
 
-#include "patternmatcher/go_compat.h"
+#include "base/gotext.h"
 
 namespace berth::patternmatcher::internal {
 namespace {
+
+using gotext::DecodedRune;
+using gotext::DecodeRune;
+using gotext::kMaxRune;
+using gotext::kRuneError;
 
 using Ranges = std::vector<std::pair<char32_t, char32_t>>;
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <set>
 
+#include "base/gotext.h"
 #include "base/strings.h"
 #include "frontend/dockerfile/convert/mount.h"
 #include "frontend/dockerfile/instructions/instructions.h"
@@ -40,36 +41,11 @@ std::map<std::string, std::string> PlatformArgs(const graph::Platform& target,
           {"BUILDARCH", build.architecture},     {"BUILDVARIANT", build.variant}};
 }
 
-std::string CleanPath(const std::string& path) {
-  // Lexical clean of an absolute or relative path, as Go's path.Clean.
-  bool absolute = !path.empty() && path[0] == '/';
-  std::vector<std::string> out;
-  for (const std::string& part : StrSplit(path, '/')) {
-    if (part.empty() || part == ".") {
-      continue;
-    }
-    if (part == "..") {
-      if (!out.empty() && out.back() != "..") {
-        out.pop_back();
-      } else if (!absolute) {
-        out.push_back(part);
-      }
-      continue;
-    }
-    out.push_back(part);
-  }
-  std::string joined = StrJoin(out, "/");
-  if (absolute) {
-    return "/" + joined;
-  }
-  return joined.empty() ? "." : joined;
-}
-
 // Resolves `dest` against the working directory, keeping a trailing slash.
 std::string ResolveDest(const std::string& workdir, const std::string& dest) {
   bool dir = !dest.empty() && (dest.back() == '/' || dest == "." || dest == "..");
   std::string joined = dest.rfind('/', 0) == 0 ? dest : (workdir.empty() ? "/" : workdir) + "/" + dest;
-  std::string cleaned = CleanPath(joined);
+  std::string cleaned = gotext::CleanPath(joined);
   if (dir && cleaned != "/") {
     cleaned += "/";
   }
@@ -672,7 +648,7 @@ class Converter {
       return Fail(inst, "WORKDIR can not be empty");
     }
     std::string base = st.config.working_dir.empty() ? "/" : st.config.working_dir;
-    st.config.working_dir = CleanPath(dir.rfind('/', 0) == 0 ? dir : base + "/" + dir);
+    st.config.working_dir = gotext::CleanPath(dir.rfind('/', 0) == 0 ? dir : base + "/" + dir);
     graph::MkdirAction mkdir;
     mkdir.path = st.config.working_dir;
     mkdir.make_parents = true;
@@ -769,8 +745,8 @@ class Converter {
       m.readonly = spec->readonly;
       m.selector = spec->source;
       if (!spec->target.empty()) {
-        m.dest = spec->target.rfind('/', 0) == 0 ? CleanPath(spec->target)
-                                                 : CleanPath(exec.cwd + "/" + spec->target);
+        m.dest = spec->target.rfind('/', 0) == 0 ? gotext::CleanPath(spec->target)
+                                                 : gotext::CleanPath(exec.cwd + "/" + spec->target);
       }
       m.secret_env = spec->env;
       m.optional = !spec->required;
@@ -1011,7 +987,7 @@ class Converter {
         Ref ref = from_context ? BERTH_TRY(ContextSource()) : from_ref;
         copy.src_input = add_input(ref);
         // Sources are relative to the context (or the --from root) whatever their spelling.
-        std::string cleaned = CleanPath("/" + src);
+        std::string cleaned = gotext::CleanPath("/" + src);
         if (!src.empty() && src.back() == '/' && cleaned != "/") {
           cleaned += "/";
         }

@@ -5,8 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/gotext.h"
 #include "base/strings.h"
-#include "frontend/dockerfile/parser/go_text.h"
 #include "frontend/dockerfile/parser/internal.h"
 #include "frontend/dockerfile/parser/parser.h"
 
@@ -170,7 +170,7 @@ Result<std::optional<Directive>> DirectiveParser::ParseLine(std::string_view lin
     done_ = true;
     return std::optional<Directive>();
   }
-  line = TrimLeftSpace(line.substr(comment_.size()));
+  line = gotext::TrimLeftSpace(line.substr(comment_.size()));
   std::string_view key;
   std::string_view value;
   if (!MatchDirective(line, &key, &value)) {

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "frontend/dockerfile/parser/go_text.h"
+#include "base/gotext.h"
 #include "frontend/dockerfile/parser/internal.h"
 #include "frontend/dockerfile/parser/parser.h"
 
@@ -28,7 +28,7 @@ constexpr int kMaxNesting = 64;
 // Go's string(rune): the end-of-input marker -1 reads as U+FFFD.
 std::string RuneString(char32_t rune) {
   std::string out;
-  internal::AppendRune(&out, rune == kEof ? internal::kRuneError : rune);
+  gotext::AppendRune(&out, rune == kEof ? gotext::kRuneError : rune);
   return out;
 }
 
@@ -37,7 +37,7 @@ class Words {
  public:
   // A character outside quotes: white space ends the current word.
   void AddChar(char32_t rune) {
-    if (internal::IsSpace(rune)) {
+    if (gotext::IsSpace(rune)) {
       if (in_word_ && !word_.empty()) {
         words_.push_back(std::move(word_));
         word_.clear();
@@ -48,12 +48,12 @@ class Words {
     AddRawChar(rune);
   }
   void AddRawChar(char32_t rune) {
-    internal::AppendRune(&word_, rune);
+    gotext::AppendRune(&word_, rune);
     in_word_ = true;
   }
   void AddString(std::string_view text) {
     for (size_t pos = 0; pos < text.size();) {
-      internal::DecodedRune r = internal::DecodeRune(text, pos);
+      gotext::DecodedRune r = gotext::DecodeRune(text, pos);
       AddChar(r.rune);
       pos += r.width;
     }
@@ -84,7 +84,7 @@ class WordLexer {
       : source_(input), raw_quotes_(raw_quotes), raw_escapes_(raw_escapes) {
     runes_.reserve(input.size());
     for (size_t pos = 0; pos < input.size();) {
-      internal::DecodedRune r = internal::DecodeRune(input, pos);
+      gotext::DecodedRune r = gotext::DecodeRune(input, pos);
       runes_.push_back(r.rune);
       pos += r.width;
     }
@@ -97,7 +97,7 @@ class WordLexer {
   Result<std::vector<std::string>> ProcessWords() {
     Result<Processed> processed = ProcessStopOn(kEof, raw_escapes_);
     if (!processed.ok()) {
-      return Error::InvalidArgument("failed to process " + internal::Quote(source_) + ": " +
+      return Error::InvalidArgument("failed to process " + gotext::Quote(source_) + ": " +
                                     processed.error().message());
     }
     return std::move(processed->words);
@@ -150,7 +150,7 @@ class WordLexer {
       if (ch == '\\') {
         if (raw_escapes_) {
           words.AddRawChar(ch);
-          internal::AppendRune(&result, ch);
+          gotext::AppendRune(&result, ch);
         }
         ch = Next();
         if (ch == kEof) {
@@ -160,7 +160,7 @@ class WordLexer {
       } else {
         words.AddChar(ch);
       }
-      internal::AppendRune(&result, ch);
+      gotext::AppendRune(&result, ch);
     }
     if (stop != kEof) {
       return Error::InvalidArgument("unexpected end of statement while looking for matching " +
@@ -173,7 +173,7 @@ class WordLexer {
     std::string result;
     char32_t ch = Next();
     if (raw_quotes_) {
-      internal::AppendRune(&result, ch);
+      gotext::AppendRune(&result, ch);
     }
     for (;;) {
       ch = Next();
@@ -183,11 +183,11 @@ class WordLexer {
       }
       if (ch == '\'') {
         if (raw_quotes_) {
-          internal::AppendRune(&result, ch);
+          gotext::AppendRune(&result, ch);
         }
         return result;
       }
-      internal::AppendRune(&result, ch);
+      gotext::AppendRune(&result, ch);
     }
   }
 
@@ -195,7 +195,7 @@ class WordLexer {
     std::string result;
     char32_t ch = Next();
     if (raw_quotes_) {
-      internal::AppendRune(&result, ch);
+      gotext::AppendRune(&result, ch);
     }
     for (;;) {
       switch (Peek()) {
@@ -205,7 +205,7 @@ class WordLexer {
         case '"':
           ch = Next();
           if (raw_quotes_) {
-            internal::AppendRune(&result, ch);
+            gotext::AppendRune(&result, ch);
           }
           return result;
         case '$': {
@@ -222,7 +222,7 @@ class WordLexer {
       ch = Next();
       if (ch == '\\') {
         if (raw_escapes_) {
-          internal::AppendRune(&result, ch);
+          gotext::AppendRune(&result, ch);
         }
         char32_t next = Peek();
         if (next == kEof) {
@@ -232,7 +232,7 @@ class WordLexer {
           ch = Next();
         }
       }
-      internal::AppendRune(&result, ch);
+      gotext::AppendRune(&result, ch);
     }
   }
 
@@ -303,9 +303,9 @@ class WordLexer {
     std::string name;
     while (Peek() != kEof) {
       char32_t ch = Peek();
-      if (name.empty() && internal::IsDigit(ch)) {
-        while (Peek() != kEof && internal::IsDigit(Peek())) {
-          internal::AppendRune(&name, Next());
+      if (name.empty() && gotext::IsDigit(ch)) {
+        while (Peek() != kEof && gotext::IsDigit(Peek())) {
+          gotext::AppendRune(&name, Next());
         }
         return name;
       }
@@ -313,10 +313,10 @@ class WordLexer {
         Next();
         return RuneString(ch);
       }
-      if (!internal::IsLetter(ch) && !internal::IsDigit(ch) && ch != '_') {
+      if (!gotext::IsLetter(ch) && !gotext::IsDigit(ch) && ch != '_') {
         break;
       }
-      internal::AppendRune(&name, Next());
+      gotext::AppendRune(&name, Next());
     }
     return name;
   }
@@ -335,7 +335,7 @@ class WordLexer {
     Next();
     std::string result = "<<";
     while (Peek() == ' ' || Peek() == '\t' || Peek() == '\r' || Peek() == '\n') {
-      internal::AppendRune(&result, Next());
+      gotext::AppendRune(&result, Next());
     }
     return result;
   }

@@ -6,11 +6,16 @@
 #include <string_view>
 #include <vector>
 
-#include "frontend/dockerfile/parser/go_text.h"
+#include "base/gotext.h"
 #include "frontend/dockerfile/parser/internal.h"
 
 namespace berth::frontend::dockerfile::parser::internal {
 namespace {
+
+using gotext::AppendRune;
+using gotext::DecodedRune;
+using gotext::DecodeRune;
+using gotext::kRuneError;
 
 // encoding/json refuses documents nested deeper than this.
 constexpr size_t kMaxDepth = 10000;

@@ -5,15 +5,15 @@
 #include <string_view>
 #include <vector>
 
-#include "frontend/dockerfile/parser/go_text.h"
+#include "base/gotext.h"
 #include "frontend/dockerfile/parser/internal.h"
 #include "frontend/dockerfile/parser/parser.h"
 
 namespace berth::frontend::dockerfile::parser {
 namespace {
 
-using internal::DecodedRune;
-using internal::DecodeRune;
+using gotext::DecodedRune;
+using gotext::DecodeRune;
 
 // The white space BuildKit splits instructions on: `[\t\v\f\r ]+`, ASCII only.
 bool IsTokenSpace(char c) {
@@ -40,10 +40,16 @@ std::vector<std::string> SplitOnTokenSpace(std::string_view text, int n) {
   return parts;
 }
 
+// unicode.IsSpace(rune(b)): BuildKit sometimes tests single bytes for white space, so the bytes
+// 0x85 and 0xA0 count as spaces even where they are part of a UTF-8 sequence.
+bool IsByteSpace(unsigned char b) {
+  return gotext::IsSpace(b);
+}
+
 // Appends byte `b` the way Go's `string += string(rune(b))` does: bytes from 0x80 up are read
 // as Latin-1 code points and so come out UTF-8 encoded.
 void AppendByteAsRune(std::string* out, unsigned char b) {
-  internal::AppendRune(out, b);
+  gotext::AppendRune(out, b);
 }
 
 // Splits the leading `--flag[=value]` words off an instruction's arguments (BuildKit's
@@ -64,7 +70,7 @@ std::string ExtractBuilderFlags(std::string_view line, std::vector<std::string>*
       if (pos == line.size()) {
         break;
       }
-      if (internal::IsByteSpace(ch)) {
+      if (IsByteSpace(ch)) {
         continue;
       }
       if (ch != '-' || pos + 1 == line.size() || line[pos + 1] != '-') {
@@ -79,7 +85,7 @@ std::string ExtractBuilderFlags(std::string_view line, std::vector<std::string>*
       break;
     }
     if (phase == Phase::kWord) {
-      if (internal::IsByteSpace(ch)) {
+      if (IsByteSpace(ch)) {
         phase = Phase::kSpaces;
         if (word == "--") {
           return std::string(line.substr(pos));
@@ -133,7 +139,7 @@ enum class JsonOutcome { kNotJson, kJson, kNotStrings };
 // parseJSON: `rest` is exec form if it is a JSON array (as Go's encoding/json reads it) of
 // strings. An array holding anything else is an error, not shell form.
 JsonOutcome ParseJsonArgs(std::string_view rest, Node* node) {
-  rest = internal::TrimLeftSpace(rest);
+  rest = gotext::TrimLeftSpace(rest);
   if (!rest.starts_with('[')) {
     return JsonOutcome::kNotJson;
   }
@@ -211,7 +217,7 @@ Result<> ParseNameValue(std::string_view rest, std::string_view instruction, cha
   for (const std::string& word : words) {
     size_t equals = word.find('=');
     if (equals == std::string::npos) {
-      return Error::InvalidArgument("Syntax error - can't find = in " + internal::Quote(word) +
+      return Error::InvalidArgument("Syntax error - can't find = in " + gotext::Quote(word) +
                                     ". Must be of the form: name=value");
     }
     node->args.push_back(word.substr(0, equals));
@@ -225,11 +231,11 @@ Result<> ParseNameValue(std::string_view rest, std::string_view instruction, cha
 // finds the first word by testing single bytes for white space.
 Result<> ParseHealthConfig(std::string_view rest, Node* node) {
   size_t sep = 0;
-  while (sep < rest.size() && !internal::IsByteSpace(static_cast<unsigned char>(rest[sep]))) {
+  while (sep < rest.size() && !IsByteSpace(static_cast<unsigned char>(rest[sep]))) {
     ++sep;
   }
   size_t next = sep;
-  while (next < rest.size() && internal::IsByteSpace(static_cast<unsigned char>(rest[next]))) {
+  while (next < rest.size() && IsByteSpace(static_cast<unsigned char>(rest[next]))) {
     ++next;
   }
   if (sep == 0) {
@@ -264,7 +270,7 @@ std::vector<std::string> ParseWords(std::string_view args, char escape_token) {
       if (pos == args.size()) {
         break;
       }
-      if (internal::IsSpace(r.rune)) {
+      if (gotext::IsSpace(r.rune)) {
         continue;
       }
       phase = Phase::kWord;
@@ -276,7 +282,7 @@ std::vector<std::string> ParseWords(std::string_view args, char escape_token) {
       break;
     }
     if (phase == Phase::kWord) {
-      if (internal::IsSpace(r.rune)) {
+      if (gotext::IsSpace(r.rune)) {
         phase = Phase::kSpaces;
         if (blank_ok || !word.empty()) {
           words.push_back(std::move(word));
@@ -295,11 +301,11 @@ std::vector<std::string> ParseWords(std::string_view args, char escape_token) {
           continue;  // an escape at the very end is dropped
         }
         // Outside quotes an escape keeps itself and the character after it, even a quote.
-        internal::AppendRune(&word, r.rune);
+        gotext::AppendRune(&word, r.rune);
         pos += r.width;
         r = DecodeRune(args, pos);
       }
-      internal::AppendRune(&word, r.rune);
+      gotext::AppendRune(&word, r.rune);
       continue;
     }
     // Phase::kQuote
@@ -313,10 +319,10 @@ std::vector<std::string> ParseWords(std::string_view args, char escape_token) {
         continue;
       }
       pos += r.width;
-      internal::AppendRune(&word, r.rune);
+      gotext::AppendRune(&word, r.rune);
       r = DecodeRune(args, pos);
     }
-    internal::AppendRune(&word, r.rune);
+    gotext::AppendRune(&word, r.rune);
   }
   return words;
 }
@@ -325,10 +331,10 @@ namespace internal {
 
 SplitLine SplitCommand(std::string_view line) {
   SplitLine split;
-  std::vector<std::string> parts = SplitOnTokenSpace(TrimSpace(line), 2);
+  std::vector<std::string> parts = SplitOnTokenSpace(gotext::TrimSpace(line), 2);
   split.keyword = std::move(parts[0]);
   if (parts.size() == 2) {
-    split.args = std::string(TrimSpace(ExtractBuilderFlags(parts[1], &split.flags)));
+    split.args = std::string(gotext::TrimSpace(ExtractBuilderFlags(parts[1], &split.flags)));
   }
   return split;
 }

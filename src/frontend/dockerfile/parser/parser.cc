@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "frontend/dockerfile/parser/go_text.h"
+#include "base/gotext.h"
 #include "frontend/dockerfile/parser/internal.h"
 
 namespace berth::frontend::dockerfile::parser {
@@ -61,11 +61,11 @@ std::string_view TrimNewline(std::string_view line) {
 }
 
 bool IsComment(std::string_view line) {
-  return internal::TrimLeftSpace(line).starts_with('#');
+  return gotext::TrimLeftSpace(line).starts_with('#');
 }
 
 bool IsEmptyContinuationLine(std::string_view line) {
-  return internal::TrimLeftSpace(TrimNewline(line)).empty();
+  return gotext::TrimLeftSpace(TrimNewline(line)).empty();
 }
 
 // Removes a line continuation: the escape token as the last character other than blanks and
@@ -99,7 +99,7 @@ Result<Node> NewNodeFromLine(std::string_view line, char escape_token) {
   for (;;) {
     internal::SplitLine split = internal::SplitCommand(text);
     Node node;
-    node.keyword = internal::ToLower(split.keyword);
+    node.keyword = gotext::ToLower(split.keyword);
     node.flags = std::move(split.flags);
     node.original = std::move(text);
     if (node.keyword == "onbuild" && !split.args.empty()) {
@@ -151,20 +151,20 @@ std::string DumpNode(const Node& node) {
       if (i > 0) {
         out += ' ';
       }
-      out += internal::Quote(node.flags[i]);
+      out += gotext::Quote(node.flags[i]);
     }
     out += ']';
   }
   for (const std::string& arg : node.args) {
     out += ' ';
-    out += internal::Quote(arg);
+    out += gotext::Quote(arg);
   }
   for (const Node& child : node.children) {
     out += " (";
     out += DumpNode(child);
     out += ')';
   }
-  return std::string(internal::TrimSpace(out));
+  return std::string(gotext::TrimSpace(out));
 }
 
 }  // namespace
@@ -184,7 +184,7 @@ Result<Ast> Parse(std::string_view content, std::string_view file_name) {
     if (IsComment(bytes)) {
       // BuildKit drops the first byte of the line, not the `#` (they differ when the comment
       // is indented).
-      std::string_view comment = internal::TrimSpace(bytes.substr(1));
+      std::string_view comment = gotext::TrimSpace(bytes.substr(1));
       if (comment.empty()) {
         comments.clear();
       } else {
@@ -192,7 +192,7 @@ Result<Ast> Parse(std::string_view content, std::string_view file_name) {
       }
     }
 
-    std::string_view token = internal::TrimLeftSpace(TrimNewline(bytes));
+    std::string_view token = gotext::TrimLeftSpace(TrimNewline(bytes));
     Result<std::optional<Directive>> directive = directives.ParseLine(token);
     if (!directive.ok()) {
       return ErrorAt(file_name, current_line + 1, directive.error().message());
@@ -298,7 +298,7 @@ std::string Dump(const Ast& ast) {
     out += DumpNode(child);
     out += ")\n";
   }
-  std::string dump(internal::TrimSpace(out));
+  std::string dump(gotext::TrimSpace(out));
   dump += '\n';
   return dump;
 }

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <span>
 
+#include "base/gotext.h"
 #include "base/scope_exit.h"
 #include "base/strings.h"
-#include "frontend/dockerfile/shell/unicode_tables.h"
 
 // The expander below follows BuildKit's frontend/dockerfile/shell/lex.go rule for rule, because a
 // Dockerfile must mean the same thing under berth as under `docker build`. Where that code relies
@@ -34,7 +34,6 @@ namespace {
 
 // Outside the Unicode range, so it never collides with a decoded character.
 constexpr char32_t kEof = 0xFFFFFFFF;
-constexpr char32_t kReplacementChar = 0xFFFD;
 constexpr char32_t kByteOrderMark = 0xFEFF;
 
 constexpr int kMaxNestingDepth = 64;
@@ -78,93 +77,16 @@ class Budget {
 };
 
 // ---------------------------------------------------------------------------------------------
-// UTF-8, with Go's rules for invalid input.
+// UTF-8, with Go's rules for invalid input (base/gotext.h).
 
-struct DecodedRune {
-  char32_t rune;
-  size_t width;
-};
+using gotext::AppendRune;
+using gotext::DecodedRune;
+using gotext::DecodeRune;
 
-// Decodes the character at text[pos] (REQUIRES: pos < text.size()). Like Go's
-// utf8.DecodeRuneInString, anything that is not a complete, shortest-form encoding of a Unicode
-// scalar value decodes as U+FFFD with width 1.
-DecodedRune DecodeRune(std::string_view text, size_t pos) {
-  auto byte = [&](size_t i) {
-    return static_cast<unsigned char>(text[i]);
-  };
-  const unsigned char first = byte(pos);
-  if (first < 0x80) {
-    return {first, 1};
-  }
-  size_t width = 0;
-  char32_t value = 0;
-  // The accepted range of the second byte excludes overlong forms, surrogates and values above
-  // U+10FFFF.
-  unsigned char second_min = 0x80;
-  unsigned char second_max = 0xBF;
-  if (first >= 0xC2 && first <= 0xDF) {
-    width = 2;
-    value = first & 0x1F;
-  } else if (first >= 0xE0 && first <= 0xEF) {
-    width = 3;
-    value = first & 0x0F;
-    if (first == 0xE0) {
-      second_min = 0xA0;
-    } else if (first == 0xED) {
-      second_max = 0x9F;
-    }
-  } else if (first >= 0xF0 && first <= 0xF4) {
-    width = 4;
-    value = first & 0x07;
-    if (first == 0xF0) {
-      second_min = 0x90;
-    } else if (first == 0xF4) {
-      second_max = 0x8F;
-    }
-  } else {
-    return {kReplacementChar, 1};
-  }
-  if (text.size() - pos < width) {
-    return {kReplacementChar, 1};
-  }
-  for (size_t i = 1; i < width; ++i) {
-    const unsigned char b = byte(pos + i);
-    const unsigned char min = i == 1 ? second_min : 0x80;
-    const unsigned char max = i == 1 ? second_max : 0xBF;
-    if (b < min || b > max) {
-      return {kReplacementChar, 1};
-    }
-    value = (value << 6) | (b & 0x3F);
-  }
-  return {value, width};
-}
-
-// Appends the UTF-8 encoding of `rune`; like Go, anything that is not a Unicode scalar value
-// (including kEof) is written as U+FFFD.
-void AppendRune(std::string& out, char32_t rune) {
-  if (rune > 0x10FFFF || (rune >= 0xD800 && rune <= 0xDFFF)) {
-    rune = kReplacementChar;
-  }
-  if (rune < 0x80) {
-    out += static_cast<char>(rune);
-  } else if (rune < 0x800) {
-    out += static_cast<char>(0xC0 | (rune >> 6));
-    out += static_cast<char>(0x80 | (rune & 0x3F));
-  } else if (rune < 0x10000) {
-    out += static_cast<char>(0xE0 | (rune >> 12));
-    out += static_cast<char>(0x80 | ((rune >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (rune & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (rune >> 18));
-    out += static_cast<char>(0x80 | ((rune >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((rune >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (rune & 0x3F));
-  }
-}
-
+// Go's string(rune); kEof, like any value that is not a Unicode scalar value, reads as U+FFFD.
 std::string RuneString(char32_t rune) {
   std::string out;
-  AppendRune(out, rune);
+  AppendRune(&out, rune);
   return out;
 }
 
@@ -234,51 +156,12 @@ class RuneScanner {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Character classes, as Go's unicode package defines them.
+// Character classes: Go's unicode.IsLetter, IsDigit and IsSpace (base/gotext.h), and the shell's
+// special parameters.
 
-bool InRanges(std::span<const unicode_tables::CodePointRange> ranges, char32_t rune) {
-  auto it = std::upper_bound(
-      ranges.begin(), ranges.end(), rune,
-      [](char32_t r, const unicode_tables::CodePointRange& range) { return r < range.first; });
-  return it != ranges.begin() && rune <= std::prev(it)->last;
-}
-
-bool IsLetter(char32_t rune) {
-  if (rune < 0x80) {
-    return (rune >= 'a' && rune <= 'z') || (rune >= 'A' && rune <= 'Z');
-  }
-  return InRanges(unicode_tables::kLetter, rune);
-}
-
-bool IsDigit(char32_t rune) {
-  if (rune < 0x80) {
-    return rune >= '0' && rune <= '9';
-  }
-  return InRanges(unicode_tables::kDecimalDigit, rune);
-}
-
-// Go's unicode.IsSpace: the Latin-1 spaces plus the White_Space property above U+00FF.
-bool IsSpace(char32_t rune) {
-  switch (rune) {
-    case '\t':
-    case '\n':
-    case '\v':
-    case '\f':
-    case '\r':
-    case ' ':
-    case 0x85:
-    case 0xA0:
-    case 0x1680:
-    case 0x2028:
-    case 0x2029:
-    case 0x202F:
-    case 0x205F:
-    case 0x3000:
-      return true;
-    default:
-      return rune >= 0x2000 && rune <= 0x200A;
-  }
-}
+using gotext::IsDigit;
+using gotext::IsLetter;
+using gotext::IsSpace;
 
 // The shell's special parameters ($@, $*, $#, ...). A Dockerfile never sets them, but they are
 // still read as one-character names.
@@ -516,7 +399,7 @@ std::string ReverseRunes(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char32_t r : runes) {
-    AppendRune(out, r);
+    AppendRune(&out, r);
   }
   return out;
 }
@@ -541,7 +424,7 @@ std::string ReversePattern(std::string_view pattern) {
   std::string text;
   text.reserve(pattern.size());
   for (char32_t r : out) {
-    AppendRune(text, r);
+    AppendRune(&text, r);
   }
   return text;
 }
@@ -654,7 +537,7 @@ class WordSplitter {
   }
 
   void AddRawChar(char32_t rune) {
-    AppendRune(word_, rune);
+    AppendRune(&word_, rune);
     in_word_ = true;
   }
 
@@ -774,7 +657,7 @@ class Expander {
           if (words != nullptr) {
             words->AddRawChar(ch);
           }
-          AppendRune(result, ch);
+          AppendRune(&result, ch);
         }
         ch = scanner_.Next();
         if (ch == kEof) {
@@ -786,7 +669,7 @@ class Expander {
       } else if (words != nullptr) {
         words->AddChar(ch);
       }
-      AppendRune(result, ch);
+      AppendRune(&result, ch);
     }
     if (stop != kEof) {
       return SyntaxError("unexpected end of statement while looking for matching " +
@@ -800,7 +683,7 @@ class Expander {
     std::string result;
     const char32_t open = scanner_.Next();
     if (options_.raw_quotes) {
-      AppendRune(result, open);
+      AppendRune(&result, open);
     }
     for (;;) {
       const char32_t ch = scanner_.Next();
@@ -809,11 +692,11 @@ class Expander {
       }
       if (ch == '\'') {
         if (options_.raw_quotes) {
-          AppendRune(result, ch);
+          AppendRune(&result, ch);
         }
         return result;
       }
-      AppendRune(result, ch);
+      AppendRune(&result, ch);
     }
   }
 
@@ -823,7 +706,7 @@ class Expander {
     std::string result;
     const char32_t open = scanner_.Next();
     if (options_.raw_quotes) {
-      AppendRune(result, open);
+      AppendRune(&result, open);
     }
     for (;;) {
       const char32_t peek = scanner_.Peek();
@@ -833,7 +716,7 @@ class Expander {
       if (peek == '"') {
         scanner_.Next();
         if (options_.raw_quotes) {
-          AppendRune(result, peek);
+          AppendRune(&result, peek);
         }
         return result;
       }
@@ -846,7 +729,7 @@ class Expander {
       char32_t ch = scanner_.Next();
       if (ch == options_.escape_token) {
         if (raw_escapes_) {
-          AppendRune(result, ch);
+          AppendRune(&result, ch);
         }
         const char32_t escaped = scanner_.Peek();
         if (escaped == kEof) {
@@ -856,7 +739,7 @@ class Expander {
           ch = scanner_.Next();
         }
       }
-      AppendRune(result, ch);
+      AppendRune(&result, ch);
     }
   }
 
@@ -1010,7 +893,7 @@ class Expander {
       const char32_t ch = scanner_.Peek();
       if (name.empty() && IsDigit(ch)) {
         while (scanner_.Peek() != kEof && IsDigit(scanner_.Peek())) {
-          AppendRune(name, scanner_.Next());
+          AppendRune(&name, scanner_.Next());
         }
         return name;
       }
@@ -1021,7 +904,7 @@ class Expander {
       if (!IsLetter(ch) && !IsDigit(ch) && ch != '_') {
         break;
       }
-      AppendRune(name, scanner_.Next());
+      AppendRune(&name, scanner_.Next());
     }
     return name;
   }

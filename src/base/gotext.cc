@@ -1,12 +1,12 @@
-#include "frontend/dockerfile/parser/go_text.h"
+#include "base/gotext.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
 
-#include "frontend/dockerfile/parser/unicode_tables.h"
+#include "base/unicode_tables.h"
 
-namespace berth::frontend::dockerfile::parser::internal {
+namespace berth::gotext {
 namespace {
 
 bool InRanges(char32_t rune, const unicode_tables::CodePointRange* begin,
@@ -42,7 +42,7 @@ bool IsContinuation(unsigned char b, unsigned char low = 0x80, unsigned char hig
 
 }  // namespace
 
-DecodedRune DecodeRune(std::string_view text, size_t pos) {
+DecodedRune internal::DecodeMultiByteRune(std::string_view text, size_t pos) {
   auto byte = [&](size_t k) {
     return static_cast<unsigned char>(text[pos + k]);
   };
@@ -93,7 +93,7 @@ DecodedRune DecodeRune(std::string_view text, size_t pos) {
 }
 
 void AppendRune(std::string* out, char32_t rune) {
-  if (rune > 0x10FFFF || (rune >= 0xD800 && rune <= 0xDFFF)) {
+  if (rune > kMaxRune || (rune >= 0xD800 && rune <= 0xDFFF)) {
     rune = kRuneError;
   }
   if (rune < 0x80) {
@@ -135,11 +135,10 @@ bool IsSpace(char32_t rune) {
   }
 }
 
-bool IsByteSpace(unsigned char b) {
-  return IsSpace(b);
-}
-
 bool IsLetter(char32_t rune) {
+  if (rune < 0x80) {
+    return (rune >= 'a' && rune <= 'z') || (rune >= 'A' && rune <= 'Z');
+  }
   return InRanges(rune, std::begin(unicode_tables::kLetter), std::end(unicode_tables::kLetter));
 }
 
@@ -148,6 +147,10 @@ bool IsDigit(char32_t rune) {
     return rune >= '0' && rune <= '9';
   }
   return InRanges(rune, std::begin(unicode_tables::kDigit), std::end(unicode_tables::kDigit));
+}
+
+bool IsPrint(char32_t rune) {
+  return InRanges(rune, std::begin(unicode_tables::kPrint), std::end(unicode_tables::kPrint));
 }
 
 std::string_view TrimLeftSpace(std::string_view text) {
@@ -178,10 +181,6 @@ std::string_view TrimRightSpace(std::string_view text) {
 
 std::string_view TrimSpace(std::string_view text) {
   return TrimRightSpace(TrimLeftSpace(text));
-}
-
-bool IsPrint(char32_t rune) {
-  return InRanges(rune, std::begin(unicode_tables::kPrint), std::end(unicode_tables::kPrint));
 }
 
 std::string Quote(std::string_view text) {
@@ -265,4 +264,64 @@ std::string ToLower(std::string_view text) {
   return out;
 }
 
-}  // namespace berth::frontend::dockerfile::parser::internal
+std::string CleanPath(std::string_view path) {
+  if (path.empty()) {
+    return ".";
+  }
+  const bool rooted = path[0] == '/';
+  const size_t n = path.size();
+  std::string out;
+  out.reserve(n);
+  size_t r = 0;
+  size_t dotdot = 0;  // out[:dotdot] may not be backtracked over by "..".
+  if (rooted) {
+    out.push_back('/');
+    r = 1;
+    dotdot = 1;
+  }
+  while (r < n) {
+    if (path[r] == '/' || (path[r] == '.' && (r + 1 == n || path[r + 1] == '/'))) {
+      // An empty or "." element.
+      ++r;
+    } else if (path[r] == '.' && path[r + 1] == '.' && (r + 2 == n || path[r + 2] == '/')) {
+      r += 2;
+      if (out.size() > dotdot) {
+        out.pop_back();
+        while (out.size() > dotdot && out.back() != '/') {
+          out.pop_back();
+        }
+        // Drop the separator that preceded the removed element too.
+        if (out.size() > dotdot && out.back() == '/') {
+          out.pop_back();
+        }
+      } else if (!rooted) {
+        if (!out.empty()) {
+          out.push_back('/');
+        }
+        out += "..";
+        dotdot = out.size();
+      }
+    } else {
+      if ((rooted && out.size() != 1) || (!rooted && !out.empty())) {
+        out.push_back('/');
+      }
+      for (; r < n && path[r] != '/'; ++r) {
+        out.push_back(path[r]);
+      }
+    }
+  }
+  if (out.empty()) {
+    return ".";
+  }
+  return out;
+}
+
+std::string DirPath(std::string_view path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) {
+    return ".";
+  }
+  return CleanPath(path.substr(0, slash + 1));
+}
+
+}  // namespace berth::gotext
