@@ -505,7 +505,7 @@ class Converter {
   Result<> Dispatch(size_t index, const ins::Instruction& inst, size_t step, size_t total) {
     StageState& st = states_[index];
     return std::visit(
-        [&](const auto& cmd) -> Result<> {
+        [&](const auto& cmd) {
           using T = std::decay_t<decltype(cmd)>;
           if constexpr (std::is_same_v<T, ins::RunCmd>) {
             return DispatchRun(index, inst, cmd, Meta(st, inst, step, total));
