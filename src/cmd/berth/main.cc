@@ -52,14 +52,18 @@ int Run(int argc, char** argv) {
   graph->add_option("CONTEXT", graph_flags.context, "Build context directory")->default_str(".");
   graph->add_option("-f,--file", graph_flags.file, "Name of the Dockerfile (default: CONTEXT/Dockerfile)");
   graph->add_option("--target", graph_flags.target, "Set the target build stage");
-  graph->add_option("--build-arg", graph_flags.build_args, "Set build-time variables (KEY=VALUE)");
+  graph->add_option("--build-arg", graph_flags.build_args, "Set build-time variables (KEY=VALUE)")
+      ->allow_extra_args(false);
   graph->add_option("--platform", graph_flags.platform, "Set the target platform");
   graph->add_option("--build-context", graph_flags.build_contexts,
-                    "Additional build contexts (NAME=VALUE)");
-  graph->add_option("--label", graph_flags.labels, "Set metadata for an image (KEY=VALUE)");
+                    "Additional build contexts (NAME=VALUE)")
+      ->allow_extra_args(false);
+  graph->add_option("--label", graph_flags.labels, "Set metadata for an image (KEY=VALUE)")
+      ->allow_extra_args(false);
   graph->add_flag("--no-cache", graph_flags.no_cache, "Do not use cache when building the image");
   graph->add_option("--no-cache-filter", graph_flags.no_cache_filter,
-                    "Do not cache specified stages");
+                    "Do not cache specified stages")
+      ->allow_extra_args(false);
   graph->callback([&] {
     if (Result<> r = cmd::DebugGraph(graph_flags); !r.ok()) {
       exit_code = Fail(r.error());

@@ -52,6 +52,18 @@ std::string ResolveDest(const std::string& workdir, const std::string& dest) {
   return cleaned;
 }
 
+// ["a","b"] with Go quoting: JSON for valid UTF-8, and exact (no replacement) for any bytes.
+std::string QuotedList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) {
+      out += ",";
+    }
+    out += gotext::Quote(items[i]);
+  }
+  return out + "]";
+}
+
 void SetEnv(std::vector<std::string>& env, const std::string& key, const std::string& value) {
   std::string prefix = key + "=";
   for (std::string& e : env) {
@@ -259,7 +271,7 @@ class Converter {
     op.platform = build_platform_;
     graph::SourceOp src{"local://context", {}};
     if (!options_.context_excludes.empty()) {
-      src.attrs["excludepatterns"] = nlohmann::json(options_.context_excludes).dump();
+      src.attrs["excludepatterns"] = QuotedList(options_.context_excludes);
     }
     op.op = std::move(src);
     context_ = BERTH_TRY(AddOp(std::move(op), {.description = "[internal] load build context"}));
@@ -567,7 +579,7 @@ class Converter {
         st.config.cmd.insert(st.config.cmd.end(), cmd.cmd_line.begin(), cmd.cmd_line.end());
       }
       st.cmd_set = true;
-      History(st, "CMD " + nlohmann::json(st.config.cmd).dump(), true);
+      History(st, "CMD " + QuotedList(st.config.cmd), true);
     } else if constexpr (std::is_same_v<T, ins::EntrypointCmd>) {
       st.config.entrypoint = cmd.cmd_line;
       if (cmd.prepend_shell) {
@@ -579,10 +591,10 @@ class Converter {
       if (!st.cmd_set) {
         st.config.cmd.clear();
       }
-      History(st, "ENTRYPOINT " + nlohmann::json(st.config.entrypoint).dump(), true);
+      History(st, "ENTRYPOINT " + QuotedList(st.config.entrypoint), true);
     } else if constexpr (std::is_same_v<T, ins::ShellCmd>) {
       st.config.shell = cmd.shell;
-      History(st, "SHELL " + nlohmann::json(cmd.shell).dump(), true);
+      History(st, "SHELL " + QuotedList(cmd.shell), true);
     } else if constexpr (std::is_same_v<T, ins::UserCmd>) {
       st.config.user = BERTH_TRY(Expand(st, inst, cmd.user));
       History(st, "USER " + st.config.user, true);
@@ -617,7 +629,7 @@ class Converter {
         }
         AddSorted(st.config.volumes, v);
       }
-      History(st, "VOLUME " + nlohmann::json(cmd.volumes).dump(), true);
+      History(st, "VOLUME " + QuotedList(cmd.volumes), true);
     } else if constexpr (std::is_same_v<T, ins::StopSignalCmd>) {
       st.config.stop_signal = BERTH_TRY(Expand(st, inst, cmd.signal));
       History(st, "STOPSIGNAL " + st.config.stop_signal, true);
@@ -625,7 +637,7 @@ class Converter {
       Healthcheck hc{cmd.test,         cmd.interval,       cmd.timeout,
                      cmd.start_period, cmd.start_interval, cmd.retries};
       st.config.healthcheck = hc;
-      History(st, "HEALTHCHECK " + nlohmann::json(cmd.test).dump(), true);
+      History(st, "HEALTHCHECK " + QuotedList(cmd.test), true);
     } else if constexpr (std::is_same_v<T, ins::OnbuildCmd>) {
       st.config.on_build.push_back(cmd.expression);
       History(st, "ONBUILD " + cmd.expression, true);
