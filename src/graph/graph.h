@@ -26,6 +26,7 @@
 
 #include "base/result.h"
 #include "digest/digest.h"
+#include "platform/platform.h"
 
 namespace berth::graph {
 
@@ -39,20 +40,11 @@ struct Ref {
   friend bool operator==(const Ref&, const Ref&) = default;
 };
 
-struct Platform {
-  std::string os;
-  std::string architecture;
-  std::string variant;
-  std::string ToString() const;  // "linux/arm64", "linux/arm/v7"
-  friend bool operator==(const Platform&, const Platform&) = default;
-};
-
-// Parses "os/arch[/variant]" (or "arch" alone, meaning linux) and normalises it the way
-// containerd does: x86_64 = amd64, aarch64 = arm64, arm64/v8 = arm64, arm = arm/v7.
-Result<Platform> ParsePlatform(std::string_view text);
-Platform Normalize(Platform p);
-// The platform this process runs on.
-Platform HostPlatform();
+// Platforms live one layer down (platform/), shared with the OCI types.
+using platform::Platform;
+using platform::ParsePlatform;
+using platform::Normalize;
+using platform::HostPlatform;
 
 // ---- Source ----
 

@@ -118,7 +118,7 @@ TEST(ResolveManifestTest, FollowsNestedIndexes) {
   outer.manifests = {inner_d};
   Descriptor outer_d = blobs.Add(kMediaTypeImageIndex, Serialize(outer));
 
-  graph::Platform want{"linux", "aarch64", ""};
+  platform::Platform want{"linux", "aarch64", ""};
   Result<Descriptor> got = ResolveManifest(blobs, outer_d, PlatformMatcher::Compatible(want));
   ASSERT_TRUE(got.ok()) << got.error().ToString();
   EXPECT_EQ(got->digest, arm64_d.digest);

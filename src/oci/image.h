@@ -26,14 +26,14 @@
 
 #include "base/result.h"
 #include "digest/digest.h"
-#include "graph/graph.h"
+#include "platform/platform.h"
 
 namespace berth::oci {
 
-// The platform of a descriptor: graph::Platform (os, architecture, variant, the one platform
-// type berth has) plus the two fields only OCI documents carry. Passes as a graph::Platform
+// The platform of a descriptor: platform::Platform (os, architecture, variant, the one platform
+// type berth has) plus the two fields only OCI documents carry. Passes as a platform::Platform
 // wherever one is expected.
-struct Platform : graph::Platform {
+struct Platform : platform::Platform {
   std::string os_version;                // "os.version", e.g. "10.0.17763.5329" on Windows
   std::vector<std::string> os_features;  // "os.features", e.g. {"win32k"}
 

@@ -27,8 +27,8 @@ std::optional<int> VariantNumber(std::string_view variant) {
   return ParseNumber(variant);
 }
 
-graph::Platform With(const graph::Platform& base, std::string arch, std::string variant) {
-  graph::Platform p = base;
+platform::Platform With(const platform::Platform& base, std::string arch, std::string variant) {
+  platform::Platform p = base;
   p.architecture = std::move(arch);
   p.variant = std::move(variant);
   return p;
@@ -36,7 +36,7 @@ graph::Platform With(const graph::Platform& base, std::string arch, std::string 
 
 // The ordered list of platforms `p` (normalised or not) can run, `p` first. Each entry is
 // normalised before comparison, so "arm64/v8" in the list meets "arm64" in an index.
-void AppendVector(const graph::Platform& p, std::vector<graph::Platform>& out) {
+void AppendVector(const platform::Platform& p, std::vector<platform::Platform>& out) {
   out.push_back(p);
   const std::string& arch = p.architecture;
   if (arch == "amd64") {
@@ -101,8 +101,8 @@ std::string WindowsBuild(std::string_view version) {
 
 }  // namespace
 
-graph::Platform NormalizePlatform(graph::Platform p) {
-  p = graph::Normalize(std::move(p));
+platform::Platform NormalizePlatform(platform::Platform p) {
+  p = platform::Normalize(std::move(p));
   if (p.architecture == "amd64" && p.variant == "v1") {
     p.variant.clear();
   } else if (p.architecture == "386") {
@@ -114,29 +114,29 @@ graph::Platform NormalizePlatform(graph::Platform p) {
   return p;
 }
 
-PlatformMatcher PlatformMatcher::Compatible(const graph::Platform& wanted, std::string os_version) {
+PlatformMatcher PlatformMatcher::Compatible(const platform::Platform& wanted, std::string os_version) {
   PlatformMatcher m;
-  std::vector<graph::Platform> raw;
+  std::vector<platform::Platform> raw;
   AppendVector(NormalizePlatform(wanted), raw);
-  for (graph::Platform& p : raw) {
+  for (platform::Platform& p : raw) {
     m.preferences_.push_back(NormalizePlatform(std::move(p)));
   }
   m.os_version_ = std::move(os_version);
   return m;
 }
 
-PlatformMatcher PlatformMatcher::Exact(const graph::Platform& wanted, std::string os_version) {
+PlatformMatcher PlatformMatcher::Exact(const platform::Platform& wanted, std::string os_version) {
   PlatformMatcher m;
   m.preferences_.push_back(NormalizePlatform(wanted));
   m.os_version_ = std::move(os_version);
   return m;
 }
 
-std::optional<size_t> PlatformMatcher::Rank(const graph::Platform& candidate,
+std::optional<size_t> PlatformMatcher::Rank(const platform::Platform& candidate,
                                             std::string_view os_version) const {
-  graph::Platform c = NormalizePlatform(candidate);
+  platform::Platform c = NormalizePlatform(candidate);
   for (size_t i = 0; i < preferences_.size(); ++i) {
-    const graph::Platform& want = preferences_[i];
+    const platform::Platform& want = preferences_[i];
     if (want != c) {
       continue;
     }

@@ -20,42 +20,42 @@
 #include <vector>
 
 #include "base/result.h"
-#include "graph/graph.h"
+#include "platform/platform.h"
 #include "oci/image.h"
 
 namespace berth::oci {
 
-// graph::Normalize plus the rules it leaves out: amd64/v1 is amd64, 386 has no variant, and
+// platform::Normalize plus the rules it leaves out: amd64/v1 is amd64, 386 has no variant, and
 // arm64/v9.0 is arm64/v9.
-graph::Platform NormalizePlatform(graph::Platform p);
+platform::Platform NormalizePlatform(platform::Platform p);
 
 // Matches candidate platforms against a wanted one. A value; cheap to copy.
 class PlatformMatcher {
  public:
   // The wanted platform and every platform it can run (containerd's Only).
-  static PlatformMatcher Compatible(const graph::Platform& wanted, std::string os_version = "");
+  static PlatformMatcher Compatible(const platform::Platform& wanted, std::string os_version = "");
   // The wanted platform only, after normalisation (containerd's OnlyStrict).
-  static PlatformMatcher Exact(const graph::Platform& wanted, std::string os_version = "");
+  static PlatformMatcher Exact(const platform::Platform& wanted, std::string os_version = "");
 
   // Whether `candidate` (normalised here) is acceptable.
-  bool Match(const graph::Platform& candidate, std::string_view os_version = {}) const {
+  bool Match(const platform::Platform& candidate, std::string_view os_version = {}) const {
     return Rank(candidate, os_version).has_value();
   }
   bool Match(const Platform& candidate) const { return Match(candidate, candidate.os_version); }
 
   // 0 for the wanted platform itself, higher for less preferred fallbacks; nullopt when
   // `candidate` is not acceptable.
-  std::optional<size_t> Rank(const graph::Platform& candidate,
+  std::optional<size_t> Rank(const platform::Platform& candidate,
                              std::string_view os_version = {}) const;
   std::optional<size_t> Rank(const Platform& candidate) const {
     return Rank(candidate, candidate.os_version);
   }
 
   // The acceptable platforms, normalised, most preferred first.
-  const std::vector<graph::Platform>& preferences() const { return preferences_; }
+  const std::vector<platform::Platform>& preferences() const { return preferences_; }
 
  private:
-  std::vector<graph::Platform> preferences_;
+  std::vector<platform::Platform> preferences_;
   std::string os_version_;
 };
 

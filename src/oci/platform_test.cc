@@ -8,7 +8,7 @@
 namespace berth::oci {
 namespace {
 
-graph::Platform P(std::string_view text) {
+platform::Platform P(std::string_view text) {
   // Built by hand (not ParsePlatform) so the tests also feed un-normalised spellings.
   std::vector<std::string> parts;
   size_t start = 0;
@@ -20,7 +20,7 @@ graph::Platform P(std::string_view text) {
     }
     start = slash + 1;
   }
-  graph::Platform p;
+  platform::Platform p;
   p.os = parts[0];
   p.architecture = parts.size() > 1 ? parts[1] : "";
   p.variant = parts.size() > 2 ? parts[2] : "";
@@ -105,7 +105,7 @@ TEST(PlatformMatcherTest, RanksPreferNewerVariants) {
   EXPECT_LT(*m.Rank(P("linux/arm/v7")), *m.Rank(P("linux/arm/v5")));
   EXPECT_FALSE(m.Rank(P("linux/amd64")).has_value());
   std::vector<std::string> prefs;
-  for (const graph::Platform& p : m.preferences()) {
+  for (const platform::Platform& p : m.preferences()) {
     prefs.push_back(p.ToString());
   }
   EXPECT_EQ(prefs, (std::vector<std::string>{"linux/arm64", "linux/arm/v8", "linux/arm/v7",
@@ -141,7 +141,7 @@ Descriptor Entry(std::string_view platform, char fill) {
   d.size = 100;
   if (!platform.empty()) {
     Platform p;
-    static_cast<graph::Platform&>(p) = P(platform);
+    static_cast<platform::Platform&>(p) = P(platform);
     d.platform = p;
   }
   return d;
