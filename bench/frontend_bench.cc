@@ -1,8 +1,8 @@
 // Parses and converts a generated 2,000-instruction, 50-stage Dockerfile (the frontend issue's
 // budget: under 10 ms). Run: build/bench/bench/frontend_bench
-#include <benchmark/benchmark.h>
-
 #include <string>
+
+#include <benchmark/benchmark.h>
 
 #include "frontend/dockerfile/convert/convert.h"
 #include "frontend/dockerfile/parser/parser.h"
@@ -25,21 +25,33 @@ std::string GenerateDockerfile() {
     df += "ARG VERSION\n";
     for (int i = 2; i < kPerStage; ++i) {
       switch (i % 8) {
-        case 0: df += "ENV S" + std::to_string(i) + "=${VERSION}-" + std::to_string(s) + "\n"; break;
-        case 1:
-          df += "RUN --mount=type=cache,target=/cache/" + std::to_string(i) +
-                " echo \"$S" + std::to_string(i - 1) + "\" > /tmp/f" + std::to_string(i) + "\n";
+        case 0:
+          df += "ENV S" + std::to_string(i) + "=${VERSION}-" + std::to_string(s) + "\n";
           break;
-        case 2: df += "COPY src/file" + std::to_string(i) + ".txt /app/\n"; break;
-        case 3: df += "WORKDIR /app/dir" + std::to_string(i) + "\n"; break;
+        case 1:
+          df += "RUN --mount=type=cache,target=/cache/" + std::to_string(i) + " echo \"$S" +
+                std::to_string(i - 1) + "\" > /tmp/f" + std::to_string(i) + "\n";
+          break;
+        case 2:
+          df += "COPY src/file" + std::to_string(i) + ".txt /app/\n";
+          break;
+        case 3:
+          df += "WORKDIR /app/dir" + std::to_string(i) + "\n";
+          break;
         case 4:
           df += s > 0 ? "COPY --from=stage" + std::to_string(s / 2) + " /app/ /from" +
                             std::to_string(i) + "/\n"
                       : "LABEL l" + std::to_string(i) + "=v\n";
           break;
-        case 5: df += "RUN <<EOF\necho line one\necho line two $S" + std::to_string(i) + "\nEOF\n"; break;
-        case 6: df += "LABEL org.example.k" + std::to_string(i) + "=\"value ${VERSION}\"\n"; break;
-        default: df += "USER root\n"; break;
+        case 5:
+          df += "RUN <<EOF\necho line one\necho line two $S" + std::to_string(i) + "\nEOF\n";
+          break;
+        case 6:
+          df += "LABEL org.example.k" + std::to_string(i) + "=\"value ${VERSION}\"\n";
+          break;
+        default:
+          df += "USER root\n";
+          break;
       }
     }
     df += "CMD [\"sh\", \"-c\", \"echo " + name + "\"]\n";

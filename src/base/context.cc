@@ -16,7 +16,9 @@ struct Context::State {
   std::vector<std::weak_ptr<State>> children;
 };
 
-Context Context::Background() { return Context(std::make_shared<State>()); }
+Context Context::Background() {
+  return Context(std::make_shared<State>());
+}
 
 Context Context::MakeChild(Clock::time_point deadline) const {
   auto child = std::make_shared<State>();
@@ -43,9 +45,13 @@ Context Context::MakeChild(Clock::time_point deadline) const {
   return ctx;
 }
 
-Context Context::WithCancel() const { return MakeChild(Clock::time_point::max()); }
+Context Context::WithCancel() const {
+  return MakeChild(Clock::time_point::max());
+}
 
-Context Context::WithDeadline(Clock::time_point deadline) const { return MakeChild(deadline); }
+Context Context::WithDeadline(Clock::time_point deadline) const {
+  return MakeChild(deadline);
+}
 
 void Context::Cancel(const std::string& reason) const {
   std::vector<std::weak_ptr<State>> children;

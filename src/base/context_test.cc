@@ -1,8 +1,8 @@
 #include "base/context.h"
 
-#include <gtest/gtest.h>
-
 #include <thread>
+
+#include <gtest/gtest.h>
 
 namespace berth {
 namespace {

@@ -1,21 +1,26 @@
 #include "base/log.h"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include <atomic>
 #include <cstdlib>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 namespace berth::log {
 namespace {
 
 spdlog::level::level_enum ToSpd(Level level) {
   switch (level) {
-    case Level::kDebug: return spdlog::level::debug;
-    case Level::kInfo: return spdlog::level::info;
-    case Level::kWarn: return spdlog::level::warn;
-    case Level::kError: return spdlog::level::err;
-    case Level::kOff: return spdlog::level::off;
+    case Level::kDebug:
+      return spdlog::level::debug;
+    case Level::kInfo:
+      return spdlog::level::info;
+    case Level::kWarn:
+      return spdlog::level::warn;
+    case Level::kError:
+      return spdlog::level::err;
+    case Level::kOff:
+      return spdlog::level::off;
   }
   return spdlog::level::info;
 }
@@ -45,8 +50,12 @@ spdlog::logger& Logger() {
 
 }  // namespace
 
-void SetLevel(Level level) { CurrentLevel().store(level); }
-Level GetLevel() { return CurrentLevel().load(); }
+void SetLevel(Level level) {
+  CurrentLevel().store(level);
+}
+Level GetLevel() {
+  return CurrentLevel().load();
+}
 
 bool ParseLevel(std::string_view text, Level* level) {
   if (text == "debug") {

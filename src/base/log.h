@@ -14,9 +14,17 @@ Level GetLevel();
 bool ParseLevel(std::string_view text, Level* level);
 
 void Write(Level level, std::string_view message);
-inline void Debug(std::string_view message) { Write(Level::kDebug, message); }
-inline void Info(std::string_view message) { Write(Level::kInfo, message); }
-inline void Warn(std::string_view message) { Write(Level::kWarn, message); }
-inline void Err(std::string_view message) { Write(Level::kError, message); }
+inline void Debug(std::string_view message) {
+  Write(Level::kDebug, message);
+}
+inline void Info(std::string_view message) {
+  Write(Level::kInfo, message);
+}
+inline void Warn(std::string_view message) {
+  Write(Level::kWarn, message);
+}
+inline void Err(std::string_view message) {
+  Write(Level::kError, message);
+}
 
 }  // namespace berth::log

@@ -26,12 +26,13 @@ class [[nodiscard]] Result {
   using ValueType = T;
 
   Result() requires std::is_same_v<T, Void> : storage_(Void{}) {}
-  Result(T value) : storage_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : storage_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : storage_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
   template <typename U>
-    requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
-             !std::is_same_v<std::decay_t<U>, Error> && !std::is_same_v<std::decay_t<U>, Result>)
-  Result(U&& value) : storage_(T(std::forward<U>(value))) {}  // NOLINT(google-explicit-constructor)
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
+           !std::is_same_v<std::decay_t<U>, Error> && !std::is_same_v<std::decay_t<U>, Result>)
+      Result(U&& value)
+      : storage_(T(std::forward<U>(value))) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return storage_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -74,7 +75,9 @@ class [[nodiscard]] Result {
   std::variant<T, Error> storage_;
 };
 
-inline Result<> Ok() { return {}; }
+inline Result<> Ok() {
+  return {};
+}
 
 namespace internal {
 template <typename T>
@@ -88,21 +91,21 @@ inline void TakeValue(Result<Void>&& /*r*/) {}
 
 // Evaluates `expr` (a Result); on error returns the error from the enclosing function,
 // otherwise yields the value. Uses a GNU statement expression (g++ and clang).
-#define BERTH_TRY(expr)                                        \
-  ({                                                           \
-    auto berth_try_result_ = (expr);                           \
-    if (!berth_try_result_.ok()) {                             \
-      return std::move(berth_try_result_).error();             \
-    }                                                          \
+#define BERTH_TRY(expr)                                         \
+  ({                                                            \
+    auto berth_try_result_ = (expr);                            \
+    if (!berth_try_result_.ok()) {                              \
+      return std::move(berth_try_result_).error();              \
+    }                                                           \
     ::berth::internal::TakeValue(std::move(berth_try_result_)); \
   })
 
 // Like BERTH_TRY, adding a context line to the error on the way up.
-#define BERTH_TRY_CONTEXT(expr, context_line)                                \
-  ({                                                                         \
-    auto berth_try_result_ = (expr);                                         \
-    if (!berth_try_result_.ok()) {                                           \
-      return std::move(berth_try_result_).error().AddContext(context_line);  \
-    }                                                                        \
-    ::berth::internal::TakeValue(std::move(berth_try_result_));              \
+#define BERTH_TRY_CONTEXT(expr, context_line)                               \
+  ({                                                                        \
+    auto berth_try_result_ = (expr);                                        \
+    if (!berth_try_result_.ok()) {                                          \
+      return std::move(berth_try_result_).error().AddContext(context_line); \
+    }                                                                       \
+    ::berth::internal::TakeValue(std::move(berth_try_result_));             \
   })

@@ -1,9 +1,9 @@
 #include "base/result.h"
 
-#include <gtest/gtest.h>
-
 #include <memory>
 #include <string>
+
+#include <gtest/gtest.h>
 
 namespace berth {
 namespace {
@@ -25,7 +25,9 @@ Result<> CheckEven(int x) {
   return {};
 }
 
-Result<std::unique_ptr<int>> MoveOnly() { return std::make_unique<int>(7); }
+Result<std::unique_ptr<int>> MoveOnly() {
+  return std::make_unique<int>(7);
+}
 
 Result<int> UseMoveOnly() {
   std::unique_ptr<int> p = BERTH_TRY(MoveOnly());
@@ -45,7 +47,9 @@ TEST(ResultTest, VoidResult) {
   EXPECT_FALSE(CheckEven(5).ok());
 }
 
-TEST(ResultTest, MoveOnlyValues) { EXPECT_EQ(UseMoveOnly().value(), 7); }
+TEST(ResultTest, MoveOnlyValues) {
+  EXPECT_EQ(UseMoveOnly().value(), 7);
+}
 
 TEST(ErrorTest, FromErrnoMapsCodes) {
   Error e = Error::FromErrno("open /nope", ENOENT);

@@ -1,8 +1,8 @@
 #include "digest/digest.h"
 
-#include <openssl/evp.h>
-
 #include <cstdlib>
+
+#include <openssl/evp.h>
 
 namespace berth::digest {
 namespace {

@@ -1,12 +1,12 @@
 #include "graph/graph.h"
 
-#include "base/strings.h"
-
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "base/strings.h"
 
 namespace berth::graph {
 namespace {
@@ -98,29 +98,40 @@ class Canon {
 
 const char* MountTypeName(MountType t) {
   switch (t) {
-    case MountType::kBind: return "bind";
-    case MountType::kCache: return "cache";
-    case MountType::kTmpfs: return "tmpfs";
-    case MountType::kSecret: return "secret";
-    case MountType::kSsh: return "ssh";
+    case MountType::kBind:
+      return "bind";
+    case MountType::kCache:
+      return "cache";
+    case MountType::kTmpfs:
+      return "tmpfs";
+    case MountType::kSecret:
+      return "secret";
+    case MountType::kSsh:
+      return "ssh";
   }
   return "bind";
 }
 
 const char* SharingName(CacheSharing s) {
   switch (s) {
-    case CacheSharing::kShared: return "shared";
-    case CacheSharing::kPrivate: return "private";
-    case CacheSharing::kLocked: return "locked";
+    case CacheSharing::kShared:
+      return "shared";
+    case CacheSharing::kPrivate:
+      return "private";
+    case CacheSharing::kLocked:
+      return "locked";
   }
   return "shared";
 }
 
 const char* NetworkName(NetworkMode n) {
   switch (n) {
-    case NetworkMode::kDefault: return "default";
-    case NetworkMode::kNone: return "none";
-    case NetworkMode::kHost: return "host";
+    case NetworkMode::kDefault:
+      return "default";
+    case NetworkMode::kNone:
+      return "none";
+    case NetworkMode::kHost:
+      return "host";
   }
   return "default";
 }
@@ -297,10 +308,14 @@ nlohmann::json ParseForDisplay(const std::string& bytes) {
 
 const char* KindName(const Op& op) {
   switch (op.op.index()) {
-    case 0: return "source";
-    case 1: return "exec";
-    case 2: return "file";
-    default: return "merge";
+    case 0:
+      return "source";
+    case 1:
+      return "exec";
+    case 2:
+      return "file";
+    default:
+      return "merge";
   }
 }
 

@@ -41,10 +41,10 @@ struct Ref {
 };
 
 // Platforms live one layer down (platform/), shared with the OCI types.
-using platform::Platform;
-using platform::ParsePlatform;
-using platform::Normalize;
 using platform::HostPlatform;
+using platform::Normalize;
+using platform::ParsePlatform;
+using platform::Platform;
 
 // ---- Source ----
 
@@ -77,7 +77,7 @@ struct Mount {
   std::string cache_id;
   CacheSharing sharing = CacheSharing::kShared;
   // secret / ssh
-  std::string secret_id;  // also the ssh id
+  std::string secret_id;   // also the ssh id
   std::string secret_env;  // RUN --mount=type=secret,env=VAR
   bool optional = false;
   uint32_t uid = 0;
@@ -102,7 +102,7 @@ struct ExecOp {
 // ---- File ----
 
 struct ChownOpt {
-  std::string user;   // name or numeric, resolved against the target's /etc/passwd
+  std::string user;  // name or numeric, resolved against the target's /etc/passwd
   std::string group;
   friend bool operator==(const ChownOpt&, const ChownOpt&) = default;
 };
@@ -112,17 +112,17 @@ struct CopyAction {
   std::string src;         // path or glob in the source
   std::string dest;        // path in the destination (a trailing "/" means directory)
   std::optional<ChownOpt> chown;
-  std::string chmod;               // "" or octal / symbolic as written
-  bool follow_symlinks = true;     // for the named source itself
-  bool dir_copy_contents = true;   // copying a dir copies its contents (Dockerfile COPY)
-  bool attempt_unpack = false;     // ADD of a local archive
+  std::string chmod;              // "" or octal / symbolic as written
+  bool follow_symlinks = true;    // for the named source itself
+  bool dir_copy_contents = true;  // copying a dir copies its contents (Dockerfile COPY)
+  bool attempt_unpack = false;    // ADD of a local archive
   bool create_dest_path = true;
   bool allow_wildcard = true;
   bool allow_empty_wildcard = false;
-  bool parents = false;            // COPY --parents
+  bool parents = false;  // COPY --parents
   std::vector<std::string> include_patterns;
   std::vector<std::string> exclude_patterns;
-  int64_t timestamp = -1;          // -1: keep; else clamp to this Unix time
+  int64_t timestamp = -1;  // -1: keep; else clamp to this Unix time
 };
 
 struct MkdirAction {

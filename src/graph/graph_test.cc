@@ -29,10 +29,10 @@ Op ExecOn(Ref root, std::vector<std::string> args) {
 
 TEST(GraphTest, IdenticalOpsDeduplicateAndMergeMetadata) {
   Graph g;
-  VertexId a = g.Add(Image("busybox"), {.description = "a", .locations = {{"Dockerfile", 1, 1}}})
-                   .value();
-  VertexId b = g.Add(Image("busybox"), {.description = "b", .locations = {{"Dockerfile", 5, 5}}})
-                   .value();
+  VertexId a =
+      g.Add(Image("busybox"), {.description = "a", .locations = {{"Dockerfile", 1, 1}}}).value();
+  VertexId b =
+      g.Add(Image("busybox"), {.description = "b", .locations = {{"Dockerfile", 5, 5}}}).value();
   EXPECT_EQ(a, b);
   EXPECT_EQ(g.vertices().size(), 1u);
   EXPECT_EQ(g.vertex(a).metadata.locations.size(), 2u);

@@ -1,7 +1,8 @@
 #include "os/file.h"
 
-#include <gtest/gtest.h>
 #include <stdlib.h>
+
+#include <gtest/gtest.h>
 
 namespace berth::os {
 namespace {

@@ -11,7 +11,9 @@ namespace {
 constexpr std::string_view kDefaultDomain = "docker.io";
 constexpr std::string_view kOfficialPrefix = "library/";
 
-bool IsAlnumLower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool IsAlnumLower(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 // A path component: [a-z0-9]+ joined by separators "." "_" "__" or one-or-more "-".
 bool ValidComponent(std::string_view c) {
@@ -52,7 +54,9 @@ bool ValidTag(std::string_view tag) {
   if (tag.empty() || tag.size() > 128) {
     return false;
   }
-  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; };
+  auto word = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+  };
   if (!word(tag[0])) {
     return false;
   }
@@ -94,7 +98,8 @@ std::string Reference::Familiar() const {
   std::string name = Name();
   if (domain == kDefaultDomain) {
     name = path;
-    if (name.rfind(kOfficialPrefix, 0) == 0 && name.find('/', kOfficialPrefix.size()) == std::string::npos) {
+    if (name.rfind(kOfficialPrefix, 0) == 0 &&
+        name.find('/', kOfficialPrefix.size()) == std::string::npos) {
       name = name.substr(kOfficialPrefix.size());
     }
   }

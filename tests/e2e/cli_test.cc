@@ -1,11 +1,12 @@
 // Runs `berth` as a subprocess and checks its output, errors and exit codes.
-#include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "os/file.h"
 
@@ -24,8 +25,8 @@ CmdResult Berth(const std::string& args, const std::string& stdin_text = "") {
   std::string dir = mkdtemp(tmpl);
   std::string in = dir + "/in";
   EXPECT_TRUE(os::WriteFileAtomic(in, stdin_text).ok());
-  std::string cmd = std::string(BERTH_BIN) + "/berth " + args + " <" + in + " >" + dir +
-                    "/out 2>" + dir + "/err";
+  std::string cmd =
+      std::string(BERTH_BIN) + "/berth " + args + " <" + in + " >" + dir + "/out 2>" + dir + "/err";
   int status = std::system(cmd.c_str());  // NOLINT(concurrency-mt-unsafe)
   CmdResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -80,8 +81,8 @@ TEST(CliTest, DebugGraphOfExample) {
   CmdResult again = Berth("debug graph " + std::string(BERTH_SOURCE_DIR) + "/examples/hello");
   EXPECT_EQ(r.out, again.out);
   // A build arg changes the graph.
-  CmdResult arg = Berth("debug graph --build-arg BASE=busybox:1.36 " + std::string(BERTH_SOURCE_DIR) +
-                  "/examples/hello");
+  CmdResult arg = Berth("debug graph --build-arg BASE=busybox:1.36 " +
+                        std::string(BERTH_SOURCE_DIR) + "/examples/hello");
   EXPECT_NE(nlohmann::json::parse(arg.out)["target"], j["target"]);
 }
 

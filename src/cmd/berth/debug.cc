@@ -1,11 +1,11 @@
 #include "cmd/berth/debug.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
+
+#include <nlohmann/json.hpp>
 
 #include "base/strings.h"
 #include "frontend/dockerfile/convert/convert.h"
@@ -28,7 +28,7 @@ Result<std::string> ReadInput(const std::string& path) {
 
 // Parses "K=V" flags; a bare "K" takes its value from the environment, as docker does.
 Result<std::map<std::string, std::string>> KeyValues(const std::vector<std::string>& items,
-                                                    const std::string& flag, bool from_env) {
+                                                     const std::string& flag, bool from_env) {
   std::map<std::string, std::string> out;
   for (const std::string& item : items) {
     bool found = false;

@@ -1,9 +1,9 @@
 // berth: the command-line interface. This file is the composition root: it parses flags and
 // wires components together; the work happens in the components.
-#include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "base/error.h"
 #include "cmd/berth/debug.h"
@@ -50,19 +50,22 @@ int Run(int argc, char** argv) {
   cmd::GraphFlags graph_flags;
   auto* graph = debug->add_subcommand("graph", "Print the build graph of a Dockerfile as JSON");
   graph->add_option("CONTEXT", graph_flags.context, "Build context directory")->default_str(".");
-  graph->add_option("-f,--file", graph_flags.file, "Name of the Dockerfile (default: CONTEXT/Dockerfile)");
+  graph->add_option("-f,--file", graph_flags.file,
+                    "Name of the Dockerfile (default: CONTEXT/Dockerfile)");
   graph->add_option("--target", graph_flags.target, "Set the target build stage");
   graph->add_option("--build-arg", graph_flags.build_args, "Set build-time variables (KEY=VALUE)")
       ->allow_extra_args(false);
   graph->add_option("--platform", graph_flags.platform, "Set the target platform");
-  graph->add_option("--build-context", graph_flags.build_contexts,
-                    "Additional build contexts (NAME=VALUE)")
+  graph
+      ->add_option("--build-context", graph_flags.build_contexts,
+                   "Additional build contexts (NAME=VALUE)")
       ->allow_extra_args(false);
   graph->add_option("--label", graph_flags.labels, "Set metadata for an image (KEY=VALUE)")
       ->allow_extra_args(false);
   graph->add_flag("--no-cache", graph_flags.no_cache, "Do not use cache when building the image");
-  graph->add_option("--no-cache-filter", graph_flags.no_cache_filter,
-                    "Do not cache specified stages")
+  graph
+      ->add_option("--no-cache-filter", graph_flags.no_cache_filter,
+                   "Do not cache specified stages")
       ->allow_extra_args(false);
   graph->callback([&] {
     if (Result<> r = cmd::DebugGraph(graph_flags); !r.ok()) {
@@ -89,4 +92,6 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace berth
 
-int main(int argc, char** argv) { return berth::Run(argc, argv); }
+int main(int argc, char** argv) {
+  return berth::Run(argc, argv);
+}

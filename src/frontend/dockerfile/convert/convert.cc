@@ -1,10 +1,10 @@
 #include "frontend/dockerfile/convert/convert.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <functional>
 #include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "base/gotext.h"
 #include "base/strings.h"
@@ -25,10 +25,9 @@ constexpr const char* kDefaultPath =
 constexpr const char* kPipesDir = "/dev/pipes";
 
 const std::set<std::string>& ProxyArgs() {
-  static const std::set<std::string> kProxy = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY",
-                                               "https_proxy", "FTP_PROXY", "ftp_proxy",
-                                               "NO_PROXY",   "no_proxy",   "ALL_PROXY",
-                                               "all_proxy"};
+  static const std::set<std::string> kProxy = {
+      "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
+      "ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy"};
   return kProxy;
 }
 
@@ -44,7 +43,8 @@ std::map<std::string, std::string> PlatformArgs(const graph::Platform& target,
 // Resolves `dest` against the working directory, keeping a trailing slash.
 std::string ResolveDest(const std::string& workdir, const std::string& dest) {
   bool dir = !dest.empty() && (dest.back() == '/' || dest == "." || dest == "..");
-  std::string joined = dest.rfind('/', 0) == 0 ? dest : (workdir.empty() ? "/" : workdir) + "/" + dest;
+  std::string joined =
+      dest.rfind('/', 0) == 0 ? dest : (workdir.empty() ? "/" : workdir) + "/" + dest;
   std::string cleaned = gotext::CleanPath(joined);
   if (dir && cleaned != "/") {
     cleaned += "/";
@@ -231,9 +231,9 @@ class Converter {
         } else if (spec.value) {
           Result<std::string> expanded = lexer_.ProcessWord(*spec.value, MetaLookup());
           if (!expanded.ok()) {
-            return Error::InvalidArgument(
-                options_.file_name + ":" + std::to_string(df_.meta_arg_locations[i].start_line) +
-                ": ARG: " + expanded.error().message());
+            return Error::InvalidArgument(options_.file_name + ":" +
+                                          std::to_string(df_.meta_arg_locations[i].start_line) +
+                                          ": ARG: " + expanded.error().message());
           }
           value = *expanded;
         } else if (auto it = meta_.find(spec.key); it != meta_.end()) {
@@ -297,7 +297,8 @@ class Converter {
     ImageState state;
     state.config.platform = platform;
     if (options_.resolver != nullptr) {
-      Result<ImageResolver::Resolved> resolved = options_.resolver->Resolve(ref->String(), platform);
+      Result<ImageResolver::Resolved> resolved =
+          options_.resolver->Resolve(ref->String(), platform);
       if (!resolved.ok()) {
         Error e = std::move(resolved).error();
         return e.AddContext(options_.file_name + ":" + std::to_string(line) + ": resolving " +
@@ -315,9 +316,9 @@ class Converter {
     graph::Op op;
     op.platform = platform;
     op.op = graph::SourceOp{identifier, {}};
-    state.ref = BERTH_TRY(AddOp(std::move(op), {.description = "[internal] load metadata for " +
-                                                               ref->Familiar(),
-                                                .locations = {{options_.file_name, line, line}}}));
+    state.ref = BERTH_TRY(
+        AddOp(std::move(op), {.description = "[internal] load metadata for " + ref->Familiar(),
+                              .locations = {{options_.file_name, line, line}}}));
     return state;
   }
 
@@ -334,9 +335,8 @@ class Converter {
         return states_[i].root;
       }
     }
-    bool numeric = !from.empty() && std::all_of(from.begin(), from.end(), [](char c) {
-      return c >= '0' && c <= '9';
-    });
+    bool numeric = !from.empty() && std::all_of(from.begin(), from.end(),
+                                                [](char c) { return c >= '0' && c <= '9'; });
     if (numeric) {
       if (from.size() > 6 || std::stoul(from) >= df_.stages.size()) {
         return Fail(inst, "stage index " + from + " out of bounds");
@@ -372,7 +372,8 @@ class Converter {
     graph::Op op;
     op.platform = build_platform_;
     op.op = graph::SourceOp{"local://" + name, {}};
-    Result<Ref> ref = AddOp(std::move(op), {.description = "[internal] load build context " + name});
+    Result<Ref> ref =
+        AddOp(std::move(op), {.description = "[internal] load build context " + name});
     if (!ref.ok()) {
       return std::move(ref).error();
     }
@@ -390,11 +391,10 @@ class Converter {
     }
     const ins::Stage& stage = df_.stages[index];
     if (st.status == StageState::Status::kVisiting) {
-      return Error::InvalidArgument(options_.file_name + ":" +
-                                    std::to_string(stage.location.start_line) +
-                                    ": circular dependency detected on stage: " +
-                                    (stage.original_name.empty() ? std::to_string(index)
-                                                                 : stage.original_name));
+      return Error::InvalidArgument(
+          options_.file_name + ":" + std::to_string(stage.location.start_line) +
+          ": circular dependency detected on stage: " +
+          (stage.original_name.empty() ? std::to_string(index) : stage.original_name));
     }
     st.status = StageState::Status::kVisiting;
     st.label = stage.original_name.empty() ? "stage-" + std::to_string(index) : stage.original_name;
@@ -406,8 +406,8 @@ class Converter {
     }
     int line = stage.location.start_line;
     auto fail = [&](const std::string& msg) {
-      return Error::InvalidArgument(options_.file_name + ":" + std::to_string(line) + ": FROM: " +
-                                    msg);
+      return Error::InvalidArgument(options_.file_name + ":" + std::to_string(line) +
+                                    ": FROM: " + msg);
     };
     // Platform and base name expand in the global scope.
     st.platform = target_platform_;
@@ -475,7 +475,8 @@ class Converter {
       if (!ast.ok() || ast->children.size() != 1) {
         return fail("invalid ONBUILD trigger in base image: " + trigger);
       }
-      ins::Instruction inst = BERTH_TRY(ins::ParseInstruction(ast->children[0], options_.file_name));
+      ins::Instruction inst =
+          BERTH_TRY(ins::ParseInstruction(ast->children[0], options_.file_name));
       inst.location = stage.location;
       BERTH_TRY(Dispatch(index, inst, 0, 0));
     }
@@ -797,7 +798,8 @@ class Converter {
             result_.ssh.push_back(spec->id);
           }
           break;
-        case graph::MountType::kTmpfs: break;
+        case graph::MountType::kTmpfs:
+          break;
       }
       if (m.dest == "/") {
         return Fail(inst, "cannot mount over the root filesystem");
@@ -829,8 +831,7 @@ class Converter {
     std::string trimmed(Trim(line));
     bool lone = cmd.files.size() == 1 &&
                 (trimmed == "<<" + cmd.files[0].name || trimmed == "<<-" + cmd.files[0].name ||
-                 (trimmed.rfind("<<", 0) == 0 &&
-                  parser::HeredocsFromLine(trimmed).size() == 1 &&
+                 (trimmed.rfind("<<", 0) == 0 && parser::HeredocsFromLine(trimmed).size() == 1 &&
                   trimmed.find(' ') == std::string::npos));
     if (lone && cmd.files[0].expand && contents[0].rfind("#!", 0) != 0) {
       exec.args.push_back(contents[0]);
@@ -841,8 +842,8 @@ class Converter {
     pipes.inputs = {};
     pipes.op = graph::FileOp{-1, std::move(files)};
     graph::Metadata meta;
-    meta.description = "[" + st.label + "] heredocs for line " +
-                       std::to_string(inst.location.start_line);
+    meta.description =
+        "[" + st.label + "] heredocs for line " + std::to_string(inst.location.start_line);
     meta.locations = {{options_.file_name, inst.location.start_line, inst.location.end_line}};
     Ref pipes_ref = BERTH_TRY(AddOp(std::move(pipes), std::move(meta)));
     graph::Mount m;
@@ -974,7 +975,8 @@ class Converter {
           source.attrs["checksum"] = BERTH_TRY(Expand(st, inst, cmd.checksum));
         }
         git.op = std::move(source);
-        Ref ref = BERTH_TRY(AddOp(std::move(git), {.description = "[internal] load git source " + src}));
+        Ref ref =
+            BERTH_TRY(AddOp(std::move(git), {.description = "[internal] load git source " + src}));
         copy.src_input = add_input(ref);
         copy.src = "/";
         copy.allow_wildcard = false;

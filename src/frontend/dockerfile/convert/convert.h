@@ -73,7 +73,7 @@ class ImageResolver {
 struct Options {
   std::string file_name = "Dockerfile";
   std::map<std::string, std::string> build_args;
-  std::string target;  // stage name; "" = the last stage
+  std::string target;                              // stage name; "" = the last stage
   std::optional<graph::Platform> target_platform;  // default: the build platform
   std::optional<graph::Platform> build_platform;   // default: the host
   std::map<std::string, std::string> labels;       // --label, applied to the target
@@ -106,7 +106,7 @@ struct StageInfo {
 struct ConvertResult {
   graph::Graph graph;
   graph::Ref target;
-  ImageConfig config;  // of the target stage, with --label applied
+  ImageConfig config;             // of the target stage, with --label applied
   std::vector<StageInfo> stages;  // the stages that entered the graph, in conversion order
   std::vector<Warning> warnings;
   std::vector<std::string> secrets;  // secret ids RUN mounts ask for

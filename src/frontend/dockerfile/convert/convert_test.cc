@@ -1,8 +1,8 @@
 #include "frontend/dockerfile/convert/convert.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
+
+#include <gtest/gtest.h>
 
 namespace berth::frontend::dockerfile::convert {
 namespace {
@@ -117,7 +117,8 @@ TEST(ConvertTest, OnlyReachableStagesAndTarget) {
   Options o = Opts();
   o.target = "UNUSED";
   ConvertResult u = Must(df, o);
-  EXPECT_EQ(Sources(u), (std::vector<std::string>{"docker-image://docker.io/library/alpine:latest"}));
+  EXPECT_EQ(Sources(u),
+            (std::vector<std::string>{"docker-image://docker.io/library/alpine:latest"}));
   o.target = "nope";
   EXPECT_NE(ErrorOf(df, o).find("target stage \"nope\" could not be found"), std::string::npos);
 }
@@ -125,8 +126,10 @@ TEST(ConvertTest, OnlyReachableStagesAndTarget) {
 TEST(ConvertTest, GlobalArgsInFrom) {
   Options o = Opts();
   o.build_args["TAG"] = "1.36";
-  ConvertResult r = Must("ARG TAG=latest\nARG IMG=busybox:${TAG}\nFROM $IMG\nARG TAG\nRUN echo $TAG\n", o);
-  EXPECT_EQ(Sources(r), (std::vector<std::string>{"docker-image://docker.io/library/busybox:1.36"}));
+  ConvertResult r =
+      Must("ARG TAG=latest\nARG IMG=busybox:${TAG}\nFROM $IMG\nARG TAG\nRUN echo $TAG\n", o);
+  EXPECT_EQ(Sources(r),
+            (std::vector<std::string>{"docker-image://docker.io/library/busybox:1.36"}));
   ASSERT_EQ(Execs(r).size(), 1u);
   const auto& env = Execs(r)[0]->env;
   EXPECT_NE(std::find(env.begin(), env.end(), "TAG=1.36"), env.end());
@@ -140,7 +143,8 @@ TEST(ConvertTest, GlobalArgsInFrom) {
 TEST(ConvertTest, PlatformArgs) {
   Options o = Opts();
   o.target_platform = graph::Platform{"linux", "arm64", ""};
-  ConvertResult r = Must("FROM --platform=$BUILDPLATFORM busybox\nARG TARGETARCH\nRUN echo $TARGETARCH\n", o);
+  ConvertResult r =
+      Must("FROM --platform=$BUILDPLATFORM busybox\nARG TARGETARCH\nRUN echo $TARGETARCH\n", o);
   EXPECT_EQ(r.graph.vertex(r.target.vertex).op.platform.architecture, "amd64");
   const auto& env = Execs(r)[0]->env;
   EXPECT_NE(std::find(env.begin(), env.end(), "TARGETARCH=arm64"), env.end());
@@ -226,9 +230,9 @@ TEST(ConvertTest, AddSources) {
   std::vector<std::string> sources = Sources(r);
   EXPECT_NE(std::find(sources.begin(), sources.end(), "https://example.com/f.tar.gz"),
             sources.end());
-  EXPECT_NE(std::find(sources.begin(), sources.end(),
-                      "git://https://github.com/moby/buildkit.git#v0.12"),
-            sources.end());
+  EXPECT_NE(
+      std::find(sources.begin(), sources.end(), "git://https://github.com/moby/buildkit.git#v0.12"),
+      sources.end());
   EXPECT_NE(ErrorOf("FROM busybox\nADD --checksum=sha256:abc local /x\n").find("--checksum"),
             std::string::npos);
 }
@@ -267,7 +271,8 @@ TEST(ConvertTest, EntrypointResetsInheritedCmd) {
 }
 
 TEST(ConvertTest, OnbuildTriggersRunInChild) {
-  ConvertResult r = Must("FROM busybox AS base\nONBUILD RUN echo trigger\nFROM base\nRUN echo child\n");
+  ConvertResult r =
+      Must("FROM busybox AS base\nONBUILD RUN echo trigger\nFROM base\nRUN echo child\n");
   std::vector<const ExecOp*> execs = Execs(r);
   ASSERT_EQ(execs.size(), 2u);
   EXPECT_EQ(execs[0]->args.back(), "echo trigger");
@@ -277,7 +282,8 @@ TEST(ConvertTest, OnbuildTriggersRunInChild) {
 TEST(ConvertTest, NoCacheFilterMarksStage) {
   Options o = Opts();
   o.no_cache_filter = {"build"};
-  ConvertResult r = Must("FROM busybox AS build\nRUN a\nFROM busybox\nCOPY --from=build /a /a\nRUN b\n", o);
+  ConvertResult r =
+      Must("FROM busybox AS build\nRUN a\nFROM busybox\nCOPY --from=build /a /a\nRUN b\n", o);
   for (const graph::Vertex* v : Closure(r)) {
     if (std::holds_alternative<ExecOp>(v->op.op)) {
       EXPECT_EQ(v->metadata.ignore_cache, v->metadata.stage == "build") << v->metadata.description;

@@ -177,8 +177,7 @@ std::string OriginalKeyword(const Node& node) {
   return word.empty() ? node.keyword : word;
 }
 
-Result<Instruction> ParseCopy(std::string_view file, const Node& node, bool add,
-                              Instruction inst) {
+Result<Instruction> ParseCopy(std::string_view file, const Node& node, bool add, Instruction inst) {
   Flags flags;
   flags.Add("chown", FlagType::kString);
   flags.Add("chmod", FlagType::kString);
@@ -195,8 +194,9 @@ Result<Instruction> ParseCopy(std::string_view file, const Node& node, bool add,
   BERTH_TRY(ParseFlags(file, node, flags));
   const char* name = add ? "ADD" : "COPY";
   if (node.args.size() < 2) {
-    return Fail(file, node, std::string(name) + " requires at least two arguments, but only " +
-                                std::to_string(node.args.size()) + " provided");
+    return Fail(file, node,
+                std::string(name) + " requires at least two arguments, but only " +
+                    std::to_string(node.args.size()) + " provided");
   }
   CopyCmd cmd;
   cmd.add = add;
@@ -259,10 +259,14 @@ Result<Instruction> ParseRunLike(std::string_view file, const Node& node, Instru
   cmd.security = flags.String("security");
   if (!cmd.network.empty() && cmd.network != "default" && cmd.network != "none" &&
       cmd.network != "host") {
-    return Fail(file, node, "RUN: network mode \"" + cmd.network + "\" not supported (want default, none or host)");
+    return Fail(
+        file, node,
+        "RUN: network mode \"" + cmd.network + "\" not supported (want default, none or host)");
   }
   if (!cmd.security.empty() && cmd.security != "sandbox" && cmd.security != "insecure") {
-    return Fail(file, node, "RUN: security mode \"" + cmd.security + "\" not supported (want sandbox or insecure)");
+    return Fail(
+        file, node,
+        "RUN: security mode \"" + cmd.security + "\" not supported (want sandbox or insecure)");
   }
   if (!node.json) {
     for (const parser::Heredoc& h : node.heredocs) {
@@ -591,8 +595,9 @@ Result<Dockerfile> Parse(const parser::Ast& ast, std::string_view file) {
         df.meta_arg_locations.push_back(inst.location);
         continue;
       }
-      return Fail(file, node, "no build stage in current context: " + inst.keyword +
-                                  " must come after a FROM instruction");
+      return Fail(file, node,
+                  "no build stage in current context: " + inst.keyword +
+                      " must come after a FROM instruction");
     }
     df.stages.back().commands.push_back(std::move(inst));
   }

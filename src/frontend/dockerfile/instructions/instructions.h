@@ -166,7 +166,7 @@ struct Stage {
   std::string name;           // lower-cased AS name, "" if none
   std::string original_name;  // as written
   FromCmd from;
-  Location location;          // of the FROM line
+  Location location;                  // of the FROM line
   std::vector<Instruction> commands;  // after FROM
 };
 

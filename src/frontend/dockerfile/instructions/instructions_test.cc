@@ -1,8 +1,8 @@
 #include "frontend/dockerfile/instructions/instructions.h"
 
-#include <gtest/gtest.h>
-
 #include <fstream>
+
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 namespace berth::frontend::dockerfile::instructions {
@@ -60,7 +60,8 @@ TEST_P(CopyHeredocTest, SourcesAndDest) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Upstream, CopyHeredocTest, testing::ValuesIn(LoadCases("copy_heredoc.json")));
+INSTANTIATE_TEST_SUITE_P(Upstream, CopyHeredocTest,
+                         testing::ValuesIn(LoadCases("copy_heredoc.json")));
 
 class RunHeredocTest : public testing::TestWithParam<json> {};
 
@@ -82,15 +83,15 @@ TEST_P(RunHeredocTest, CommandAndFiles) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Upstream, RunHeredocTest, testing::ValuesIn(LoadCases("run_heredoc.json")));
+INSTANTIATE_TEST_SUITE_P(Upstream, RunHeredocTest,
+                         testing::ValuesIn(LoadCases("run_heredoc.json")));
 
 TEST(InstructionsTest, UnknownFlagNamesLineAndSuggests) {
   Result<parser::Ast> ast = parser::Parse("FROM busybox\n\nCOPY --frm=build /a /b\n");
   ASSERT_TRUE(ast.ok());
   Result<Dockerfile> df = Parse(*ast);
   ASSERT_FALSE(df.ok());
-  EXPECT_EQ(df.error().message(),
-            "Dockerfile:3: COPY: unknown flag: --frm (did you mean --from?)");
+  EXPECT_EQ(df.error().message(), "Dockerfile:3: COPY: unknown flag: --frm (did you mean --from?)");
 }
 
 TEST(InstructionsTest, FlagRules) {
@@ -125,7 +126,9 @@ TEST(InstructionsTest, StagesAndMetaArgs) {
 }
 
 TEST(InstructionsTest, StageErrors) {
-  auto parse = [](const std::string& text) { return Parse(parser::Parse(text).value()); };
+  auto parse = [](const std::string& text) {
+    return Parse(parser::Parse(text).value());
+  };
   EXPECT_NE(parse("FROM a AS x\nFROM b AS X\n").error().message().find("duplicate stage name"),
             std::string::npos);
   EXPECT_NE(parse("FROM a AS 1x\n").error().message().find("invalid name for build stage"),
@@ -137,7 +140,8 @@ TEST(InstructionsTest, StageErrors) {
 }
 
 TEST(InstructionsTest, Healthcheck) {
-  Result<Instruction> hc = ParseFirst("HEALTHCHECK --interval=5s --retries=3 CMD curl -f http://x/");
+  Result<Instruction> hc =
+      ParseFirst("HEALTHCHECK --interval=5s --retries=3 CMD curl -f http://x/");
   ASSERT_TRUE(hc.ok()) << hc.error().ToString();
   const auto& cmd = std::get<HealthcheckCmd>(hc->command);
   EXPECT_EQ(cmd.test, (std::vector<std::string>{"CMD-SHELL", "curl -f http://x/"}));
