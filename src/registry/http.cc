@@ -91,8 +91,8 @@ size_t OnWrite(char* data, size_t size, size_t nmemb, void* userdata) {
   std::string_view chunk(data, n);
   bool success = status >= 200 && status < 300;
   if (success && t->request->sink != nullptr) {
-    if (t->skipped < t->request->skip_bytes) {
-      uint64_t drop = std::min<uint64_t>(t->request->skip_bytes - t->skipped, chunk.size());
+    if (status == 200 && t->skipped < t->request->resume_from) {
+      uint64_t drop = std::min<uint64_t>(t->request->resume_from - t->skipped, chunk.size());
       t->skipped += drop;
       chunk.remove_prefix(drop);
     }
@@ -218,6 +218,10 @@ Result<HttpResponse> HttpClient::Do(const Context& ctx, const HttpRequest& reque
   for (const auto& [name, value] : request.headers) {
     headers = curl_slist_append(headers, (name + ": " + value).c_str());
     has_content_type = has_content_type || EqualsIgnoreCase(name, "content-type");
+  }
+  if (request.resume_from > 0) {
+    headers = curl_slist_append(
+        headers, ("Range: bytes=" + std::to_string(request.resume_from) + "-").c_str());
   }
   // No 100-continue round trip before uploads: registries answer at once.
   headers = curl_slist_append(headers, "Expect:");

@@ -49,9 +49,10 @@ struct HttpRequest {
   // Where a 2xx response body goes (borrowed); without one it is collected in
   // HttpResponse::body. Bodies of other statuses (error documents) are always collected.
   Writer* sink = nullptr;
-  // Drops this many leading bytes of a 2xx body before the sink (a resumed download whose
-  // server ignored the Range header).
-  uint64_t skip_bytes = 0;
+  // Asks for the body from this offset on (Range: bytes=N-). When the server ignores the range
+  // and answers 200 with the whole body, the first N bytes are dropped, so the sink receives
+  // the bytes from N on either way.
+  uint64_t resume_from = 0;
   // The most HttpResponse::body collects: a larger 2xx body fails with ResourceExhausted, a
   // larger error body is truncated.
   size_t max_body = size_t{4} << 20;
