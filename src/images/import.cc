@@ -254,7 +254,7 @@ Result<LayerInfo> WriteLayer(const Context& ctx, content::Store& content, const 
   if (source != "-") {
     if (stat(source.c_str(), &st) != 0) {
       if (errno == ENOENT) {
-        return Error::NotFound(source + ": no such file or directory");
+        return Error::NotFound("no such file or directory");  // the caller names `source`
       }
       return Error::FromErrno("stat " + source, errno);
     }

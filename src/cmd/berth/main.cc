@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "cmd/berth/debug.h"
+#include "cmd/berth/image.h"
 
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "0.1.0-dev"
@@ -73,6 +74,7 @@ int Run(int argc, char** argv) {
     }
   });
 
+  cmd::RegisterImageCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
