@@ -16,6 +16,9 @@ namespace berth::registry {
 
 using Clock = std::chrono::steady_clock;
 
+// Added to a response that still failed after retries, so its error can say so.
+constexpr const char* kAttemptsHeader = "x-berth-attempts";
+
 namespace {
 
 std::string ManifestAccept() {
@@ -164,6 +167,10 @@ static Error StatusError(const HttpResponse& resp, const std::string& what,
   if (!detail.empty()) {
     msg += ": " + detail;
   }
+  std::string attempts = resp.headers.Get(kAttemptsHeader);
+  if (!attempts.empty()) {
+    msg += " (after " + attempts + " attempts)";
+  }
   switch (resp.status) {
     case 401:
       return Error::Unauthenticated(msg + HostHint(host));
@@ -267,7 +274,7 @@ struct Executor {
                    std::to_string(resp->status) + "; retrying");
       } else {
         if (RetryPolicy::RetryableStatus(resp->status) && attempt > 1) {
-          resp->headers.entries.emplace_back("x-berth-attempts", std::to_string(attempt));
+          resp->headers.entries.emplace_back(kAttemptsHeader, std::to_string(attempt));
         }
         return resp;
       }
