@@ -616,15 +616,13 @@ Result<> FetchBlobInto(const Context& ctx, Executor& ex, const RegistryConfig& c
       req.resume_from = sink.offset();
       req.max_body = size_t{1} << 20;
       if (progress) {
-        uint64_t base = sink.offset();
-        req.on_progress = [&progress, &desc, &sink, base](uint64_t, uint64_t) {
+        req.on_progress = [&progress, &desc, &sink](uint64_t, uint64_t) {
           BlobProgress p;
           p.digest = desc.digest;
           p.media_type = desc.media_type;
           p.done = sink.offset();
           p.total = static_cast<uint64_t>(desc.size);
           p.state = BlobProgress::State::kTransferring;
-          (void)base;
           progress(p);
         };
       }
@@ -694,6 +692,18 @@ Result<> Client::FetchBlobToStore(const Context& ctx, const reference::Reference
   wo.expected = desc.digest;
   wo.expected_size = static_cast<uint64_t>(desc.size);
   Result<std::unique_ptr<content::Writer>> opened = store.OpenWriter(ctx, wo);
+  // Another writer (a concurrent pull of the same blob) holds the ingest: wait for it to
+  // commit, or to give up and leave the ingest to resume.
+  while (!opened.ok() && opened.error().code() == ErrorCode::kUnavailable) {
+    if (BERTH_TRY(store.Exists(ctx, desc.digest))) {
+      Report(progress, desc, BlobProgress::State::kExists, static_cast<uint64_t>(desc.size));
+      return {};
+    }
+    if (ctx.WaitFor(std::chrono::milliseconds(50))) {
+      BERTH_TRY(ctx.Check());
+    }
+    opened = store.OpenWriter(ctx, wo);
+  }
   if (!opened.ok()) {
     if (opened.error().code() == ErrorCode::kAlreadyExists) {
       Report(progress, desc, BlobProgress::State::kExists, static_cast<uint64_t>(desc.size));

@@ -445,5 +445,36 @@ TEST(RegistryFaults, DeadlineCutsAStalledRequest) {
   EXPECT_LT(elapsed, std::chrono::milliseconds(700));
 }
 
+TEST(RegistryFaults, ConcurrentFetchesOfOneBlobStoreItOnce) {
+  std::string data(200000, 'q');
+  oci::Descriptor desc = oci::DescribeBlob(oci::kMediaTypeImageLayerGzip, data);
+  TinyServer server([&](const TinyRequest&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return TinyResponse{200, {}, data};
+  });
+  oci::test::TempDir dir;
+  auto store = content::LocalStore::Open(dir.Join("store"));
+  ASSERT_TRUE(store.ok());
+  Client client(FastOptions());
+  Context ctx = Context::Background();
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&] {
+      if (client.FetchBlobToStore(ctx, Ref(server.host() + "/r/img"), desc, **store).ok()) {
+        ok++;
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(ok.load(), 3) << "a fetcher gave up on the ingest another one held";
+  EXPECT_TRUE(*(*store)->Exists(ctx, desc.digest));
+  // Usually one GET; a fetcher that opens its ingest in the instant between another's commit
+  // and its release of the ingest fetches again (harmless: its commit finds the blob there).
+  EXPECT_LE(server.requests().size(), 2u);
+}
+
 }  // namespace
 }  // namespace berth::registry
