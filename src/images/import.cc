@@ -11,6 +11,7 @@
 #include <chrono>
 #include <ctime>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "archive/export.h"
@@ -322,11 +323,11 @@ Result<oci::Descriptor> StoreDocument(const Context& ctx, content::Store& conten
   return desc;
 }
 
+// A fresh ingest name: the layer's digest is not known until it is written.
 std::string IngestRef() {
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  std::string seed = std::to_string(getpid()) + "/" +
-                     std::to_string(std::chrono::nanoseconds(now).count()) + "/" +
-                     std::to_string(reinterpret_cast<uintptr_t>(&seed));
+  std::random_device random;
+  std::string seed =
+      std::to_string(getpid()) + "/" + std::to_string(random()) + "/" + std::to_string(random());
   return "import-layer-" + digest::FromBytes(seed).hex().substr(0, 24);
 }
 
