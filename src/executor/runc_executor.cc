@@ -255,6 +255,7 @@ Result<int> RuncExecutor::Run(const Context& ctx, const RunSpec& spec, Writer& o
   paths.rootfs = spec.rootfs;
   paths.hosts = bundle + "/hosts";
   paths.resolv_conf = bundle + "/resolv.conf";
+  paths.cgroups_path = "/berth/" + id;
   BERTH_TRY(WriteBundleFile(paths.hosts, HostsFile(process), 0644));
   Result<std::string> resolv = os::ReadFile("/etc/resolv.conf");
   BERTH_TRY(WriteBundleFile(paths.resolv_conf, resolv.ok() ? *resolv : std::string(), 0644));

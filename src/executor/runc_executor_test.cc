@@ -190,6 +190,12 @@ TEST_F(RuncExecutorTest, SysIsReadOnlyAndHostnameSet) {
   EXPECT_THAT(o.out, HasSubstr("10.1.2.3\tdb"));
 }
 
+TEST_F(RuncExecutorTest, ContainerLivesInABerthCgroup) {
+  Outcome o = Sh("cat /proc/self/cgroup");
+  ASSERT_RAN(o);
+  EXPECT_THAT(o.out, HasSubstr("/berth/berth-"));
+}
+
 TEST_F(RuncExecutorTest, CancellationKillsQuickly) {
   Context ctx = Context::Background().WithCancel();
   std::thread canceller([&] {

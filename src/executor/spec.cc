@@ -417,6 +417,9 @@ Result<std::string> GenerateSpec(const ProcessSpec& process, const ResolvedUser&
         // urandom, the pts) that it creates in /dev.
         {"resources", {{"devices", json::array({{{"allow", false}, {"access", "rwm"}}})}}},
     };
+    if (!paths.cgroups_path.empty()) {
+      j["linux"]["cgroupsPath"] = paths.cgroups_path;
+    }
     return j.dump(2, ' ', false, json::error_handler_t::replace);
   } catch (const std::exception& e) {
     return Error::Internal(std::string("generating the runtime spec: ") + e.what());

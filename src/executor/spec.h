@@ -14,8 +14,8 @@
 //   - the user resolved against the rootfs' /etc/passwd and /etc/group (read through
 //     openat2(RESOLVE_IN_ROOT), so symlinks in the image cannot point outside it), with its
 //     supplementary groups; HOME from passwd and a default PATH unless env sets them.
-// No seccomp profile yet (Docker's default profile is the next step) and no cgroup limits:
-// runc puts the container in a cgroup named after its id.
+// No seccomp profile yet (Docker's default profile is the next step) and no cgroup limits; the
+// executor puts every container below the cgroup /berth.
 #pragma once
 
 #include <cstdint>
@@ -79,6 +79,8 @@ struct SpecPaths {
   std::string resolv_conf;  // file for /etc/resolv.conf
   // One per MountSpec of type kFile, in order: the file written for it.
   std::vector<std::string> files;
+  // linux.cgroupsPath ("" leaves it to the runtime, which names the cgroup after the id).
+  std::string cgroups_path;
 };
 
 // The contents of /etc/hosts for `process`.
