@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "os/file.h"
+#include "registry/testing/docker_registry.h"
 
 namespace berth {
 namespace {
@@ -204,6 +205,55 @@ TEST_F(ImageE2eTest, ErrorsAndUsage) {
   EXPECT_EQ(bad_name.err.rfind("error: ", 0), 0u) << bad_name.err;
   CmdResult no_args = Berth("image import");
   EXPECT_EQ(no_args.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace berth
+
+namespace berth {
+namespace {
+
+// push → rm → pull through a real docker-registry on loopback, checked with skopeo.
+class ImageRegistryE2eTest : public ImageE2eTest {};
+
+TEST_F(ImageRegistryE2eTest, PushRemovePullKeepsDigest) {
+  if (!registry::test::DockerRegistry::Available()) {
+    GTEST_SKIP() << "docker-registry is not installed (scripts/setup installs it)";
+  }
+  ASSERT_EQ(Sh("mkdir -p " + dir_ + "/registry"), 0);
+  Result<std::unique_ptr<registry::test::DockerRegistry>> reg =
+      registry::test::DockerRegistry::Start(dir_ + "/registry");
+  ASSERT_TRUE(reg.ok()) << reg.error().ToString();
+  std::string name = (*reg)->host() + "/e2e/app:v1";
+  ASSERT_EQ(Berth("image import " + dir_ + "/rootfs " + name).exit_code, 0);
+  nlohmann::json before = List();
+  ASSERT_EQ(before.size(), 1u);
+  std::string digest = before[0].value("digest", "");
+  ASSERT_FALSE(digest.empty()) << before.dump();
+
+  CmdResult push = Berth("image push " + name);
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_NE(push.out.find(digest), std::string::npos) << push.out;
+  // A second push finds every blob in place.
+  CmdResult again = Berth("image push " + name);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.err.find(": done"), std::string::npos) << again.err;
+
+  if (Sh("command -v skopeo >/dev/null") == 0) {
+    EXPECT_EQ(Sh("skopeo inspect --tls-verify=false docker://" + name + " >/dev/null 2>&1"), 0);
+  }
+
+  ASSERT_EQ(Berth("image rm " + name).exit_code, 0);
+  EXPECT_EQ(BlobCount(), 0u);
+  CmdResult pull = Berth("image pull " + name);
+  ASSERT_EQ(pull.exit_code, 0) << pull.err;
+  nlohmann::json after = List();
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].value("digest", ""), digest);
+
+  CmdResult missing = Berth("image pull " + (*reg)->host() + "/e2e/nope:v1");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err.rfind("error: ", 0), 0u) << missing.err;
 }
 
 }  // namespace

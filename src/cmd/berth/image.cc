@@ -21,13 +21,17 @@
 #include "base/io.h"
 #include "base/scope_exit.h"
 #include "compress/compress.h"
+#include "images/blob_source.h"
 #include "images/import.h"
 #include "images/root.h"
 #include "images/save.h"
 #include "images/summary.h"
+#include "oci/platform.h"
 #include "os/file.h"
 #include "platform/platform.h"
 #include "reference/reference.h"
+#include "registry/client.h"
+#include "registry/transfer.h"
 
 namespace berth::cmd {
 namespace {
@@ -373,8 +377,74 @@ void Report(int& exit_code, F fn) {
   }
 }
 
+// ---- pull / push ----
+
+struct PullFlags {
+  std::string ref;
+  std::string platform;
+};
+
+// Prints one line per blob as it finishes: CI logs stay readable, a terminal sees progress.
+registry::ProgressFn BlobLines(const std::string& verb) {
+  return [verb](const registry::BlobProgress& p) {
+    const char* what = nullptr;
+    switch (p.state) {
+      case registry::BlobProgress::State::kDone:
+        what = "done";
+        break;
+      case registry::BlobProgress::State::kExists:
+        what = "exists";
+        break;
+      case registry::BlobProgress::State::kMounted:
+        what = "mounted";
+        break;
+      default:
+        return;
+    }
+    std::fprintf(stderr, "%s %s: %s (%.1f MB)\n", verb.c_str(),
+                 p.digest.hex().substr(0, 12).c_str(), what, static_cast<double>(p.total) / 1e6);
+  };
+}
+
+Result<> ImagePull(const ImageFlags& flags, const PullFlags& pull) {
+  std::unique_ptr<images::Root> root = BERTH_TRY(OpenRoot(flags));
+  reference::Reference ref = BERTH_TRY(reference::ParseNormalized(pull.ref));
+  platform::Platform wanted = platform::HostPlatform();
+  if (!pull.platform.empty()) {
+    wanted = BERTH_TRY_CONTEXT(platform::ParsePlatform(pull.platform), "--platform");
+  }
+  std::unique_ptr<registry::Client> client =
+      BERTH_TRY(registry::Client::FromEnvironment(root->path()));
+  Context ctx = Context::Background();
+  registry::PullResult pulled =
+      BERTH_TRY(registry::Pull(ctx, *client, ref, oci::PlatformMatcher::Compatible(wanted),
+                               root->content(), BlobLines("pull")));
+  // The store keeps the platform's manifest: only its blobs were fetched.
+  BERTH_TRY(root->images().Put(ctx, ref.String(), pulled.manifest));
+  std::printf("%s: %s\n", ref.Familiar().c_str(), pulled.manifest.digest.ToString().c_str());
+  return {};
+}
+
+Result<> ImagePush(const ImageFlags& flags, const std::vector<std::string>& names) {
+  std::unique_ptr<images::Root> root = BERTH_TRY(OpenRoot(flags));
+  std::unique_ptr<registry::Client> client =
+      BERTH_TRY(registry::Client::FromEnvironment(root->path()));
+  Context ctx = Context::Background();
+  images::ContentBlobSource source(ctx, root->content());
+  for (const std::string& name : names) {
+    reference::Reference ref = BERTH_TRY(reference::ParseNormalized(name));
+    images::Image image = BERTH_TRY(root->images().Get(ctx, ref.String()));
+    BERTH_TRY_CONTEXT(registry::Push(ctx, *client, source, image.target, {ref}, BlobLines("push")),
+                      "pushing " + ref.Familiar());
+    std::printf("%s: %s\n", ref.Familiar().c_str(), image.target.digest.ToString().c_str());
+  }
+  return {};
+}
+
 }  // namespace
 
+// clang-format 14 loses track of the braces in this function and reflows it wrongly.
+// clang-format off
 void RegisterImageCommands(CLI::App& app, int& exit_code) {
   // Owned by the callbacks: they run inside app.parse(), while `app` holds them.
   auto image_flags = std::make_shared<ImageFlags>();
@@ -402,44 +472,60 @@ void RegisterImageCommands(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"gzip", "zstd", "uncompressed"}))
       ->default_str("gzip");
   import->callback([image_flags, import_flags, &exit_code] {
-    Report(exit_code, [&] { return ImageImport(*image_flags, *import_flags, exit_code);
-});
-}  // namespace berth::cmd
-);
+    Report(exit_code, [&] { return ImageImport(*image_flags, *import_flags, exit_code); });
+  });
 
-auto ls_format = std::make_shared<std::string>("table");
-auto ls_quiet = std::make_shared<bool>(false);
-auto* ls = image->add_subcommand("ls", "List images");
-ls->alias("list");
-ls->fallthrough();
-ls->add_option("--format", *ls_format, "Output format")
-    ->check(CLI::IsMember({"table", "json"}))
-    ->default_str("table");
-ls->add_flag("-q,--quiet", *ls_quiet, "Print only image names");
-ls->callback([image_flags, ls_format, ls_quiet, &exit_code] {
-  Report(exit_code, [&] { return ImageList(*image_flags, *ls_format, *ls_quiet); });
-});
+  auto ls_format = std::make_shared<std::string>("table");
+  auto ls_quiet = std::make_shared<bool>(false);
+  auto* ls = image->add_subcommand("ls", "List images");
+  ls->alias("list");
+  ls->fallthrough();
+  ls->add_option("--format", *ls_format, "Output format")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->default_str("table");
+  ls->add_flag("-q,--quiet", *ls_quiet, "Print only image names");
+  ls->callback([image_flags, ls_format, ls_quiet, &exit_code] {
+    Report(exit_code, [&] { return ImageList(*image_flags, *ls_format, *ls_quiet); });
+  });
 
-auto rm_names = std::make_shared<std::vector<std::string>>();
-auto* rm = image->add_subcommand("rm", "Remove images and the blobs no other image uses");
-rm->alias("remove");
-rm->fallthrough();
-rm->add_option("NAME", *rm_names, "Images to remove")->required();
-rm->callback([image_flags, rm_names, &exit_code] {
-  ImageRemove(*image_flags, *rm_names, exit_code);
-});
+  auto rm_names = std::make_shared<std::vector<std::string>>();
+  auto* rm = image->add_subcommand("rm", "Remove images and the blobs no other image uses");
+  rm->alias("remove");
+  rm->fallthrough();
+  rm->add_option("NAME", *rm_names, "Images to remove")->required();
+  rm->callback([image_flags, rm_names, &exit_code] {
+    ImageRemove(*image_flags, *rm_names, exit_code);
+  });
 
-auto save_flags = std::make_shared<SaveFlags>();
-auto* save = image->add_subcommand("save", "Save images to a tar archive (docker or OCI)");
-save->fallthrough();
-save->add_option("NAME", save_flags->names, "Images to save")->required();
-save->add_option("-o,--output", save_flags->output, "Write to a file (default: stdout)");
-save->add_option("--format", save_flags->format, "Archive format")
-    ->check(CLI::IsMember({"docker", "oci"}))
-    ->default_str("docker");
-save->callback([image_flags, save_flags, &exit_code] {
-  Report(exit_code, [&] { return ImageSave(*image_flags, *save_flags, exit_code); });
-});
+  auto pull_flags = std::make_shared<PullFlags>();
+  auto* pull = image->add_subcommand("pull", "Pull an image from a registry into the local store");
+  pull->fallthrough();
+  pull->add_option("REF", pull_flags->ref, "Image reference, e.g. busybox:latest")->required();
+  pull->add_option("--platform", pull_flags->platform, "Platform to pull (default: the host's)");
+  pull->callback([image_flags, pull_flags, &exit_code] {
+    Report(exit_code, [&] { return ImagePull(*image_flags, *pull_flags); });
+  });
+
+  auto push_names = std::make_shared<std::vector<std::string>>();
+  auto* push = image->add_subcommand("push", "Push images from the local store to their registries");
+  push->fallthrough();
+  push->add_option("NAME", *push_names, "Images to push, e.g. localhost:5000/app:v1")->required();
+  push->callback([image_flags, push_names, &exit_code] {
+    Report(exit_code, [&] { return ImagePush(*image_flags, *push_names); });
+  });
+
+  auto save_flags = std::make_shared<SaveFlags>();
+  auto* save = image->add_subcommand("save", "Save images to a tar archive (docker or OCI)");
+  save->fallthrough();
+  save->add_option("NAME", save_flags->names, "Images to save")->required();
+  save->add_option("-o,--output", save_flags->output, "Write to a file (default: stdout)");
+  save->add_option("--format", save_flags->format, "Archive format")
+      ->check(CLI::IsMember({"docker", "oci"}))
+      ->default_str("docker");
+  save->callback([image_flags, save_flags, &exit_code] {
+    Report(exit_code, [&] { return ImageSave(*image_flags, *save_flags, exit_code); });
+  });
 }
+// clang-format on
 
 }  // namespace berth::cmd
