@@ -16,6 +16,8 @@ namespace berth::executor {
 struct RunSpec {
   // Host path of the mounted root file system. The executor writes into it only what the
   // process writes (mount points it had to create are removed again when they stay empty).
+  // REQUIRES: no other Run uses the same rootfs at the same time (each RUN step mounts its own
+  // snapshot): one run's removal of such a mount point would race another's mount on it.
   std::string rootfs;
   ProcessSpec process;
 };

@@ -273,8 +273,17 @@ TEST_F(RuncExecutorTest, RuntimeFailureIsAnError) {
 TEST_F(RuncExecutorTest, ConcurrentRuns) {
   std::vector<std::thread> threads;
   std::vector<Outcome> outcomes(4);
+  // One rootfs each, as the engine mounts one snapshot per RUN (see RunSpec::rootfs).
+  TempDir roots;
   for (size_t i = 0; i < outcomes.size(); ++i) {
-    threads.emplace_back([&, i] { outcomes[i] = Sh("echo " + std::to_string(i)); });
+    ASSERT_EQ(
+        archive::testing::Shell("cp -a '" + rootfs() + "' '" + (roots / std::to_string(i)) + "'"),
+        0);
+  }
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    threads.emplace_back([&, i] {
+      outcomes[i] = Run({.args = {"echo", std::to_string(i)}}, roots / std::to_string(i));
+    });
   }
   for (auto& t : threads) {
     t.join();
