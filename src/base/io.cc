@@ -46,6 +46,15 @@ Result<> FdWriter::Close() {
   return owned_.Close();
 }
 
+Result<size_t> ViewReader::Read(char* buf, size_t size) {
+  size_t n = std::min(size, data_.size());
+  if (n > 0) {
+    std::memcpy(buf, data_.data(), n);
+    data_.remove_prefix(n);
+  }
+  return n;
+}
+
 Result<size_t> StringReader::Read(char* buf, size_t size) {
   size_t n = std::min(size, data_.size() - pos_);
   if (n > 0) {

@@ -119,6 +119,17 @@ class StringReader final : public Reader {
   size_t pos_ = 0;
 };
 
+// Reads bytes someone else owns; they must outlive the reader.
+class ViewReader final : public Reader {
+ public:
+  explicit ViewReader(std::string_view data) : data_(data) {}
+
+  Result<size_t> Read(char* buf, size_t size) override;
+
+ private:
+  std::string_view data_;
+};
+
 // Appends to a string it owns. For tests and small in-memory documents.
 class StringWriter final : public Writer {
  public:

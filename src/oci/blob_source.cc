@@ -12,24 +12,6 @@
 namespace berth::oci {
 namespace {
 
-// Reads a string owned by someone else (a MemoryBlobSource), which must outlive the reader.
-class ViewReader final : public Reader {
- public:
-  explicit ViewReader(std::string_view data) : data_(data) {}
-
-  Result<size_t> Read(char* buf, size_t size) override {
-    size_t n = std::min(size, data_.size());
-    if (n > 0) {
-      std::memcpy(buf, data_.data(), n);
-      data_.remove_prefix(n);
-    }
-    return n;
-  }
-
- private:
-  std::string_view data_;
-};
-
 constexpr int kMaxIndexDepth = 8;
 
 Result<Descriptor> ResolveAt(BlobSource& source, const Descriptor& root,

@@ -12,23 +12,6 @@ namespace {
 
 constexpr int kMaxDepth = 8;
 
-class DocumentReader final : public Reader {
- public:
-  explicit DocumentReader(std::string_view data) : data_(data) {}
-
-  Result<size_t> Read(char* buf, size_t size) override {
-    size_t n = std::min(size, data_.size());
-    if (n > 0) {
-      std::memcpy(buf, data_.data(), n);
-      data_.remove_prefix(n);
-    }
-    return n;
-  }
-
- private:
-  std::string_view data_;
-};
-
 Result<> Collect(BlobSource& source, const Descriptor& d, BlobSet& set, int depth) {
   if (set.seen.contains(d.digest)) {
     return {};
@@ -73,7 +56,7 @@ Result<std::unique_ptr<Reader>> OpenCollected(BlobSource& source, const BlobSet&
                                               const Descriptor& blob) {
   auto it = set.documents.find(blob.digest);
   if (it != set.documents.end()) {
-    return std::unique_ptr<Reader>(std::make_unique<DocumentReader>(it->second));
+    return std::unique_ptr<Reader>(std::make_unique<ViewReader>(it->second));
   }
   std::unique_ptr<Reader> raw = BERTH_TRY(source.Open(blob.digest));
   return std::unique_ptr<Reader>(
