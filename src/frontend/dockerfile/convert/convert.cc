@@ -12,6 +12,7 @@
 #include "frontend/dockerfile/instructions/instructions.h"
 #include "frontend/dockerfile/parser/parser.h"
 #include "frontend/dockerfile/shell/lex.h"
+#include "gitref/gitref.h"
 #include "reference/reference.h"
 
 namespace berth::frontend::dockerfile::convert {
@@ -98,17 +99,6 @@ void AddSorted(std::vector<std::string>& list, const std::string& value) {
 
 bool IsUrl(const std::string& s) {
   return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
-}
-
-bool LooksLikeGit(const std::string& s) {
-  if (s.rfind("git@", 0) == 0 || s.rfind("git://", 0) == 0 || s.rfind("ssh://", 0) == 0) {
-    return true;
-  }
-  if (IsUrl(s)) {
-    std::string path = s.substr(0, s.find('#'));
-    return path.size() > 4 && path.compare(path.size() - 4, 4, ".git") == 0;
-  }
-  return false;
 }
 
 std::string UrlFileName(const std::string& url) {
@@ -964,15 +954,40 @@ class Converter {
       copy.chmod = chmod;
       copy.exclude_patterns = excludes;
       copy.parents = cmd.parents;
-      if (cmd.add && from_context && LooksLikeGit(src)) {
+      std::optional<gitref::GitRef> git_ref;
+      if (cmd.add && from_context) {
+        Result<std::optional<gitref::GitRef>> parsed = gitref::ParseGitRef(src);
+        if (!parsed.ok()) {
+          return Fail(inst, parsed.error().message());
+        }
+        // The "github.com/x/y" form is a local path to ADD, as in BuildKit.
+        if (*parsed && !(*parsed)->indistinguishable_from_local) {
+          git_ref = **parsed;
+        }
+      }
+      if (git_ref) {
         graph::Op git;
         git.platform = st.platform;
-        graph::SourceOp source{"git://" + src, {}};
-        if (cmd.keep_git_dir) {
+        // Identified by remote, ref and subdir: the cache key resolves the ref to a commit.
+        graph::SourceOp source{"git://" + git_ref->remote, {}};
+        if (!git_ref->ref.empty()) {
+          source.attrs["ref"] = git_ref->ref;
+        }
+        if (!git_ref->subdir.empty()) {
+          source.attrs["subdir"] = git_ref->subdir;
+        }
+        if (cmd.keep_git_dir || git_ref->keep_git_dir.value_or(false)) {
           source.attrs["keepgitdir"] = "true";
         }
+        if (git_ref->submodules.has_value()) {
+          source.attrs["submodules"] = *git_ref->submodules ? "true" : "false";
+        }
+        std::string checksum = git_ref->checksum;
         if (!cmd.checksum.empty()) {
-          source.attrs["checksum"] = BERTH_TRY(Expand(st, inst, cmd.checksum));
+          checksum = BERTH_TRY(Expand(st, inst, cmd.checksum));
+        }
+        if (!checksum.empty()) {
+          source.attrs["checksum"] = checksum;
         }
         git.op = std::move(source);
         Ref ref =

@@ -230,9 +230,18 @@ TEST(ConvertTest, AddSources) {
   std::vector<std::string> sources = Sources(r);
   EXPECT_NE(std::find(sources.begin(), sources.end(), "https://example.com/f.tar.gz"),
             sources.end());
-  EXPECT_NE(
-      std::find(sources.begin(), sources.end(), "git://https://github.com/moby/buildkit.git#v0.12"),
-      sources.end());
+  EXPECT_NE(std::find(sources.begin(), sources.end(), "git://https://github.com/moby/buildkit.git"),
+            sources.end());
+  bool ref_attr = false;
+  for (const graph::Vertex* v : Closure(r)) {
+    const auto* s = std::get_if<SourceOp>(&v->op.op);
+    if (s != nullptr && s->identifier.rfind("git://", 0) == 0) {
+      ref_attr = s->attrs.count("ref") != 0 && s->attrs.at("ref") == "v0.12";
+    }
+  }
+  EXPECT_TRUE(ref_attr);
+  // The legacy "github.com/x/y" form is a local path, and a malformed git ref is an error.
+  EXPECT_EQ(ErrorOf("FROM busybox\nADD github.com/moby/buildkit /src\n"), "");
   EXPECT_NE(ErrorOf("FROM busybox\nADD --checksum=sha256:abc local /x\n").find("--checksum"),
             std::string::npos);
 }
