@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Side-by-side image transfer benchmark on a ~200 MB Debian minbase root filesystem, in one run:
+#   export: `berth image import DIR` (tar + gzip + diff-ID and blob SHA-256 + store)
+#           vs `tar -c | igzip -1` and `tar -c | gzip -6` (compression only, no hashing/storing);
+#   push:   `berth image push` vs `skopeo copy oci-archive:... docker://...` (each tool to its own
+#           fresh docker-registry on loopback), and a repeated push of the unchanged image;
+#   pull:   `berth image pull` (fetch + verify + store) vs `skopeo copy docker://... oci:DIR`.
+# Prints each time (median of RUNS) and the ratio berth/peer. Needs root, debootstrap (first
+# run only: the rootfs is cached in $BENCH_DIR), docker-registry, skopeo, isal and a Release
+# berth (built by this script).
+#
+# Usage: bench/images.sh [RUNS]   (default 3; BENCH_DIR defaults to /var/tmp/berth-bench)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+bench_dir=${BENCH_DIR:-/var/tmp/berth-bench}
+mkdir -p "$bench_dir"
+
+cmake --preset release >/dev/null
+cmake --build --preset release --target berth >/dev/null
+berth=$PWD/build/release/bin/berth
+
+rootfs=$bench_dir/debian-rootfs
+if [[ ! -d $rootfs/usr ]]; then
+  rm -rf "$rootfs"
+  scripts/make-debian-rootfs "$rootfs"
+fi
+size_mb=$(du -sm "$rootfs" | cut -f1)
+
+work=$(mktemp -d /var/tmp/berth-bench-run-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start_registry() {  # NAME -> prints host:port
+  local dir=$work/$1 port
+  port=$(free_port)
+  mkdir -p "$dir"
+  cat >"$dir/config.yml" <<CONF
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $dir/data}}
+http: {addr: 127.0.0.1:$port}
+CONF
+  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break
+    sleep 0.05
+  done
+  echo "127.0.0.1:$port"
+}
+
+# time_cmd CMD... -> seconds (wall) of one run
+time_cmd() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" >/dev/null 2>&1
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc -l
+}
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+report() {  # LABEL BERTH_SECONDS PEER_LABEL PEER_SECONDS
+  printf '%-34s berth %7.3f s   %-22s %7.3f s   ratio %.2f\n' "$1" "$2" "$3" "$4" \
+    "$(echo "$2 / $4" | bc -l)"
+}
+
+echo "rootfs: $rootfs ($size_mb MB), runs: $runs (medians)"
+export BERTH_ROOT=$work/berth-root
+
+# ---- export ----
+b=(); i=(); g=()
+for r in $(seq "$runs"); do
+  rm -rf "$BERTH_ROOT"
+  b+=("$(time_cmd "$berth" image import "$rootfs" bench/debian:1)")
+  i+=("$(time_cmd sh -c "tar -C '$rootfs' -cf - . | igzip -1 -c > /dev/null")")
+  g+=("$(time_cmd sh -c "tar -C '$rootfs' -cf - . | gzip -6 -c > /dev/null")")
+done
+be=$(printf '%s\n' "${b[@]}" | median)
+report "export (import a rootfs)" "$be" "tar | igzip -1" "$(printf '%s\n' "${i[@]}" | median)"
+report "export (import a rootfs)" "$be" "tar | gzip -6" "$(printf '%s\n' "${g[@]}" | median)"
+
+# ---- push ----
+"$berth" image save --format oci -o "$work/debian.oci.tar" bench/debian:1
+b=(); s=(); again=()
+for r in $(seq "$runs"); do
+  rb=$(start_registry "reg-berth-$r")
+  rs=$(start_registry "reg-skopeo-$r")
+  "$berth" image import "$rootfs" "$rb/bench/debian:1" >/dev/null 2>&1
+  b+=("$(time_cmd "$berth" image push "$rb/bench/debian:1")")
+  again+=("$(time_cmd "$berth" image push "$rb/bench/debian:1")")
+  s+=("$(time_cmd skopeo copy --dest-tls-verify=false "oci-archive:$work/debian.oci.tar" "docker://$rs/bench/debian:1")")
+done
+report "push" "$(printf '%s\n' "${b[@]}" | median)" "skopeo copy" "$(printf '%s\n' "${s[@]}" | median)"
+printf '%-34s berth %7.3f s\n' "push again (unchanged)" "$(printf '%s\n' "${again[@]}" | median)"
+
+# ---- pull ----
+b=(); s=()
+for r in $(seq "$runs"); do
+  "$berth" image rm "$rb/bench/debian:1" >/dev/null 2>&1 || true
+  rm -rf "$BERTH_ROOT"
+  b+=("$(time_cmd "$berth" image pull "$rb/bench/debian:1")")
+  rm -rf "$work/skopeo-oci"
+  s+=("$(time_cmd skopeo copy --src-tls-verify=false "docker://$rb/bench/debian:1" "oci:$work/skopeo-oci:1")")
+done
+report "pull (fetch, verify, store)" "$(printf '%s\n' "${b[@]}" | median)" "skopeo copy" "$(printf '%s\n' "${s[@]}" | median)"
