@@ -72,8 +72,7 @@ int64_t ReadRecord(const db::Statement& st, Record& r) {
 Result<digest::Digest> ParseStoredDigest(db::Database& db, const std::string& text) {
   Result<digest::Digest> d = digest::Digest::Parse(text);
   if (!d.ok()) {
-    return Error::DataLoss("cache database " + db.path() + " holds a malformed digest \"" + text +
-                           "\"");
+    return Error::DataLoss("database " + db.path() + " holds a malformed digest \"" + text + "\"");
   }
   return d;
 }

@@ -7,7 +7,9 @@
 //
 // Thread-safety and processes: see index.h. Each calling thread borrows its own connection from
 // a pool (db::ConnectionPool), so lookups on many threads run in parallel; writers serialise on
-// SQLite's write lock (BEGIN IMMEDIATE), which also orders writers in other processes.
+// SQLite's write lock (BEGIN IMMEDIATE), which also orders writers in other processes. Lookup is
+// a writer too (it records last_used_at): a short one, without fsync (synchronous=NORMAL in WAL
+// mode syncs at checkpoints), so a build's lookups cost tens of microseconds each.
 #pragma once
 
 #include <chrono>

@@ -126,12 +126,14 @@ TEST_F(SqliteIndexTest, DamagedPagesAreDataLoss) {
   Result<std::unique_ptr<SqliteIndex>> index = SqliteIndex::Open({.path = path_});
   if (!index.ok()) {
     EXPECT_EQ(index.error().code(), ErrorCode::kDataLoss) << index.error().ToString();
+    RecordProperty("error", index.error().ToString());
     return;
   }
   Result<std::vector<Record>> list = (*index)->List(ctx_, "p");
   ASSERT_FALSE(list.ok()) << "read " << list->size() << " records from a damaged file";
   EXPECT_EQ(list.error().code(), ErrorCode::kDataLoss) << list.error().ToString();
   EXPECT_NE(list.error().ToString().find("damaged"), std::string::npos);
+  RecordProperty("error", list.error().ToString());
 }
 
 TEST_F(SqliteIndexTest, AWriterHeldLockIsUnavailableAfterTheBusyTimeout) {

@@ -113,7 +113,7 @@ Error Database::ErrorFor(int rc, std::string_view what) const {
   std::string message;
   switch (code) {
     case ErrorCode::kDataLoss:
-      message = "cache database " + path_ + " is damaged (" + detail +
+      message = "database " + path_ + " is damaged (" + detail +
                 "); remove the file to start over with an empty database";
       break;
     case ErrorCode::kUnavailable:

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -32,6 +33,11 @@ struct IndexFactory {
   std::function<Result<std::unique_ptr<Index>>(const std::string& dir, std::function<Time()> clock)>
       make;
 };
+
+// Names the parameter in gtest's messages (instead of a byte dump).
+inline void PrintTo(const IndexFactory& factory, std::ostream* os) {
+  *os << factory.name;
+}
 
 inline std::string IndexFactoryName(const ::testing::TestParamInfo<IndexFactory>& info) {
   return info.param.name;
