@@ -114,7 +114,8 @@ platform::Platform NormalizePlatform(platform::Platform p) {
   return p;
 }
 
-PlatformMatcher PlatformMatcher::Compatible(const platform::Platform& wanted, std::string os_version) {
+PlatformMatcher PlatformMatcher::Compatible(const platform::Platform& wanted,
+                                            std::string os_version) {
   PlatformMatcher m;
   std::vector<platform::Platform> raw;
   AppendVector(NormalizePlatform(wanted), raw);

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "base/result.h"
-#include "platform/platform.h"
 #include "oci/image.h"
+#include "platform/platform.h"
 
 namespace berth::oci {
 
