@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/error.h"
+#include "cmd/berth/build.h"
 #include "cmd/berth/debug.h"
 #include "cmd/berth/image.h"
 
@@ -74,6 +75,7 @@ int Run(int argc, char** argv) {
     }
   });
 
+  cmd::RegisterBuildCommand(app, exit_code);
   cmd::RegisterImageCommands(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,179 @@
+#include "engine/exporter.h"
+
+#include <chrono>
+
+#include "archive/export.h"
+#include "content/lease.h"
+#include "engine/runner.h"
+#include "images/import.h"
+#include "oci/media_types.h"
+
+namespace berth::engine {
+namespace {
+
+constexpr std::chrono::hours kExportLeaseTtl{24};
+
+// The layer of snapshot `name`: the recorded one when its blob is still stored, else a fresh
+// export of the snapshot's upper directory (then recorded).
+Result<cache::Layer> LayerOf(const Context& ctx, const ExportEnv& env, const std::string& name,
+                             const std::string& lease, std::optional<int64_t> source_date_epoch) {
+  Result<cache::Record> record = env.index->Lookup(ctx, "", LayerKey(name));
+  if (record.ok()) {
+    for (const cache::Layer& layer : record->layers) {
+      if (env.content->Exists(ctx, layer.digest).value_or(false)) {
+        BERTH_TRY(env.content->leases().AddResource(ctx, lease, layer.digest));
+        return layer;
+      }
+    }
+  } else if (record.error().code() != ErrorCode::kNotFound) {
+    return std::move(record).error();
+  }
+  std::string upper = BERTH_TRY(UpperDir(*env.snapshotter, name));
+  std::string ref = UniqueName("export-");
+  std::unique_ptr<content::Writer> ingest =
+      BERTH_TRY(env.content->OpenWriter(ctx, {.ref = ref, .lease = lease}));
+  archive::ExportOptions options;
+  options.tar.layout = archive::SourceLayout::kOverlayUpper;
+  options.tar.source_date_epoch = source_date_epoch;
+  options.compression = compress::Format::kGzip;
+  Result<archive::ExportedLayer> exported = archive::ExportLayer(ctx, upper, *ingest, options);
+  if (!exported.ok()) {
+    ingest.reset();
+    (void)env.content->Abort(ctx, ref);
+    return std::move(exported).error().AddContext("exporting snapshot " + name);
+  }
+  Result<> committed = ingest->Commit(ctx, exported->compressed_size, exported->blob_digest);
+  if (!committed.ok() && committed.error().code() != ErrorCode::kAlreadyExists) {
+    return std::move(committed).error().AddContext("storing the layer of " + name);
+  }
+  cache::Layer layer{.media_type = std::string(oci::kMediaTypeImageLayerGzip),
+                     .digest = exported->blob_digest,
+                     .size = static_cast<int64_t>(exported->compressed_size),
+                     .diff_id = exported->diff_id,
+                     .compression = "gzip"};
+  cache::Record fresh;
+  fresh.snapshot = name;
+  BERTH_TRY(env.index->Put(ctx, "", LayerKey(name), fresh));
+  BERTH_TRY(env.index->AddLayer(ctx, "", LayerKey(name), layer));
+  return layer;
+}
+
+Result<oci::Descriptor> StoreDocument(const Context& ctx, content::Store& content,
+                                      std::string_view media_type, const std::string& data,
+                                      const std::string& lease) {
+  oci::Descriptor desc = oci::DescribeBlob(media_type, data);
+  StringReader reader(data);
+  BERTH_TRY(content::WriteBlob(ctx, content, reader,
+                               {.ref = "build-" + desc.digest.hex(),
+                                .expected = desc.digest,
+                                .expected_size = static_cast<uint64_t>(desc.size),
+                                .lease = lease}));
+  return desc;
+}
+
+}  // namespace
+
+Result<ExportedImage> ExportImage(const Context& ctx, const ExportEnv& env, const std::string& top,
+                                  const frontend::dockerfile::convert::ImageConfig& config,
+                                  const std::vector<std::string>& tags,
+                                  std::optional<int64_t> source_date_epoch) {
+  std::vector<std::string> normalized;
+  for (const std::string& tag : tags) {
+    normalized.push_back(BERTH_TRY_CONTEXT(images::NormalizeName(tag), "tag " + tag));
+  }
+  std::vector<std::string> chain;
+  for (std::string s = top; !s.empty();) {
+    chain.push_back(s);
+    snapshot::Info info = BERTH_TRY(env.snapshotter->Stat(ctx, s));
+    s = info.parent;
+  }
+  std::reverse(chain.begin(), chain.end());
+
+  content::ScopedLease lease =
+      BERTH_TRY(content::ScopedLease::Create(ctx, env.content->leases(), {.ttl = kExportLeaseTtl}));
+  std::vector<cache::Layer> layers;
+  for (const std::string& name : chain) {
+    layers.push_back(BERTH_TRY(LayerOf(ctx, env, name, lease.id(), source_date_epoch)));
+  }
+
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  std::string created = images::FormatRfc3339(source_date_epoch.value_or(now));
+  platform::Platform p =
+      platform::Normalize(config.platform.os.empty() ? platform::HostPlatform() : config.platform);
+
+  oci::ImageConfig image;
+  image.created = created;
+  image.author = config.author;
+  image.architecture = p.architecture;
+  image.os = p.os;
+  image.variant = p.variant;
+  oci::ContainerConfig& c = image.config;
+  c.env = config.env;
+  c.cmd = config.cmd;
+  c.entrypoint = config.entrypoint;
+  c.shell = config.shell;
+  c.user = config.user;
+  c.working_dir = config.working_dir;
+  c.stop_signal = config.stop_signal;
+  c.labels = config.labels;
+  c.exposed_ports.insert(config.exposed_ports.begin(), config.exposed_ports.end());
+  c.volumes.insert(config.volumes.begin(), config.volumes.end());
+  if (config.healthcheck) {
+    c.healthcheck = oci::HealthConfig{.test = config.healthcheck->test,
+                                      .interval = config.healthcheck->interval,
+                                      .timeout = config.healthcheck->timeout,
+                                      .start_period = config.healthcheck->start_period,
+                                      .start_interval = config.healthcheck->start_interval,
+                                      .retries = config.healthcheck->retries};
+  }
+  c.on_build = config.on_build;
+  for (const cache::Layer& layer : layers) {
+    image.rootfs.diff_ids.push_back(layer.diff_id);
+  }
+  // History: one non-empty entry per layer. The frontend's history has one per layer-making
+  // instruction; where the snapshot chain differs (a materialised merge adds layers), entries
+  // are added or marked empty so that consumers that pair them with layers stay consistent.
+  size_t non_empty = 0;
+  for (const auto& h : config.history) {
+    oci::History entry{.created = created,
+                       .created_by = h.created_by,
+                       .comment = h.comment,
+                       .empty_layer = h.empty_layer};
+    if (!entry.empty_layer) {
+      if (non_empty >= layers.size()) {
+        entry.empty_layer = true;
+      } else {
+        ++non_empty;
+      }
+    }
+    image.history.push_back(std::move(entry));
+  }
+  for (; non_empty < layers.size(); ++non_empty) {
+    image.history.push_back({.created = created, .created_by = "berth build", .comment = ""});
+  }
+
+  oci::Descriptor config_desc =
+      BERTH_TRY_CONTEXT(StoreDocument(ctx, *env.content, oci::kMediaTypeImageConfig,
+                                      oci::Serialize(image), lease.id()),
+                        "storing the image config");
+  oci::Manifest manifest;
+  manifest.media_type = std::string(oci::kMediaTypeImageManifest);
+  manifest.config = config_desc;
+  for (const cache::Layer& layer : layers) {
+    manifest.layers.push_back(
+        {.media_type = layer.media_type, .digest = layer.digest, .size = layer.size});
+  }
+  oci::Descriptor manifest_desc =
+      BERTH_TRY_CONTEXT(StoreDocument(ctx, *env.content, oci::kMediaTypeImageManifest,
+                                      oci::Serialize(manifest), lease.id()),
+                        "storing the image manifest");
+  manifest_desc.platform = oci::Platform{p};
+  for (const std::string& name : normalized) {
+    BERTH_TRY(env.images->Put(ctx, name, manifest_desc));
+  }
+  return ExportedImage{.manifest = manifest_desc, .config = config_desc, .tags = normalized};
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,55 @@
+// The engine's ImageResolver: `FROM name` against the local image store first, then a registry
+// pull (through the mirrors of $BERTH_ROOT/config.toml), as `docker build` does.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "base/context.h"
+#include "base/result.h"
+#include "content/store.h"
+#include "frontend/dockerfile/convert/convert.h"
+#include "images/store.h"
+#include "oci/image.h"
+
+namespace berth::engine {
+
+// A base image as the engine uses it: its manifest and config, read from the content store.
+struct LoadedImage {
+  std::string name;  // normalised reference
+  oci::Descriptor manifest_desc;
+  oci::Manifest manifest;
+  oci::ImageConfig config;
+};
+
+// oci config -> the frontend's view of it.
+frontend::dockerfile::convert::ImageConfig ToConvertConfig(const oci::ImageConfig& config);
+
+// Reads the manifest `digest` (or, when it is an index, the manifest for `platform`) and its
+// config from `store`.
+Result<LoadedImage> LoadImage(const Context& ctx, content::Store& store, const std::string& name,
+                              const oci::Descriptor& root, const platform::Platform& platform);
+
+class StoreResolver final : public frontend::dockerfile::convert::ImageResolver {
+ public:
+  // Borrows the stores; `berth_root` locates config.toml for registry mirrors.
+  StoreResolver(Context ctx, content::Store& content, images::Store& images, std::string berth_root)
+      : ctx_(std::move(ctx)), content_(content), images_(images), root_(std::move(berth_root)) {}
+
+  Result<Resolved> Resolve(const std::string& reference,
+                           const graph::Platform& platform) const override;
+
+  // The image behind `reference` (a name, or name@digest), pulling it when the store lacks it.
+  Result<LoadedImage> Load(const std::string& reference, const graph::Platform& platform) const;
+
+ private:
+  Context ctx_;
+  content::Store& content_;
+  images::Store& images_;
+  std::string root_;
+  mutable std::mutex mu_;
+  mutable std::map<std::string, LoadedImage> loaded_;  // by reference + platform
+};
+
+}  // namespace berth::engine

@@ -1,0 +1,675 @@
+#include "engine/runner.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <deque>
+#include <mutex>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "archive/export.h"
+#include "base/io.h"
+#include "fileop/checksum.h"
+#include "fileop/fileop.h"
+#include "os/file.h"
+#include "snapshot/apply_layer.h"
+#include "snapshot/mount.h"
+
+namespace berth::engine {
+namespace {
+
+constexpr std::string_view kImageScheme = "docker-image://";
+constexpr size_t kTailLines = 10;
+
+std::string Location(const graph::Vertex& vertex) {
+  if (vertex.metadata.locations.empty()) {
+    return "";
+  }
+  const graph::Location& l = vertex.metadata.locations.front();
+  return l.file + ":" + std::to_string(l.start_line) + ": ";
+}
+
+std::string StepName(const graph::Vertex& vertex) {
+  return Location(vertex) + vertex.metadata.description;
+}
+
+std::string Compression(const std::string& media_type) {
+  if (media_type.ends_with("gzip")) {
+    return "gzip";
+  }
+  if (media_type.ends_with("zstd")) {
+    return "zstd";
+  }
+  return "";
+}
+
+// Collects a step's output: forwards whole lines to progress and keeps the last few for errors.
+class LogSink {
+ public:
+  LogSink(Progress* progress, graph::VertexId vertex) : progress_(progress), vertex_(vertex) {}
+
+  void Line(std::string_view line) {
+    if (progress_ != nullptr) {
+      progress_->Log(vertex_, line);
+    }
+    std::lock_guard lock(mu_);
+    tail_.emplace_back(line);
+    if (tail_.size() > kTailLines) {
+      tail_.pop_front();
+    }
+  }
+
+  std::string Tail() {
+    std::lock_guard lock(mu_);
+    std::string out;
+    for (const std::string& l : tail_) {
+      out += "\n  " + l;
+    }
+    return out;
+  }
+
+ private:
+  Progress* progress_;
+  graph::VertexId vertex_;
+  std::mutex mu_;
+  std::deque<std::string> tail_;
+};
+
+class LogWriter final : public Writer {
+ public:
+  explicit LogWriter(LogSink& sink) : sink_(sink) {}
+  Result<> Write(std::string_view data) override {
+    partial_.append(data);
+    size_t start = 0;
+    for (size_t nl = partial_.find('\n'); nl != std::string::npos;
+         nl = partial_.find('\n', start)) {
+      sink_.Line(std::string_view(partial_).substr(start, nl - start));
+      start = nl + 1;
+    }
+    partial_.erase(0, start);
+    return {};
+  }
+  Result<> Close() override {
+    if (!partial_.empty()) {
+      sink_.Line(partial_);
+      partial_.clear();
+    }
+    return {};
+  }
+
+ private:
+  LogSink& sink_;
+  std::string partial_;
+};
+
+// What one op run mounts and creates, undone (last first) when it goes away: mounts, views and
+// scratch snapshots, temporary directories, and the active snapshot unless committed.
+class Workspace {
+ public:
+  Workspace(snapshot::Snapshotter& snapshotter, Context ctx)
+      : snapshotter_(snapshotter), ctx_(std::move(ctx)) {}
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  ~Workspace() { (void)Release(); }
+
+  // Mounts `mounts` on a fresh directory `dir` (made by the caller).
+  Result<> Mount(const std::vector<snapshot::Mount>& mounts, const std::string& dir) {
+    dirs_.push_back(dir);
+    mounts_.push_back(BERTH_TRY(snapshot::MountAll(mounts, dir)));
+    return {};
+  }
+  void AddKey(const std::string& key) { keys_.push_back(key); }
+  void AddDir(const std::string& dir) { dirs_.push_back(dir); }
+
+  // Unmounts everything and removes the temporary keys and directories. Idempotent.
+  Result<> Release() {
+    Result<> first;
+    for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it) {
+      Result<> r = it->Unmount();
+      if (!r.ok() && first.ok()) {
+        first = std::move(r);
+      }
+    }
+    mounts_.clear();
+    for (auto it = keys_.rbegin(); it != keys_.rend(); ++it) {
+      (void)snapshotter_.Remove(ctx_, *it);
+    }
+    keys_.clear();
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      (void)rmdir(it->c_str());
+    }
+    dirs_.clear();
+    return first;
+  }
+
+ private:
+  snapshot::Snapshotter& snapshotter_;
+  Context ctx_;
+  std::vector<snapshot::ScopedMount> mounts_;
+  std::vector<std::string> keys_;
+  std::vector<std::string> dirs_;
+};
+
+// Commits active `key` as `name`; AlreadyExists is success (see snapshotter.h).
+Result<> CommitAs(const Context& ctx, snapshot::Snapshotter& snapshotter, const std::string& name,
+                  const std::string& key) {
+  Result<> r = snapshotter.Commit(ctx, name, key);
+  if (!r.ok()) {
+    if (r.error().code() == ErrorCode::kAlreadyExists) {
+      (void)snapshotter.Remove(ctx, key);
+      return {};
+    }
+    (void)snapshotter.Remove(ctx, key);
+    return r;
+  }
+  return {};
+}
+
+// `path` with leading "/" and "./" removed and without its trailing "/".
+std::string Relative(std::string_view path) {
+  while (!path.empty() && (path.front() == '/' || path.starts_with("./"))) {
+    path.remove_prefix(path.front() == '/' ? 1 : 2);
+  }
+  while (path.ends_with('/')) {
+    path.remove_suffix(1);
+  }
+  return path == "." ? std::string() : std::string(path);
+}
+
+// The directory part of a copy source before its first wildcard component.
+std::string FixedPrefix(const std::string& src) {
+  std::string rel = Relative(src);
+  std::string out;
+  size_t pos = 0;
+  while (pos < rel.size()) {
+    size_t end = rel.find('/', pos);
+    if (end == std::string::npos) {
+      end = rel.size();
+    }
+    std::string part = rel.substr(pos, end - pos);
+    if (part.find_first_of("*?[\\") != std::string::npos) {
+      break;
+    }
+    out += (out.empty() ? "" : "/") + part;
+    pos = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string LayerKey(const std::string& snapshot) {
+  return "layer:" + snapshot;
+}
+
+std::string UniqueName(const std::string& prefix) {
+  static std::atomic<uint64_t> counter{0};
+  static const uint64_t seed = [] {
+    std::random_device random;
+    return (static_cast<uint64_t>(random()) << 32) ^ random();
+  }();
+  std::string material = std::to_string(getpid()) + "/" + std::to_string(seed) + "/" +
+                         std::to_string(counter.fetch_add(1));
+  return prefix + digest::FromBytes(material).hex().substr(0, 20);
+}
+
+Result<std::string> UpperDir(const snapshot::OverlaySnapshotter& snapshotter,
+                             const std::string& name) {
+  // Snapshot names made by the engine need no escaping (see EscapeKey in the snapshotter).
+  std::string meta = snapshotter.root() + "/meta/" + name + ".json";
+  std::string text = BERTH_TRY_CONTEXT(os::ReadFile(meta), "snapshot " + name);
+  try {
+    nlohmann::json j = nlohmann::json::parse(text);
+    return snapshotter.root() + "/snapshots/" + std::to_string(j.at("id").get<uint64_t>()) + "/fs";
+  } catch (const std::exception& e) {
+    return Error::DataLoss("snapshot " + name + ": bad record: " + e.what());
+  }
+}
+
+graph::VertexId Runner::IdOf(const graph::Vertex& vertex) const {
+  return static_cast<graph::VertexId>(&vertex - env_.graph->vertices().data());
+}
+
+std::string Runner::TempDir(const std::string& prefix) const {
+  std::string base = env_.root + "/tmp";
+  (void)os::MakeDirs(base, 0700);
+  std::string templ = base + "/" + prefix + "XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr) {
+    return "";
+  }
+  return templ;
+}
+
+graph::CopyAction Runner::WithContextExcludes(const graph::CopyAction& action) const {
+  graph::CopyAction out = action;
+  std::string prefix = FixedPrefix(action.src);
+  for (const std::string& pattern : env_.context_excludes) {
+    bool negate = pattern.starts_with('!');
+    std::string body = Relative(negate ? pattern.substr(1) : pattern);
+    std::string rebased;
+    if (prefix.empty() || body.starts_with("**")) {
+      rebased = body;
+    } else if (body.starts_with(prefix + "/")) {
+      rebased = body.substr(prefix.size() + 1);
+    } else {
+      continue;  // the pattern cannot match below this source
+    }
+    out.exclude_patterns.push_back((negate ? "!" : "") + rebased);
+  }
+  return out;
+}
+
+Result<std::string> Runner::ContentKey(const Context& ctx, const graph::Vertex& vertex,
+                                       const std::vector<solver::Input>& inputs) {
+  auto is_context = [&](std::optional<int32_t> input) {
+    return input && *input >= 0 && static_cast<size_t>(*input) < inputs.size() &&
+           inputs[static_cast<size_t>(*input)].ref() == kContextRef;
+  };
+  std::string key;
+  if (const auto* src = std::get_if<graph::SourceOp>(&vertex.op.op)) {
+    if (src->identifier.starts_with(kImageScheme) &&
+        src->identifier.find('@') == std::string::npos) {
+      LoadedImage image = BERTH_TRY(
+          env_.resolver->Load(src->identifier.substr(kImageScheme.size()), vertex.op.platform));
+      key = image.manifest_desc.digest.ToString();
+    }
+  } else if (const auto* file = std::get_if<graph::FileOp>(&vertex.op.op)) {
+    for (size_t i = 0; i < file->actions.size(); ++i) {
+      const auto* copy = std::get_if<graph::CopyAction>(&file->actions[i]);
+      if (copy == nullptr || !is_context(copy->src_input)) {
+        continue;
+      }
+      graph::CopyAction rebased = WithContextExcludes(*copy);
+      fileop::ChecksumOptions options{.follow_symlinks = copy->follow_symlinks,
+                                      .wildcard = copy->allow_wildcard,
+                                      .include_patterns = rebased.include_patterns,
+                                      .exclude_patterns = rebased.exclude_patterns,
+                                      .ignore_owners = true};
+      Result<digest::Digest> sum = fileop::Checksum(ctx, env_.context_dir, copy->src, options);
+      if (!sum.ok()) {
+        return std::move(sum).error().AddContext(StepName(vertex));
+      }
+      key += std::to_string(i) + "=" + sum->ToString() + ";";
+    }
+  } else if (const auto* exec = std::get_if<graph::ExecOp>(&vertex.op.op)) {
+    for (size_t i = 0; i < exec->mounts.size(); ++i) {
+      const graph::Mount& m = exec->mounts[i];
+      if (m.type != graph::MountType::kBind || !is_context(m.input)) {
+        continue;
+      }
+      graph::CopyAction probe;
+      probe.src = m.selector;
+      graph::CopyAction rebased = WithContextExcludes(probe);
+      Result<digest::Digest> sum = fileop::Checksum(
+          ctx, env_.context_dir, m.selector.empty() ? "." : m.selector,
+          {.wildcard = false, .exclude_patterns = rebased.exclude_patterns, .ignore_owners = true});
+      if (!sum.ok()) {
+        return std::move(sum).error().AddContext(StepName(vertex));
+      }
+      key += "mount" + std::to_string(i) + "=" + sum->ToString() + ";";
+    }
+  }
+  return key;
+}
+
+Result<std::vector<std::string>> Runner::Run(const Context& ctx, const graph::Vertex& vertex,
+                                             const std::vector<solver::Input>& inputs) {
+  std::string out;
+  if (const auto* src = std::get_if<graph::SourceOp>(&vertex.op.op)) {
+    if (src->identifier.starts_with("local://")) {
+      if (src->identifier != "local://context") {
+        return Error::Unimplemented(StepName(vertex) +
+                                    ": named build contexts are not supported "
+                                    "yet");
+      }
+      out = std::string(kContextRef);
+    } else if (src->identifier.starts_with(kImageScheme)) {
+      out = BERTH_TRY(RunImage(ctx, vertex, *src));
+    } else {
+      return Error::Unimplemented(StepName(vertex) + ": source " + src->identifier +
+                                  " is not supported yet");
+    }
+  } else if (const auto* exec = std::get_if<graph::ExecOp>(&vertex.op.op)) {
+    out = BERTH_TRY(RunExec(ctx, vertex, *exec, inputs));
+  } else if (const auto* file = std::get_if<graph::FileOp>(&vertex.op.op)) {
+    out = BERTH_TRY(RunFile(ctx, vertex, *file, inputs));
+  } else {
+    out = BERTH_TRY_CONTEXT(RunMerge(ctx, inputs), StepName(vertex));
+  }
+  return std::vector<std::string>{out};
+}
+
+Result<std::string> Runner::RunImage(const Context& ctx, const graph::Vertex& vertex,
+                                     const graph::SourceOp& op) {
+  LoadedImage image = BERTH_TRY_CONTEXT(
+      env_.resolver->Load(op.identifier.substr(kImageScheme.size()), vertex.op.platform),
+      StepName(vertex));
+  const std::vector<digest::Digest>& diff_ids = image.config.rootfs.diff_ids;
+  if (diff_ids.size() != image.manifest.layers.size()) {
+    return Error::InvalidArgument("image " + image.name + ": " +
+                                  std::to_string(image.manifest.layers.size()) + " layers but " +
+                                  std::to_string(diff_ids.size()) + " diff ids");
+  }
+  std::string parent;
+  std::string chain;
+  for (size_t i = 0; i < diff_ids.size(); ++i) {
+    chain = i == 0 ? diff_ids[i].ToString()
+                   : digest::FromBytes(chain + " " + diff_ids[i].ToString()).ToString();
+    std::string name = "chain-" + digest::Digest::Parse(chain).value().hex();
+    if (!env_.snapshotter->Stat(ctx, name).ok()) {
+      const oci::Descriptor& layer = image.manifest.layers[i];
+      std::unique_ptr<content::BlobReader> reader =
+          BERTH_TRY(env_.content->OpenReader(ctx, layer.digest));
+      BERTH_TRY_CONTEXT(snapshot::ApplyLayerSnapshot(ctx, *env_.snapshotter, parent, name, *reader),
+                        "unpacking layer " + layer.digest.ToString() + " of " + image.name);
+    }
+    const oci::Descriptor& layer = image.manifest.layers[i];
+    cache::Record record;
+    record.snapshot = name;
+    record.description = "layer " + std::to_string(i + 1) + " of " + image.name;
+    BERTH_TRY(env_.index->Put(ctx, "", LayerKey(name), record));
+    BERTH_TRY(env_.index->AddLayer(ctx, "", LayerKey(name),
+                                   cache::Layer{.media_type = layer.media_type,
+                                                .digest = layer.digest,
+                                                .size = layer.size,
+                                                .diff_id = diff_ids[i],
+                                                .compression = Compression(layer.media_type)}));
+    parent = name;
+  }
+  return parent;
+}
+
+Result<std::string> Runner::RunExec(const Context& ctx, const graph::Vertex& vertex,
+                                    const graph::ExecOp& op,
+                                    const std::vector<solver::Input>& inputs) {
+  auto input_ref = [&](std::optional<int32_t> input) -> std::string {
+    if (!input || *input < 0 || static_cast<size_t>(*input) >= inputs.size()) {
+      return "";
+    }
+    return inputs[static_cast<size_t>(*input)].ref();
+  };
+  if (op.mounts.empty()) {
+    return Error::InvalidArgument(StepName(vertex) + ": no root mount");
+  }
+  std::string parent = input_ref(op.mounts[0].input);
+  if (parent == kContextRef) {
+    return Error::Unimplemented(StepName(vertex) + ": running on the build context");
+  }
+  Workspace ws(*env_.snapshotter, ctx);
+  std::string key = UniqueName("active-");
+  std::vector<snapshot::Mount> root_mounts = BERTH_TRY(env_.snapshotter->Prepare(ctx, key, parent));
+  bool committed = false;
+  struct RemoveActive {
+    snapshot::Snapshotter& s;
+    const Context& ctx;
+    const std::string& key;
+    bool& committed;
+    ~RemoveActive() {
+      if (!committed) {
+        (void)s.Remove(ctx, key);
+      }
+    }
+  } remove_active{*env_.snapshotter, ctx, key, committed};
+  std::string rootfs = TempDir("rootfs-");
+  if (rootfs.empty()) {
+    return Error::FromErrno("mkdtemp", errno);
+  }
+  BERTH_TRY(ws.Mount(root_mounts, rootfs));
+
+  executor::ProcessSpec process;
+  process.args = op.args;
+  process.env = op.env;
+  process.cwd = op.cwd.empty() ? "/" : op.cwd;
+  process.user = op.user;
+  process.network =
+      op.network == graph::NetworkMode::kNone ? executor::Network::kNone : executor::Network::kHost;
+  process.extra_hosts = op.extra_hosts;
+  for (size_t i = 1; i < op.mounts.size(); ++i) {
+    const graph::Mount& m = op.mounts[i];
+    if (m.output > 0) {
+      return Error::Unimplemented(StepName(vertex) +
+                                  ": writable mount outputs are not supported "
+                                  "yet");
+    }
+    switch (m.type) {
+      case graph::MountType::kBind: {
+        std::string ref = input_ref(m.input);
+        std::string dir;
+        if (ref == kContextRef) {
+          dir = env_.context_dir;
+        } else {
+          std::string view = UniqueName("view-");
+          std::vector<snapshot::Mount> mounts =
+              m.readonly ? BERTH_TRY(env_.snapshotter->View(ctx, view, ref))
+                         : BERTH_TRY(env_.snapshotter->Prepare(ctx, view, ref));
+          ws.AddKey(view);
+          dir = TempDir("bind-");
+          if (dir.empty()) {
+            return Error::FromErrno("mkdtemp", errno);
+          }
+          BERTH_TRY(ws.Mount(mounts, dir));
+        }
+        std::string source = dir;
+        if (!Relative(m.selector).empty()) {
+          source += "/" + Relative(m.selector);
+          // A selector must not lead out of its root through a symlink.
+          char* real = realpath(source.c_str(), nullptr);
+          std::string resolved = real != nullptr ? real : "";
+          free(real);  // NOLINT(cppcoreguidelines-no-malloc)
+          char* real_dir = realpath(dir.c_str(), nullptr);
+          std::string resolved_dir = real_dir != nullptr ? real_dir : dir;
+          free(real_dir);  // NOLINT(cppcoreguidelines-no-malloc)
+          if (resolved.empty() ||
+              !(resolved == resolved_dir || resolved.starts_with(resolved_dir + "/"))) {
+            return Error::InvalidArgument(StepName(vertex) + ": mount source " + m.selector +
+                                          " not found in its root");
+          }
+          source = resolved;
+        }
+        process.mounts.push_back({.type = executor::MountSpec::Type::kBind,
+                                  .source = source,
+                                  .dest = m.dest,
+                                  .readonly = m.readonly});
+        break;
+      }
+      case graph::MountType::kCache: {
+        std::string id = m.cache_id.empty() ? m.dest : m.cache_id;
+        std::string dir = env_.root + "/cache-mounts/" + digest::FromBytes(id).hex().substr(0, 32);
+        if (!os::Exists(dir)) {
+          BERTH_TRY(os::MakeDirs(dir, m.mode_set ? static_cast<int>(m.mode) : 0755));
+          if (lchown(dir.c_str(), m.uid, m.gid) != 0) {
+            return Error::FromErrno("chown " + dir, errno);
+          }
+        }
+        process.mounts.push_back({.type = executor::MountSpec::Type::kBind,
+                                  .source = dir,
+                                  .dest = m.dest,
+                                  .readonly = m.readonly});
+        break;
+      }
+      case graph::MountType::kTmpfs:
+        process.mounts.push_back(
+            {.type = executor::MountSpec::Type::kTmpfs, .dest = m.dest, .size = m.size});
+        break;
+      case graph::MountType::kSecret:
+      case graph::MountType::kSsh:
+        if (m.optional) {
+          break;
+        }
+        return Error::Unimplemented(StepName(vertex) + ": secret and ssh mounts are not " +
+                                    "supported yet");
+    }
+  }
+
+  LogSink sink(env_.progress, IdOf(vertex));
+  LogWriter out(sink);
+  LogWriter err(sink);
+  Result<int> exit = env_.executor->Run(ctx, {.rootfs = rootfs, .process = process}, out, err);
+  (void)out.Close();
+  (void)err.Close();
+  BERTH_TRY(ws.Release());
+  if (!exit.ok()) {
+    return std::move(exit).error().AddContext(StepName(vertex));
+  }
+  if (*exit != 0) {
+    std::string cmd;
+    for (const std::string& a : op.args) {
+      cmd += (cmd.empty() ? "" : " ") + a;
+    }
+    return Error::Internal(StepName(vertex) + ": process \"" + cmd +
+                           "\" did not complete successfully: exit code: " + std::to_string(*exit) +
+                           sink.Tail());
+  }
+  std::string name = UniqueName("step-");
+  committed = true;
+  BERTH_TRY(CommitAs(ctx, *env_.snapshotter, name, key));
+  return name;
+}
+
+Result<std::string> Runner::RunFile(const Context& ctx, const graph::Vertex& vertex,
+                                    const graph::FileOp& op,
+                                    const std::vector<solver::Input>& inputs) {
+  std::string base;
+  if (op.base_input >= 0 && static_cast<size_t>(op.base_input) < inputs.size()) {
+    base = inputs[static_cast<size_t>(op.base_input)].ref();
+  }
+  if (base == kContextRef) {
+    return Error::Unimplemented(StepName(vertex) + ": file actions on the build context");
+  }
+  Workspace ws(*env_.snapshotter, ctx);
+  std::string key = UniqueName("active-");
+  std::vector<snapshot::Mount> mounts = BERTH_TRY(env_.snapshotter->Prepare(ctx, key, base));
+  bool committed = false;
+  struct RemoveActive {
+    snapshot::Snapshotter& s;
+    const Context& ctx;
+    const std::string& key;
+    bool& committed;
+    ~RemoveActive() {
+      if (!committed) {
+        (void)s.Remove(ctx, key);
+      }
+    }
+  } remove_active{*env_.snapshotter, ctx, key, committed};
+  std::string dest = TempDir("file-");
+  if (dest.empty()) {
+    return Error::FromErrno("mkdtemp", errno);
+  }
+  BERTH_TRY(ws.Mount(mounts, dest));
+
+  fileop::FileOpEnv env;
+  env.dest_root = dest;
+  env.source_date_epoch = env_.source_date_epoch;
+  graph::FileOp run = op;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string ref = inputs[i].ref();
+    if (ref.empty()) {
+      env.sources.push_back({});
+    } else if (ref == kContextRef) {
+      env.sources.push_back({.path = env_.context_dir, .reset_owners = true});
+      for (graph::FileAction& action : run.actions) {
+        if (auto* copy = std::get_if<graph::CopyAction>(&action);
+            copy != nullptr && copy->src_input == static_cast<int32_t>(i)) {
+          *copy = WithContextExcludes(*copy);
+        }
+      }
+    } else {
+      std::string view = UniqueName("view-");
+      std::vector<snapshot::Mount> view_mounts = BERTH_TRY(env_.snapshotter->View(ctx, view, ref));
+      ws.AddKey(view);
+      std::string dir = TempDir("src-");
+      if (dir.empty()) {
+        return Error::FromErrno("mkdtemp", errno);
+      }
+      BERTH_TRY(ws.Mount(view_mounts, dir));
+      env.sources.push_back({.path = dir});
+    }
+  }
+  Result<> applied = fileop::ApplyFileOp(ctx, run, env);
+  BERTH_TRY(ws.Release());
+  if (!applied.ok()) {
+    return std::move(applied).error().AddContext(StepName(vertex));
+  }
+  std::string name = UniqueName("step-");
+  committed = true;
+  BERTH_TRY(CommitAs(ctx, *env_.snapshotter, name, key));
+  return name;
+}
+
+Result<std::string> Runner::RunMerge(const Context& ctx, const std::vector<solver::Input>& inputs) {
+  std::string current = inputs.empty() ? "" : inputs[0].ref();
+  if (current == kContextRef) {
+    return Error::Unimplemented("merging the build context");
+  }
+  for (size_t j = 1; j < inputs.size(); ++j) {
+    std::string top = inputs[j].ref();
+    if (top == kContextRef) {
+      return Error::Unimplemented("merging the build context");
+    }
+    std::vector<std::string> chain;
+    for (std::string s = top; !s.empty();) {
+      chain.push_back(s);
+      snapshot::Info info = BERTH_TRY(env_.snapshotter->Stat(ctx, s));
+      s = info.parent;
+    }
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      std::string upper = BERTH_TRY(UpperDir(*env_.snapshotter, *it));
+      std::string dir = TempDir("merge-");
+      if (dir.empty()) {
+        return Error::FromErrno("mkdtemp", errno);
+      }
+      std::string tar_path = dir + "/layer.tar";
+      struct Cleanup {
+        std::string dir, tar;
+        ~Cleanup() {
+          (void)unlink(tar.c_str());
+          (void)rmdir(dir.c_str());
+        }
+      } cleanup{dir, tar_path};
+      UniqueFd fd = BERTH_TRY(os::Open(tar_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+      FdWriter writer(fd.get());
+      archive::ExportOptions options;
+      options.tar.layout = archive::SourceLayout::kOverlayUpper;
+      options.compression = compress::Format::kNone;
+      BERTH_TRY(archive::ExportLayer(ctx, upper, writer, options));
+      if (lseek(fd.get(), 0, SEEK_SET) != 0) {
+        return Error::FromErrno("lseek " + tar_path, errno);
+      }
+      FdReader reader(fd.get());
+      std::string name = UniqueName("merge-");
+      current =
+          BERTH_TRY(snapshot::ApplyLayerSnapshot(ctx, *env_.snapshotter, current, name, reader));
+    }
+  }
+  return current;
+}
+
+Result<std::vector<std::string>> IndexCache::Lookup(const Context& ctx, const std::string& key) {
+  cache::Record record = BERTH_TRY(index_.Lookup(ctx, "", key));
+  if (!snapshotter_.Stat(ctx, record.snapshot).ok()) {
+    return Error::NotFound("cache record " + key + ": snapshot " + record.snapshot + " is gone");
+  }
+  return std::vector<std::string>{record.snapshot};
+}
+
+Result<std::vector<std::string>> IndexCache::Put(const Context& ctx, const std::string& key,
+                                                 const std::vector<std::string>& outputs) {
+  if (outputs.size() != 1 || outputs[0].empty() || outputs[0] == kContextRef) {
+    return outputs;
+  }
+  cache::Record record;
+  record.snapshot = outputs[0];
+  if (Result<snapshot::DiskUsage> usage = snapshotter_.Usage(ctx, outputs[0]); usage.ok()) {
+    record.size = usage->bytes;
+  }
+  cache::Record stored = BERTH_TRY(index_.Put(ctx, "", key, record));
+  return std::vector<std::string>{stored.snapshot};
+}
+
+}  // namespace berth::engine

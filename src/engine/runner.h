@@ -1,0 +1,97 @@
+// The engine's OpRunner and ResultCache: graph ops run on overlay snapshots.
+//
+// References (the solver's outputs) are snapshot names, with two exceptions: "" is scratch (an
+// empty file system) and "context:" is the local build context, which is never snapshotted:
+// copies read the context directory itself.
+//   Source docker-image  the image's layers unpacked into a chain of committed snapshots named
+//                        by chain id ("chain-<hex>"), shared between builds;
+//   Exec                 a new snapshot over the rootfs input, run under runc, committed;
+//   File                 a new snapshot over the base input, fileop::ApplyFileOp, committed;
+//   Merge                materialised: the later inputs' layers re-applied over the first
+//                        input, one committed snapshot per layer.
+// Every image layer snapshot gets a cache index record "layer:<snapshot>" holding the layer
+// blob's descriptor, so the exporter reuses base image blobs and what it exported before.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cache/index.h"
+#include "engine/progress.h"
+#include "engine/resolver.h"
+#include "executor/executor.h"
+#include "snapshot/overlay_snapshotter.h"
+#include "solver/solver.h"
+
+namespace berth::engine {
+
+inline constexpr std::string_view kContextRef = "context:";
+
+// The cache index key that records the exported layer of snapshot `name`.
+std::string LayerKey(const std::string& snapshot);
+
+// The directory holding committed snapshot `name`'s own layer (its overlay upper).
+Result<std::string> UpperDir(const snapshot::OverlaySnapshotter& snapshotter,
+                             const std::string& name);
+
+// A fresh unique name with `prefix`.
+std::string UniqueName(const std::string& prefix);
+
+struct RunnerEnv {
+  snapshot::OverlaySnapshotter* snapshotter = nullptr;
+  executor::Executor* executor = nullptr;
+  cache::Index* index = nullptr;
+  content::Store* content = nullptr;
+  const StoreResolver* resolver = nullptr;
+  const graph::Graph* graph = nullptr;
+  Progress* progress = nullptr;
+  std::string context_dir;
+  std::vector<std::string> context_excludes;
+  std::string root;  // $BERTH_ROOT
+  std::optional<int64_t> source_date_epoch;
+};
+
+class Runner final : public solver::OpRunner {
+ public:
+  explicit Runner(RunnerEnv env) : env_(std::move(env)) {}
+
+  Result<std::string> ContentKey(const Context& ctx, const graph::Vertex& vertex,
+                                 const std::vector<solver::Input>& inputs) override;
+  Result<std::vector<std::string>> Run(const Context& ctx, const graph::Vertex& vertex,
+                                       const std::vector<solver::Input>& inputs) override;
+
+ private:
+  Result<std::string> RunImage(const Context& ctx, const graph::Vertex& vertex,
+                               const graph::SourceOp& op);
+  Result<std::string> RunExec(const Context& ctx, const graph::Vertex& vertex,
+                              const graph::ExecOp& op, const std::vector<solver::Input>& inputs);
+  Result<std::string> RunFile(const Context& ctx, const graph::Vertex& vertex,
+                              const graph::FileOp& op, const std::vector<solver::Input>& inputs);
+  Result<std::string> RunMerge(const Context& ctx, const std::vector<solver::Input>& inputs);
+  // The copy action as run against the context: the .dockerignore patterns added.
+  graph::CopyAction WithContextExcludes(const graph::CopyAction& action) const;
+  graph::VertexId IdOf(const graph::Vertex& vertex) const;
+  std::string TempDir(const std::string& prefix) const;
+
+  RunnerEnv env_;
+};
+
+// The solver's result cache over the cache index (project ""). Results that are not snapshots
+// (scratch, the context) are not stored; a record whose snapshot is gone counts as a miss.
+class IndexCache final : public solver::ResultCache {
+ public:
+  IndexCache(cache::Index& index, snapshot::Snapshotter& snapshotter)
+      : index_(index), snapshotter_(snapshotter) {}
+
+  Result<std::vector<std::string>> Lookup(const Context& ctx, const std::string& key) override;
+  Result<std::vector<std::string>> Put(const Context& ctx, const std::string& key,
+                                       const std::vector<std::string>& outputs) override;
+
+ private:
+  cache::Index& index_;
+  snapshot::Snapshotter& snapshotter_;
+};
+
+}  // namespace berth::engine
