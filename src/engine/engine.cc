@@ -24,6 +24,8 @@ Result<BuildResult> Build(const Context& ctx, const BuildOptions& options) {
   convert_options.build_args = options.build_args;
   convert_options.target = options.target;
   convert_options.no_cache = options.no_cache;
+  convert_options.no_cache_filter = options.no_cache_filter;
+  convert_options.labels = options.labels;
   convert_options.context_excludes = options.context_excludes;
   convert_options.resolver = &resolver;
   convert::ConvertResult converted =

@@ -30,6 +30,8 @@ struct BuildOptions {
   std::string target;
   std::vector<std::string> tags;  // names to store the image under
   bool no_cache = false;
+  std::vector<std::string> no_cache_filter;   // stages whose steps ignore the cache
+  std::map<std::string, std::string> labels;  // --label, added to the image config
   std::optional<int64_t> source_date_epoch;
   size_t parallelism = 2;
   // Where plain progress lines go ("#3 [build 2/4] RUN make", "#3 CACHED", "#3 DONE 0.4s").

@@ -222,3 +222,35 @@ TEST_F(BuildE2eTest, FailingRunNamesTheStepLineAndExitCode) {
 
 }  // namespace
 }  // namespace berth
+
+namespace berth {
+namespace {
+
+class BuildFlagsE2eTest : public BuildE2eTest {};
+
+TEST_F(BuildFlagsE2eTest, LabelIidfileQuietAndPlatform) {
+  CmdResult quiet = Berth("build -q --label org.example.team=builders --iidfile " + dir_ +
+                          "/iid -t app:v2 " + dir_ + "/ctx");
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  std::string iid = os::ReadFile(dir_ + "/iid").value_or("");
+  ASSERT_EQ(iid.rfind("sha256:", 0), 0u) << iid;
+  // -q prints only the image ID and no progress.
+  EXPECT_EQ(quiet.out, iid + "\n");
+  EXPECT_EQ(quiet.err.find("#1"), std::string::npos) << quiet.err;
+  // The label is in the image config the iidfile names.
+  ASSERT_EQ(Berth("image save app:v2 --format oci -o " + dir_ + "/v2.tar").exit_code, 0);
+  ASSERT_EQ(Sh("mkdir -p " + dir_ + "/v2 && tar -xf " + dir_ + "/v2.tar -C " + dir_ + "/v2"), 0);
+  std::string config =
+      os::ReadFile(dir_ + "/v2/blobs/sha256/" + iid.substr(std::string("sha256:").size()))
+          .value_or("");
+  EXPECT_NE(config.find("\"org.example.team\":\"builders\""), std::string::npos) << config;
+
+  CmdResult foreign = Berth("build --platform linux/s390x " + dir_ + "/ctx");
+  EXPECT_EQ(foreign.exit_code, 1);
+  EXPECT_NE(foreign.err.find("only the host platform"), std::string::npos) << foreign.err;
+  CmdResult bad_label = Berth("build --label novalue " + dir_ + "/ctx");
+  EXPECT_EQ(bad_label.exit_code, 2) << bad_label.err;
+}
+
+}  // namespace
+}  // namespace berth

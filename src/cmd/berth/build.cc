@@ -12,10 +12,12 @@
 #include "archive/tar_writer.h"
 #include "base/error.h"
 #include "base/strings.h"
+#include "cmd/berth/flags.h"
 #include "engine/engine.h"
 #include "images/root.h"
 #include "os/file.h"
 #include "patternmatcher/ignorefile.h"
+#include "platform/platform.h"
 
 namespace berth::cmd {
 namespace {
@@ -30,29 +32,14 @@ struct BuildFlags {
   std::vector<std::string> build_args;
   std::string target;
   bool no_cache = false;
+  std::vector<std::string> no_cache_filter;
+  std::vector<std::string> labels;
+  std::string platform;
+  std::string iidfile;
+  bool quiet = false;
   std::string progress = "plain";
   std::string root;
 };
-
-Result<std::map<std::string, std::string>> BuildArgs(const std::vector<std::string>& items) {
-  std::map<std::string, std::string> out;
-  for (const std::string& item : items) {
-    bool found = false;
-    auto [key, value] = SplitOnce(item, '=', &found);
-    if (key.empty()) {
-      return Error::InvalidArgument("--build-arg: invalid value \"" + item + "\": want KEY=VALUE");
-    }
-    if (!found) {
-      const char* env = std::getenv(key.c_str());  // NOLINT(concurrency-mt-unsafe)
-      if (env == nullptr) {
-        continue;
-      }
-      value = env;
-    }
-    out[key] = value;
-  }
-  return out;
-}
 
 Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
   if (flags.progress != "plain" && flags.progress != "auto" && flags.progress != "tty") {
@@ -60,12 +47,26 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
     return Error::InvalidArgument("--progress: want plain (the only renderer so far)");
   }
   engine::BuildOptions options;
-  Result<std::map<std::string, std::string>> args = BuildArgs(flags.build_args);
-  if (!args.ok()) {
-    exit_code = kExitUsage;
-    return std::move(args).error();
+  Result<std::map<std::string, std::string>> args =
+      KeyValues(flags.build_args, "--build-arg", /*from_env=*/true);
+  Result<std::map<std::string, std::string>> labels =
+      KeyValues(flags.labels, "--label", /*from_env=*/false);
+  for (Result<std::map<std::string, std::string>>* r : {&args, &labels}) {
+    if (!r->ok()) {
+      exit_code = kExitUsage;
+      return std::move(*r).error();
+    }
   }
   options.build_args = *args;
+  options.labels = *labels;
+  if (!flags.platform.empty()) {
+    platform::Platform want =
+        BERTH_TRY_CONTEXT(platform::ParsePlatform(flags.platform), "--platform");
+    if (!(want == platform::HostPlatform())) {
+      return Error::Unimplemented("--platform " + want.ToString() + ": only the host platform (" +
+                                  platform::HostPlatform().ToString() + ") can be built so far");
+    }
+  }
   std::string file = flags.file.empty() ? flags.context + "/Dockerfile" : flags.file;
   options.dockerfile_text = BERTH_TRY_CONTEXT(os::ReadFile(file), "reading the Dockerfile");
   options.dockerfile_name = file.substr(file.rfind('/') + 1);
@@ -82,13 +83,23 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
   options.target = flags.target;
   options.tags = flags.tags;
   options.no_cache = flags.no_cache;
+  options.no_cache_filter = flags.no_cache_filter;
+  if (flags.quiet) {
+    options.progress = nullptr;
+  }
   options.source_date_epoch = BERTH_TRY(archive::SourceDateEpochFromEnv());
   Context ctx = Context::Background();
   engine::BuildResult result = BERTH_TRY(engine::Build(ctx, options));
   for (const std::string& tag : result.tags) {
-    std::fprintf(stderr, "naming to %s\n", tag.c_str());
+    if (!flags.quiet) {
+      std::fprintf(stderr, "naming to %s\n", tag.c_str());
+    }
   }
-  std::printf("%s\n", result.manifest_digest.c_str());
+  if (!flags.iidfile.empty()) {
+    BERTH_TRY_CONTEXT(os::WriteFileAtomic(flags.iidfile, result.config_digest), "--iidfile");
+  }
+  // -q prints the image ID (the config digest), as `docker build -q` does.
+  std::printf("%s\n", flags.quiet ? result.config_digest.c_str() : result.manifest_digest.c_str());
   return {};
 }
 
@@ -108,6 +119,13 @@ void RegisterBuildCommand(CLI::App& app, int& exit_code) {
   build->add_flag("--no-cache", flags->no_cache, "Do not use cache when building the image");
   build->add_option("--progress", flags->progress, "Progress output: plain")->default_str("plain");
   build->add_option("--root", flags->root, "berth state directory (default: $BERTH_ROOT)");
+  build->add_option("--label", flags->labels, "Set metadata for an image (KEY=VALUE)")
+      ->allow_extra_args(false);
+  build->add_option("--no-cache-filter", flags->no_cache_filter, "Do not cache specified stages")
+      ->allow_extra_args(false);
+  build->add_option("--platform", flags->platform, "Target platform (the host's only, so far)");
+  build->add_option("--iidfile", flags->iidfile, "Write the image ID (config digest) to the file");
+  build->add_flag("-q,--quiet", flags->quiet, "Suppress the build output and print the image ID");
   build->callback([flags, &exit_code] {
     if (Result<> r = RunBuild(*flags, exit_code); !r.ok()) {
       std::fprintf(stderr, "error: %s\n", r.error().ToString().c_str());

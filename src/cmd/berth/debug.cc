@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "cmd/berth/flags.h"
 #include "frontend/dockerfile/convert/convert.h"
 #include "frontend/dockerfile/parser/parser.h"
 #include "os/file.h"
@@ -24,31 +25,6 @@ Result<std::string> ReadInput(const std::string& path) {
     return text;
   }
   return os::ReadFile(path);
-}
-
-// Parses "K=V" flags; a bare "K" takes its value from the environment, as docker does.
-Result<std::map<std::string, std::string>> KeyValues(const std::vector<std::string>& items,
-                                                     const std::string& flag, bool from_env) {
-  std::map<std::string, std::string> out;
-  for (const std::string& item : items) {
-    bool found = false;
-    auto [key, value] = SplitOnce(item, '=', &found);
-    if (key.empty()) {
-      return Error::InvalidArgument(flag + ": invalid value \"" + item + "\": want KEY=VALUE");
-    }
-    if (!found) {
-      if (!from_env) {
-        return Error::InvalidArgument(flag + ": invalid value \"" + item + "\": want KEY=VALUE");
-      }
-      const char* env = std::getenv(key.c_str());  // NOLINT(concurrency-mt-unsafe)
-      if (env == nullptr) {
-        continue;
-      }
-      value = env;
-    }
-    out[key] = value;
-  }
-  return out;
 }
 
 }  // namespace
