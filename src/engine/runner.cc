@@ -15,6 +15,7 @@
 
 #include "archive/export.h"
 #include "base/io.h"
+#include "base/scope_exit.h"
 #include "fileop/checksum.h"
 #include "fileop/fileop.h"
 #include "os/file.h"
@@ -405,17 +406,11 @@ Result<std::string> Runner::RunExec(const Context& ctx, const graph::Vertex& ver
   std::string key = UniqueName("active-");
   std::vector<snapshot::Mount> root_mounts = BERTH_TRY(env_.snapshotter->Prepare(ctx, key, parent));
   bool committed = false;
-  struct RemoveActive {
-    snapshot::Snapshotter& s;
-    const Context& ctx;
-    const std::string& key;
-    bool& committed;
-    ~RemoveActive() {
-      if (!committed) {
-        (void)s.Remove(ctx, key);
-      }
+  ScopeExit remove_active([&] {
+    if (!committed) {
+      (void)env_.snapshotter->Remove(ctx, key);
     }
-  } remove_active{*env_.snapshotter, ctx, key, committed};
+  });
   std::string rootfs = TempDir("rootfs-");
   if (rootfs.empty()) {
     return Error::FromErrno("mkdtemp", errno);
@@ -546,17 +541,11 @@ Result<std::string> Runner::RunFile(const Context& ctx, const graph::Vertex& ver
   std::string key = UniqueName("active-");
   std::vector<snapshot::Mount> mounts = BERTH_TRY(env_.snapshotter->Prepare(ctx, key, base));
   bool committed = false;
-  struct RemoveActive {
-    snapshot::Snapshotter& s;
-    const Context& ctx;
-    const std::string& key;
-    bool& committed;
-    ~RemoveActive() {
-      if (!committed) {
-        (void)s.Remove(ctx, key);
-      }
+  ScopeExit remove_active([&] {
+    if (!committed) {
+      (void)env_.snapshotter->Remove(ctx, key);
     }
-  } remove_active{*env_.snapshotter, ctx, key, committed};
+  });
   std::string dest = TempDir("file-");
   if (dest.empty()) {
     return Error::FromErrno("mkdtemp", errno);
