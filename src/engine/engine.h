@@ -17,8 +17,16 @@
 
 #include "base/context.h"
 #include "base/result.h"
+#include "engine/output.h"
 
 namespace berth::engine {
+
+// A --ulimit: NAME=SOFT[:HARD], e.g. nofile=1024:2048.
+struct Ulimit {
+  std::string name;  // "nofile", "nproc", "core", ... (RLIMIT_ without the prefix, lower case)
+  int64_t soft = 0;
+  int64_t hard = 0;
+};
 
 struct BuildOptions {
   std::string root;             // $BERTH_ROOT, resolved by the caller
@@ -27,21 +35,45 @@ struct BuildOptions {
   std::string dockerfile_name = "Dockerfile";
   std::vector<std::string> context_excludes;  // .dockerignore patterns
   std::map<std::string, std::string> build_args;
+  // --build-context name=DIR | docker-image://REF. A directory's own .dockerignore applies.
+  std::map<std::string, std::string> build_contexts;
   std::string target;
-  std::vector<std::string> tags;  // names to store the image under
+  std::vector<std::string> tags;  // -t: names for the image outputs
   bool no_cache = false;
   std::vector<std::string> no_cache_filter;   // stages whose steps ignore the cache
+  bool pull = false;                          // --pull: resolve every base image at its registry
   std::map<std::string, std::string> labels;  // --label, added to the image config
+  // --annotation, added to the image manifest (only manifest annotations exist for a
+  // single-platform build).
+  std::map<std::string, std::string> annotations;
+  // --secret id=...: the secret values by id (files read, env vars looked up by the caller).
+  // They reach RUN --mount=type=secret on tmpfs only: never a layer, a cache key or a log.
+  std::map<std::string, std::string> secrets;
+  // --ssh id=SOCKET: agent sockets by id ("default" for RUN --mount=type=ssh without id).
+  std::map<std::string, std::string> ssh;
+  std::string network = "default";       // --network: default|host|none
+  std::vector<std::string> extra_hosts;  // --add-host name=ip / name:ip
+  std::vector<Ulimit> ulimits;           // --ulimit
+  uint64_t shm_size = 0;                 // --shm-size bytes; 0 = 64 MiB
+  // Where the result goes; empty = type=image (the local store) under `tags`.
+  std::vector<Output> outputs;
   std::optional<int64_t> source_date_epoch;
   size_t parallelism = 2;
   // Where plain progress lines go ("#3 [build 2/4] RUN make", "#3 CACHED", "#3 DONE 0.4s").
   FILE* progress = stderr;
+  // Where outputs with dest=- write (a tar stream).
+  FILE* stdout_stream = stdout;
 };
 
 struct BuildResult {
+  // Set when an output made an image (image, registry, oci, docker).
   std::string manifest_digest;  // "sha256:..."
   std::string config_digest;
-  std::vector<std::string> tags;  // normalised names stored
+  int64_t manifest_size = 0;
+  std::string manifest_media_type;
+  std::string platform;           // "linux/amd64"
+  std::vector<std::string> tags;  // normalised names stored or pushed
+  std::vector<std::string> pushed;
 };
 
 // Runs the whole build. Errors name the Dockerfile line of a failing step.

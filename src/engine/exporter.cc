@@ -1,12 +1,21 @@
 #include "engine/exporter.h"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <functional>
 
 #include "archive/export.h"
+#include "archive/tar_writer.h"
+#include "base/scope_exit.h"
 #include "content/lease.h"
 #include "engine/runner.h"
+#include "fileop/fileop.h"
 #include "images/import.h"
 #include "oci/media_types.h"
+#include "os/file.h"
+#include "snapshot/mount.h"
 
 namespace berth::engine {
 namespace {
@@ -75,12 +84,8 @@ Result<oci::Descriptor> StoreDocument(const Context& ctx, content::Store& conten
 
 Result<ExportedImage> ExportImage(const Context& ctx, const ExportEnv& env, const std::string& top,
                                   const frontend::dockerfile::convert::ImageConfig& config,
-                                  const std::vector<std::string>& tags,
+                                  const std::map<std::string, std::string>& annotations,
                                   std::optional<int64_t> source_date_epoch) {
-  std::vector<std::string> normalized;
-  for (const std::string& tag : tags) {
-    normalized.push_back(BERTH_TRY_CONTEXT(images::NormalizeName(tag), "tag " + tag));
-  }
   std::vector<std::string> chain;
   for (std::string s = top; !s.empty();) {
     chain.push_back(s);
@@ -161,6 +166,7 @@ Result<ExportedImage> ExportImage(const Context& ctx, const ExportEnv& env, cons
   oci::Manifest manifest;
   manifest.media_type = std::string(oci::kMediaTypeImageManifest);
   manifest.config = config_desc;
+  manifest.annotations = annotations;
   for (const cache::Layer& layer : layers) {
     manifest.layers.push_back(
         {.media_type = layer.media_type, .digest = layer.digest, .size = layer.size});
@@ -170,10 +176,64 @@ Result<ExportedImage> ExportImage(const Context& ctx, const ExportEnv& env, cons
                                       oci::Serialize(manifest), lease.id()),
                         "storing the image manifest");
   manifest_desc.platform = oci::Platform{p};
-  for (const std::string& name : normalized) {
-    BERTH_TRY(env.images->Put(ctx, name, manifest_desc));
+  return ExportedImage{.manifest = manifest_desc, .config = config_desc};
+}
+
+namespace {
+
+// Mounts a read-only view of `top` on a fresh directory under `tmp_dir` and calls fn(dir);
+// "" (scratch) gives an empty directory.
+Result<> WithView(const Context& ctx, snapshot::OverlaySnapshotter& snapshotter,
+                  const std::string& tmp_dir, const std::string& top,
+                  const std::function<Result<>(const std::string&)>& fn) {
+  BERTH_TRY(os::MakeDirs(tmp_dir, 0700));
+  std::string dir = tmp_dir + "/export-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) {
+    return Error::FromErrno("mkdtemp " + dir, errno);
   }
-  return ExportedImage{.manifest = manifest_desc, .config = config_desc, .tags = normalized};
+  ScopeExit remove_dir([&] { (void)rmdir(dir.c_str()); });
+  if (top.empty()) {
+    return fn(dir);
+  }
+  std::string key = UniqueName("view-");
+  std::vector<snapshot::Mount> mounts = BERTH_TRY(snapshotter.View(ctx, key, top));
+  ScopeExit remove_view([&] { (void)snapshotter.Remove(ctx, key); });
+  snapshot::ScopedMount mounted = BERTH_TRY(snapshot::MountAll(mounts, dir));
+  Result<> r = fn(dir);
+  BERTH_TRY(mounted.Unmount());
+  return r;
+}
+
+}  // namespace
+
+Result<> ExportFiles(const Context& ctx, snapshot::OverlaySnapshotter& snapshotter,
+                     const std::string& tmp_dir, const std::string& top, const std::string& dest) {
+  BERTH_TRY_CONTEXT(os::MakeDirs(dest, 0755), "creating " + dest);
+  return WithView(ctx, snapshotter, tmp_dir, top, [&](const std::string& dir) -> Result<> {
+    graph::FileOp op;
+    op.actions.push_back(graph::CopyAction{.src_input = 0,
+                                           .src = "/",
+                                           .dest = "/",
+                                           .follow_symlinks = false,
+                                           .allow_wildcard = false});
+    fileop::FileOpEnv env;
+    env.dest_root = dest;
+    env.sources.push_back({.path = dir});
+    BERTH_TRY_CONTEXT(fileop::ApplyFileOp(ctx, op, env), "copying the result to " + dest);
+    return {};
+  });
+}
+
+Result<> ExportTar(const Context& ctx, snapshot::OverlaySnapshotter& snapshotter,
+                   const std::string& tmp_dir, const std::string& top,
+                   std::optional<int64_t> source_date_epoch, Writer& out) {
+  return WithView(ctx, snapshotter, tmp_dir, top, [&](const std::string& dir) -> Result<> {
+    archive::TarOptions options;
+    options.layout = archive::SourceLayout::kDirectory;
+    options.source_date_epoch = source_date_epoch;
+    BERTH_TRY(archive::WriteLayerTar(ctx, dir, out, options));
+    return {};
+  });
 }
 
 }  // namespace berth::engine

@@ -102,7 +102,8 @@ Result<LoadedImage> StoreResolver::Load(const std::string& reference,
   }
   if (loaded.name.empty()) {
     std::string name = ref.String();
-    Result<images::Image> stored = images_.Get(ctx_, name);
+    Result<images::Image> stored =
+        pull_ ? Result<images::Image>(Error::NotFound("--pull")) : images_.Get(ctx_, name);
     if (stored.ok()) {
       loaded = BERTH_TRY(LoadImage(ctx_, content_, name, stored->target, platform));
     } else if (stored.error().code() != ErrorCode::kNotFound) {

@@ -33,9 +33,16 @@ Result<LoadedImage> LoadImage(const Context& ctx, content::Store& store, const s
 
 class StoreResolver final : public frontend::dockerfile::convert::ImageResolver {
  public:
-  // Borrows the stores; `berth_root` locates config.toml for registry mirrors.
-  StoreResolver(Context ctx, content::Store& content, images::Store& images, std::string berth_root)
-      : ctx_(std::move(ctx)), content_(content), images_(images), root_(std::move(berth_root)) {}
+  // Borrows the stores; `berth_root` locates config.toml for registry mirrors. With `pull`
+  // (--pull), a name is always resolved at its registry (blobs already stored are not fetched
+  // again), as `docker build --pull` does; a name pinned by digest needs no registry.
+  StoreResolver(Context ctx, content::Store& content, images::Store& images, std::string berth_root,
+                bool pull = false)
+      : ctx_(std::move(ctx)),
+        content_(content),
+        images_(images),
+        root_(std::move(berth_root)),
+        pull_(pull) {}
 
   Result<Resolved> Resolve(const std::string& reference,
                            const graph::Platform& platform) const override;
@@ -48,6 +55,7 @@ class StoreResolver final : public frontend::dockerfile::convert::ImageResolver 
   content::Store& content_;
   images::Store& images_;
   std::string root_;
+  bool pull_ = false;
   mutable std::mutex mu_;
   mutable std::map<std::string, LoadedImage> loaded_;  // by reference + platform
 };

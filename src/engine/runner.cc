@@ -247,10 +247,22 @@ std::string Runner::TempDir(const std::string& prefix) const {
   return templ;
 }
 
-graph::CopyAction Runner::WithContextExcludes(const graph::CopyAction& action) const {
+const LocalContext* Runner::ContextOf(const std::string& ref) const {
+  if (!IsContextRef(ref)) {
+    return nullptr;
+  }
+  auto it = env_.contexts.find(ref.substr(kContextPrefix.size()));
+  return it == env_.contexts.end() ? nullptr : &it->second;
+}
+
+namespace {
+
+// The copy action as run against a local context: its .dockerignore patterns added.
+graph::CopyAction WithExcludes(const graph::CopyAction& action,
+                               const std::vector<std::string>& excludes) {
   graph::CopyAction out = action;
   std::string prefix = FixedPrefix(action.src);
-  for (const std::string& pattern : env_.context_excludes) {
+  for (const std::string& pattern : excludes) {
     bool negate = pattern.starts_with('!');
     std::string body = Relative(negate ? pattern.substr(1) : pattern);
     std::string rebased;
@@ -266,11 +278,15 @@ graph::CopyAction Runner::WithContextExcludes(const graph::CopyAction& action) c
   return out;
 }
 
+}  // namespace
+
 Result<std::string> Runner::ContentKey(const Context& ctx, const graph::Vertex& vertex,
                                        const std::vector<solver::Input>& inputs) {
-  auto is_context = [&](std::optional<int32_t> input) {
-    return input && *input >= 0 && static_cast<size_t>(*input) < inputs.size() &&
-           inputs[static_cast<size_t>(*input)].ref() == kContextRef;
+  auto context_of = [&](std::optional<int32_t> input) -> const LocalContext* {
+    if (!input || *input < 0 || static_cast<size_t>(*input) >= inputs.size()) {
+      return nullptr;
+    }
+    return ContextOf(inputs[static_cast<size_t>(*input)].ref());
   };
   std::string key;
   if (const auto* src = std::get_if<graph::SourceOp>(&vertex.op.op)) {
@@ -283,16 +299,17 @@ Result<std::string> Runner::ContentKey(const Context& ctx, const graph::Vertex& 
   } else if (const auto* file = std::get_if<graph::FileOp>(&vertex.op.op)) {
     for (size_t i = 0; i < file->actions.size(); ++i) {
       const auto* copy = std::get_if<graph::CopyAction>(&file->actions[i]);
-      if (copy == nullptr || !is_context(copy->src_input)) {
+      const LocalContext* local = copy == nullptr ? nullptr : context_of(copy->src_input);
+      if (local == nullptr) {
         continue;
       }
-      graph::CopyAction rebased = WithContextExcludes(*copy);
+      graph::CopyAction rebased = WithExcludes(*copy, local->excludes);
       fileop::ChecksumOptions options{.follow_symlinks = copy->follow_symlinks,
                                       .wildcard = copy->allow_wildcard,
                                       .include_patterns = rebased.include_patterns,
                                       .exclude_patterns = rebased.exclude_patterns,
                                       .ignore_owners = true};
-      Result<digest::Digest> sum = fileop::Checksum(ctx, env_.context_dir, copy->src, options);
+      Result<digest::Digest> sum = fileop::Checksum(ctx, local->dir, copy->src, options);
       if (!sum.ok()) {
         return std::move(sum).error().AddContext(StepName(vertex));
       }
@@ -301,14 +318,15 @@ Result<std::string> Runner::ContentKey(const Context& ctx, const graph::Vertex& 
   } else if (const auto* exec = std::get_if<graph::ExecOp>(&vertex.op.op)) {
     for (size_t i = 0; i < exec->mounts.size(); ++i) {
       const graph::Mount& m = exec->mounts[i];
-      if (m.type != graph::MountType::kBind || !is_context(m.input)) {
+      const LocalContext* local = m.type == graph::MountType::kBind ? context_of(m.input) : nullptr;
+      if (local == nullptr) {
         continue;
       }
       graph::CopyAction probe;
       probe.src = m.selector;
-      graph::CopyAction rebased = WithContextExcludes(probe);
+      graph::CopyAction rebased = WithExcludes(probe, local->excludes);
       Result<digest::Digest> sum = fileop::Checksum(
-          ctx, env_.context_dir, m.selector.empty() ? "." : m.selector,
+          ctx, local->dir, m.selector.empty() ? "." : m.selector,
           {.wildcard = false, .exclude_patterns = rebased.exclude_patterns, .ignore_owners = true});
       if (!sum.ok()) {
         return std::move(sum).error().AddContext(StepName(vertex));
@@ -324,12 +342,11 @@ Result<std::vector<std::string>> Runner::Run(const Context& ctx, const graph::Ve
   std::string out;
   if (const auto* src = std::get_if<graph::SourceOp>(&vertex.op.op)) {
     if (src->identifier.starts_with("local://")) {
-      if (src->identifier != "local://context") {
-        return Error::Unimplemented(StepName(vertex) +
-                                    ": named build contexts are not supported "
-                                    "yet");
+      std::string name = src->identifier.substr(std::string_view("local://").size());
+      if (env_.contexts.count(name) == 0) {
+        return Error::InvalidArgument(StepName(vertex) + ": no local context named " + name);
       }
-      out = std::string(kContextRef);
+      out = std::string(kContextPrefix) + name;
     } else if (src->identifier.starts_with(kImageScheme)) {
       out = BERTH_TRY(RunImage(ctx, vertex, *src));
     } else {
@@ -399,7 +416,7 @@ Result<std::string> Runner::RunExec(const Context& ctx, const graph::Vertex& ver
     return Error::InvalidArgument(StepName(vertex) + ": no root mount");
   }
   std::string parent = input_ref(op.mounts[0].input);
-  if (parent == kContextRef) {
+  if (IsContextRef(parent)) {
     return Error::Unimplemented(StepName(vertex) + ": running on the build context");
   }
   Workspace ws(*env_.snapshotter, ctx);
@@ -425,6 +442,10 @@ Result<std::string> Runner::RunExec(const Context& ctx, const graph::Vertex& ver
   process.network =
       op.network == graph::NetworkMode::kNone ? executor::Network::kNone : executor::Network::kHost;
   process.extra_hosts = op.extra_hosts;
+  process.rlimits = env_.rlimits;
+  if (env_.shm_size != 0) {
+    process.shm_size = env_.shm_size;
+  }
   for (size_t i = 1; i < op.mounts.size(); ++i) {
     const graph::Mount& m = op.mounts[i];
     if (m.output > 0) {
@@ -436,8 +457,8 @@ Result<std::string> Runner::RunExec(const Context& ctx, const graph::Vertex& ver
       case graph::MountType::kBind: {
         std::string ref = input_ref(m.input);
         std::string dir;
-        if (ref == kContextRef) {
-          dir = env_.context_dir;
+        if (const LocalContext* local = ContextOf(ref); local != nullptr) {
+          dir = local->dir;
         } else {
           std::string view = UniqueName("view-");
           std::vector<snapshot::Mount> mounts =
@@ -492,13 +513,47 @@ Result<std::string> Runner::RunExec(const Context& ctx, const graph::Vertex& ver
         process.mounts.push_back(
             {.type = executor::MountSpec::Type::kTmpfs, .dest = m.dest, .size = m.size});
         break;
-      case graph::MountType::kSecret:
-      case graph::MountType::kSsh:
-        if (m.optional) {
-          break;
+      case graph::MountType::kSecret: {
+        auto it = env_.secrets.find(m.secret_id);
+        if (it == env_.secrets.end()) {
+          if (m.optional) {
+            break;
+          }
+          return Error::InvalidArgument(
+              StepName(vertex) + ": secret " + m.secret_id +
+              " is required but was not provided (--secret id=" + m.secret_id + ",src=FILE)");
         }
-        return Error::Unimplemented(StepName(vertex) + ": secret and ssh mounts are not " +
-                                    "supported yet");
+        if (!m.secret_env.empty()) {
+          process.env.push_back(m.secret_env + "=" + it->second);
+        }
+        if (!m.dest.empty()) {
+          process.mounts.push_back({.type = executor::MountSpec::Type::kFile,
+                                    .dest = m.dest,
+                                    .readonly = true,
+                                    .data = it->second,
+                                    .mode = m.mode_set ? m.mode : 0400,
+                                    .uid = m.uid,
+                                    .gid = m.gid});
+        }
+        break;
+      }
+      case graph::MountType::kSsh: {
+        auto it = env_.ssh.find(m.secret_id);
+        if (it == env_.ssh.end()) {
+          if (m.optional) {
+            break;
+          }
+          return Error::InvalidArgument(StepName(vertex) + ": ssh agent " + m.secret_id +
+                                        " is required but was not forwarded (--ssh " + m.secret_id +
+                                        "[=SOCKET])");
+        }
+        process.mounts.push_back({.type = executor::MountSpec::Type::kBind,
+                                  .source = it->second,
+                                  .dest = m.dest,
+                                  .readonly = false});
+        process.env.push_back("SSH_AUTH_SOCK=" + m.dest);
+        break;
+      }
     }
   }
 
@@ -534,7 +589,7 @@ Result<std::string> Runner::RunFile(const Context& ctx, const graph::Vertex& ver
   if (op.base_input >= 0 && static_cast<size_t>(op.base_input) < inputs.size()) {
     base = inputs[static_cast<size_t>(op.base_input)].ref();
   }
-  if (base == kContextRef) {
+  if (IsContextRef(base)) {
     return Error::Unimplemented(StepName(vertex) + ": file actions on the build context");
   }
   Workspace ws(*env_.snapshotter, ctx);
@@ -560,12 +615,12 @@ Result<std::string> Runner::RunFile(const Context& ctx, const graph::Vertex& ver
     std::string ref = inputs[i].ref();
     if (ref.empty()) {
       env.sources.push_back({});
-    } else if (ref == kContextRef) {
-      env.sources.push_back({.path = env_.context_dir, .reset_owners = true});
+    } else if (const LocalContext* local = ContextOf(ref); local != nullptr) {
+      env.sources.push_back({.path = local->dir, .reset_owners = true});
       for (graph::FileAction& action : run.actions) {
         if (auto* copy = std::get_if<graph::CopyAction>(&action);
             copy != nullptr && copy->src_input == static_cast<int32_t>(i)) {
-          *copy = WithContextExcludes(*copy);
+          *copy = WithExcludes(*copy, local->excludes);
         }
       }
     } else {
@@ -593,12 +648,12 @@ Result<std::string> Runner::RunFile(const Context& ctx, const graph::Vertex& ver
 
 Result<std::string> Runner::RunMerge(const Context& ctx, const std::vector<solver::Input>& inputs) {
   std::string current = inputs.empty() ? "" : inputs[0].ref();
-  if (current == kContextRef) {
+  if (IsContextRef(current)) {
     return Error::Unimplemented("merging the build context");
   }
   for (size_t j = 1; j < inputs.size(); ++j) {
     std::string top = inputs[j].ref();
-    if (top == kContextRef) {
+    if (IsContextRef(top)) {
       return Error::Unimplemented("merging the build context");
     }
     std::vector<std::string> chain;
@@ -649,7 +704,7 @@ Result<std::vector<std::string>> IndexCache::Lookup(const Context& ctx, const st
 
 Result<std::vector<std::string>> IndexCache::Put(const Context& ctx, const std::string& key,
                                                  const std::vector<std::string>& outputs) {
-  if (outputs.size() != 1 || outputs[0].empty() || outputs[0] == kContextRef) {
+  if (outputs.size() != 1 || outputs[0].empty() || IsContextRef(outputs[0])) {
     return outputs;
   }
   cache::Record record;

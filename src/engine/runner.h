@@ -13,6 +13,7 @@
 // blob's descriptor, so the exporter reuses base image blobs and what it exported before.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,12 +23,24 @@
 #include "engine/progress.h"
 #include "engine/resolver.h"
 #include "executor/executor.h"
+#include "executor/spec.h"
 #include "snapshot/overlay_snapshotter.h"
 #include "solver/solver.h"
 
 namespace berth::engine {
 
-inline constexpr std::string_view kContextRef = "context:";
+// Local contexts (the build context and `--build-context name=DIR`) are refs "context:<name>"
+// (the main one is "context:context", from its source "local://context").
+inline constexpr std::string_view kContextPrefix = "context:";
+inline bool IsContextRef(std::string_view ref) {
+  return ref.starts_with(kContextPrefix);
+}
+
+// A local directory the build reads files from, with its .dockerignore patterns.
+struct LocalContext {
+  std::string dir;
+  std::vector<std::string> excludes;
+};
 
 // The cache index key that records the exported layer of snapshot `name`.
 std::string LayerKey(const std::string& snapshot);
@@ -47,10 +60,15 @@ struct RunnerEnv {
   const StoreResolver* resolver = nullptr;
   const graph::Graph* graph = nullptr;
   Progress* progress = nullptr;
-  std::string context_dir;
-  std::vector<std::string> context_excludes;
+  // By name: "context" is the build context; others come from --build-context.
+  std::map<std::string, LocalContext> contexts;
   std::string root;  // $BERTH_ROOT
   std::optional<int64_t> source_date_epoch;
+  // RUN --mount=type=secret values by id, and type=ssh agent sockets by id.
+  std::map<std::string, std::string> secrets;
+  std::map<std::string, std::string> ssh;
+  std::vector<executor::Rlimit> rlimits;  // --ulimit
+  uint64_t shm_size = 0;                  // --shm-size; 0 = the executor's default
 };
 
 class Runner final : public solver::OpRunner {
@@ -70,8 +88,8 @@ class Runner final : public solver::OpRunner {
   Result<std::string> RunFile(const Context& ctx, const graph::Vertex& vertex,
                               const graph::FileOp& op, const std::vector<solver::Input>& inputs);
   Result<std::string> RunMerge(const Context& ctx, const std::vector<solver::Input>& inputs);
-  // The copy action as run against the context: the .dockerignore patterns added.
-  graph::CopyAction WithContextExcludes(const graph::CopyAction& action) const;
+  // The local context `ref` names, or nullptr if `ref` is not a (known) local context.
+  const LocalContext* ContextOf(const std::string& ref) const;
   graph::VertexId IdOf(const graph::Vertex& vertex) const;
   std::string TempDir(const std::string& prefix) const;
 

@@ -273,6 +273,22 @@ std::string HostsFile(const ProcessSpec& process) {
   return out;
 }
 
+Result<std::string> RlimitType(const std::string& name) {
+  static const char* const kNames[] = {
+      "as",   "core",   "cpu",   "data", "fsize",  "locks",  "memlock",    "msgqueue",
+      "nice", "nofile", "nproc", "rss",  "rtprio", "rttime", "sigpending", "stack"};
+  for (const char* known : kNames) {
+    if (name == known) {
+      std::string upper;
+      for (char c : name) {
+        upper += static_cast<char>(c - 'a' + 'A');
+      }
+      return "RLIMIT_" + upper;
+    }
+  }
+  return Error::InvalidArgument("unknown ulimit type \"" + name + "\"");
+}
+
 Result<std::string> GenerateSpec(const ProcessSpec& process, const ResolvedUser& user,
                                  const SpecPaths& paths) {
   if (process.args.empty()) {
@@ -337,6 +353,17 @@ Result<std::string> GenerateSpec(const ProcessSpec& process, const ResolvedUser&
       nofile_limit = nofile.rlim_max;
     }
 
+    json rlimits = json::array();
+    bool nofile_set = false;
+    for (const Rlimit& r : process.rlimits) {
+      nofile_set = nofile_set || r.type == "RLIMIT_NOFILE";
+      rlimits.push_back({{"type", r.type}, {"hard", r.hard}, {"soft", r.soft}});
+    }
+    if (!nofile_set) {
+      rlimits.push_back(
+          {{"type", "RLIMIT_NOFILE"}, {"hard", nofile_limit}, {"soft", nofile_limit}});
+    }
+
     json j;
     j["ociVersion"] = "1.0.2";
     j["process"] = {
@@ -346,9 +373,7 @@ Result<std::string> GenerateSpec(const ProcessSpec& process, const ResolvedUser&
         {"env", env},
         {"cwd", process.cwd},
         {"capabilities", {{"bounding", caps}, {"effective", effective}, {"permitted", effective}}},
-        {"rlimits",
-         json::array(
-             {{{"type", "RLIMIT_NOFILE"}, {"hard", nofile_limit}, {"soft", nofile_limit}}})},
+        {"rlimits", rlimits},
         {"noNewPrivileges", true},
     };
     j["root"] = {{"path", paths.rootfs}, {"readonly", process.readonly_rootfs}};

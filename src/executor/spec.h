@@ -45,6 +45,17 @@ struct MountSpec {
   uint32_t gid = 0;      // kFile
 };
 
+// One resource limit (--ulimit): `type` is the RLIMIT_ name ("RLIMIT_NOFILE").
+struct Rlimit {
+  std::string type;
+  uint64_t soft = 0;
+  uint64_t hard = 0;
+};
+
+// "nofile" -> "RLIMIT_NOFILE" for the limits Docker's --ulimit accepts; InvalidArgument
+// otherwise.
+Result<std::string> RlimitType(const std::string& name);
+
 struct ProcessSpec {
   std::vector<std::string> args;
   std::vector<std::string> env;  // "K=V"
@@ -57,6 +68,9 @@ struct ProcessSpec {
   std::vector<MountSpec> mounts;
   bool readonly_rootfs = false;
   uint64_t shm_size = 64ull << 20;
+  // Replace the defaults of the same type (RLIMIT_NOFILE 1048576). Limits above the host's hard
+  // limit are an error, since the runtime could not set them.
+  std::vector<Rlimit> rlimits;
 };
 
 struct ResolvedUser {

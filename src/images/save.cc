@@ -1,6 +1,7 @@
 #include "images/save.h"
 
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "images/blob_source.h"
@@ -28,32 +29,49 @@ Result<> Save(const Context& ctx, content::Store& content, Store& images,
     return Error::InvalidArgument("no images to save");
   }
   std::vector<Image> found;
-  std::vector<reference::Reference> refs;
   for (const std::string& name : names) {
     Image image = BERTH_TRY(images.Get(ctx, name));
     bool duplicate = false;
     for (const Image& seen : found) {
       duplicate = duplicate || seen.name == image.name;
     }
-    if (duplicate) {
-      continue;
+    if (!duplicate) {
+      found.push_back(std::move(image));
     }
-    refs.push_back(BERTH_TRY(reference::ParseNormalized(image.name)));
-    found.push_back(std::move(image));
+  }
+  return SaveImages(ctx, content, found, format, out);
+}
+
+Result<> SaveImages(const Context& ctx, content::Store& content, std::span<const Image> found,
+                    SaveFormat format, Writer& out) {
+  if (found.empty()) {
+    return Error::InvalidArgument("no images to save");
+  }
+  std::vector<std::optional<reference::Reference>> refs;
+  for (const Image& image : found) {
+    if (image.name.empty()) {
+      refs.emplace_back();
+    } else {
+      refs.emplace_back(BERTH_TRY(reference::ParseNormalized(image.name)));
+    }
   }
   ContentBlobSource blobs(ctx, content);
 
   if (format == SaveFormat::kOci) {
     std::map<std::string, int> tag_count;
-    for (const reference::Reference& ref : refs) {
-      ++tag_count[ref.tag];
+    for (const auto& ref : refs) {
+      if (ref) {
+        ++tag_count[ref->tag];
+      }
     }
     std::vector<oci::LayoutEntry> entries;
     for (size_t i = 0; i < found.size(); ++i) {
-      const reference::Reference& ref = refs[i];
-      std::string ref_name = ref.tag;
-      if (ref.tag.empty() || tag_count[ref.tag] > 1) {
-        ref_name = found[i].name;
+      std::string ref_name;
+      if (refs[i]) {
+        ref_name = refs[i]->tag;
+        if (ref_name.empty() || tag_count[ref_name] > 1) {
+          ref_name = found[i].name;
+        }
       }
       entries.push_back({.descriptor = found[i].target,
                          .ref_name = std::move(ref_name),
@@ -67,14 +85,15 @@ Result<> Save(const Context& ctx, content::Store& content, Store& images,
   std::map<digest::Digest, size_t> by_manifest;
   for (size_t i = 0; i < found.size(); ++i) {
     oci::Descriptor manifest = BERTH_TRY_CONTEXT(
-        oci::ResolveManifest(blobs, found[i].target, matcher), "saving " + found[i].name);
+        oci::ResolveManifest(blobs, found[i].target, matcher),
+        "saving " + (found[i].name.empty() ? std::string("the image") : found[i].name));
     auto [it, inserted] = by_manifest.emplace(manifest.digest, archive_images.size());
     if (inserted) {
       archive_images.push_back({.manifest = manifest, .repo_tags = {}});
     }
     // A digest reference cannot be a docker tag; such an image is saved untagged.
-    if (refs[i].digest.empty()) {
-      archive_images[it->second].repo_tags.push_back(refs[i].Familiar());
+    if (refs[i] && refs[i]->digest.empty()) {
+      archive_images[it->second].repo_tags.push_back(refs[i]->Familiar());
     }
   }
   return oci::WriteDockerArchive(out, blobs, archive_images);

@@ -34,4 +34,9 @@ Result<SaveFormat> ParseSaveFormat(std::string_view text);
 Result<> Save(const Context& ctx, content::Store& content, Store& images,
               std::span<const std::string> names, SaveFormat format, Writer& out);
 
+// The same for images that need not be in the store (a build's result): each Image's name is a
+// normalised reference, or "" for an image saved without a name.
+Result<> SaveImages(const Context& ctx, content::Store& content, std::span<const Image> images,
+                    SaveFormat format, Writer& out);
+
 }  // namespace berth::images

@@ -1,23 +1,37 @@
 #include "cmd/berth/build.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
+#include "archive/apply.h"
 #include "archive/tar_writer.h"
 #include "base/error.h"
+#include "base/io.h"
+#include "base/scope_exit.h"
 #include "base/strings.h"
 #include "cmd/berth/flags.h"
+#include "compress/compress.h"
 #include "engine/engine.h"
+#include "engine/output.h"
+#include "gitref/gitref.h"
 #include "images/root.h"
 #include "os/file.h"
 #include "patternmatcher/ignorefile.h"
 #include "platform/platform.h"
+#include "snapshot/fs_util.h"
 
 namespace berth::cmd {
 namespace {
@@ -30,16 +44,220 @@ struct BuildFlags {
   std::string file;  // "" = CONTEXT/Dockerfile
   std::vector<std::string> tags;
   std::vector<std::string> build_args;
+  std::vector<std::string> build_contexts;
   std::string target;
   bool no_cache = false;
   std::vector<std::string> no_cache_filter;
+  bool pull = false;
   std::vector<std::string> labels;
+  std::vector<std::string> annotations;
   std::string platform;
+  std::vector<std::string> secrets;
+  std::vector<std::string> ssh;
+  std::string network;
+  std::vector<std::string> add_hosts;
+  std::vector<std::string> ulimits;
+  std::string shm_size;
+  std::vector<std::string> outputs;
+  bool push = false;
+  bool load = false;
   std::string iidfile;
+  std::string metadata_file;
   bool quiet = false;
   std::string progress = "plain";
   std::string root;
 };
+
+// --secret id=ID[,src=FILE|,env=VAR][,type=file|env]: the value. A bare id=ID reads the
+// environment variable ID, as buildx does.
+Result<std::pair<std::string, std::string>> ParseSecret(const std::string& spec) {
+  std::string id, src, env, type;
+  for (const std::string& field : BERTH_TRY_CONTEXT(engine::SplitCsv(spec), "--secret " + spec)) {
+    bool found = false;
+    auto [key, value] = SplitOnce(field, '=', &found);
+    key = ToLower(Trim(key));
+    if (!found) {
+      return Error::InvalidArgument("--secret " + spec + ": field \"" + field +
+                                    "\" is not KEY=VALUE");
+    }
+    if (key == "id") {
+      id = value;
+    } else if (key == "src" || key == "source") {
+      src = value;
+    } else if (key == "env") {
+      env = value;
+    } else if (key == "type") {
+      if (value != "file" && value != "env") {
+        return Error::InvalidArgument("--secret " + spec + ": type must be file or env");
+      }
+      type = value;
+    } else {
+      return Error::InvalidArgument("--secret " + spec + ": unknown key \"" + key + "\"");
+    }
+  }
+  if (type == "env" && env.empty()) {
+    env = src.empty() ? id : src;
+    src.clear();
+  }
+  if (id.empty()) {
+    id = !env.empty() ? env : src.substr(src.rfind('/') + 1);
+  }
+  if (id.empty()) {
+    return Error::InvalidArgument("--secret " + spec + ": id= is required");
+  }
+  if (src.empty() && env.empty()) {
+    env = id;
+  }
+  if (!src.empty()) {
+    std::string value = BERTH_TRY_CONTEXT(os::ReadFile(src), "--secret id=" + id);
+    return std::make_pair(id, value);
+  }
+  const char* value = std::getenv(env.c_str());
+  if (value == nullptr) {
+    return Error::InvalidArgument("--secret id=" + id + ": environment variable " + env +
+                                  " is not set");
+  }
+  return std::make_pair(id, std::string(value));
+}
+
+// --ssh ID[=SOCKET]: "default" alone is $SSH_AUTH_SOCK. berth forwards agent sockets only.
+Result<std::pair<std::string, std::string>> ParseSsh(const std::string& spec) {
+  bool found = false;
+  auto [id, path] = SplitOnce(spec, '=', &found);
+  if (id.empty()) {
+    return Error::InvalidArgument("--ssh " + spec + ": empty id");
+  }
+  if (!found || path.empty()) {
+    const char* sock = std::getenv("SSH_AUTH_SOCK");
+    if (sock == nullptr || *sock == '\0') {
+      return Error::InvalidArgument("--ssh " + spec + ": SSH_AUTH_SOCK is not set");
+    }
+    path = sock;
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return Error::FromErrno("--ssh " + spec + ": " + path, errno);
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return Error::Unimplemented("--ssh " + spec + ": " + path +
+                                " is not an agent socket; berth forwards ssh-agent sockets "
+                                "only (run ssh-agent and ssh-add the key)");
+  }
+  return std::make_pair(id, path);
+}
+
+// --ulimit NAME=SOFT[:HARD]; -1 or "unlimited" is no limit.
+Result<engine::Ulimit> ParseUlimit(const std::string& spec) {
+  bool found = false;
+  auto [name, limits] = SplitOnce(spec, '=', &found);
+  if (!found || name.empty() || limits.empty()) {
+    return Error::InvalidArgument("--ulimit " + spec + ": want NAME=SOFT[:HARD]");
+  }
+  auto number = [&](const std::string& text) -> Result<int64_t> {
+    if (text == "unlimited" || text == "-1") {
+      return -1;
+    }
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0 || v < 0) {
+      return Error::InvalidArgument("--ulimit " + spec + ": bad limit \"" + text + "\"");
+    }
+    return static_cast<int64_t>(v);
+  };
+  bool has_hard = false;
+  auto [soft_text, hard_text] = SplitOnce(limits, ':', &has_hard);
+  engine::Ulimit u{.name = name};
+  u.soft = BERTH_TRY(number(soft_text));
+  u.hard = has_hard ? BERTH_TRY(number(hard_text)) : u.soft;
+  auto as_unsigned = [](int64_t v) {
+    return static_cast<uint64_t>(v);
+  };  // -1 = infinity
+  if (as_unsigned(u.soft) > as_unsigned(u.hard)) {
+    return Error::InvalidArgument("--ulimit " + spec + ": soft limit exceeds the hard limit");
+  }
+  return u;
+}
+
+// Docker's byte sizes: 1024, 64k, 64m, 1g, 64MB (binary units).
+Result<uint64_t> ParseBytes(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(text.c_str(), &end);
+  std::string unit = ToLower(Trim(end));
+  if (text.empty() || end == text.c_str() || errno != 0 || v < 0) {
+    return Error::InvalidArgument(flag + " " + text + ": not a size");
+  }
+  if (unit.size() == 2 && unit[1] == 'b') {
+    unit.resize(1);
+  } else if (unit.size() == 3 && unit.ends_with("ib")) {
+    unit.resize(1);
+  }
+  double mult = 1;
+  if (unit.empty() || unit == "b") {
+  } else if (unit == "k") {
+    mult = 1024.0;
+  } else if (unit == "m") {
+    mult = 1024.0 * 1024;
+  } else if (unit == "g") {
+    mult = 1024.0 * 1024 * 1024;
+  } else if (unit == "t") {
+    mult = 1024.0 * 1024 * 1024 * 1024;
+  } else {
+    return Error::InvalidArgument(flag + " " + text + ": unknown unit");
+  }
+  return static_cast<uint64_t>(v * mult);
+}
+
+// The buildx metadata file: containerimage.* and image.name for image outputs.
+std::string MetadataJson(const engine::BuildResult& result) {
+  nlohmann::json j = nlohmann::json::object();
+  if (!result.manifest_digest.empty()) {
+    j["containerimage.config.digest"] = result.config_digest;
+    j["containerimage.digest"] = result.manifest_digest;
+    nlohmann::json desc = {{"mediaType", result.manifest_media_type},
+                           {"digest", result.manifest_digest},
+                           {"size", result.manifest_size}};
+    if (!result.platform.empty()) {
+      Result<platform::Platform> p = platform::ParsePlatform(result.platform);
+      if (p.ok()) {
+        desc["platform"] = {{"architecture", p->architecture}, {"os", p->os}};
+        if (!p->variant.empty()) {
+          desc["platform"]["variant"] = p->variant;
+        }
+      }
+    }
+    j["containerimage.descriptor"] = desc;
+  }
+  std::vector<std::string> names = result.tags;
+  for (const std::string& pushed : result.pushed) {
+    if (std::find(names.begin(), names.end(), pushed) == names.end()) {
+      names.push_back(pushed);
+    }
+  }
+  if (!names.empty()) {
+    j["image.name"] = StrJoin(names, ",");
+  }
+  return j.dump(2) + "\n";
+}
+
+// The context given as "-": a tar (maybe compressed) is unpacked into `dir`; anything else is
+// the Dockerfile itself, with an empty context.
+Result<std::optional<std::string>> ReadStdinContext(const std::string& dir) {
+  std::string data = BERTH_TRY_CONTEXT(os::ReadAll(STDIN_FILENO), "reading the context from stdin");
+  StringReader raw(data);
+  std::unique_ptr<compress::DecompressingReader> reader =
+      BERTH_TRY_CONTEXT(compress::NewReader(raw), "reading the context from stdin");
+  bool is_tar = reader->format() != compress::Format::kNone ||
+                (data.size() >= 262 && data.compare(257, 5, "ustar") == 0);
+  if (!is_tar) {
+    return std::optional<std::string>(std::move(data));
+  }
+  BERTH_TRY_CONTEXT(
+      archive::ApplyLayer(Context::Background(), *reader, dir, {.preserve_owners = false}),
+      "unpacking the context tar from stdin");
+  return std::optional<std::string>();
+}
 
 Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
   if (flags.progress != "plain" && flags.progress != "auto" && flags.progress != "tty") {
@@ -47,18 +265,92 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
     return Error::InvalidArgument("--progress: want plain (the only renderer so far)");
   }
   engine::BuildOptions options;
-  Result<std::map<std::string, std::string>> args =
-      KeyValues(flags.build_args, "--build-arg", /*from_env=*/true);
-  Result<std::map<std::string, std::string>> labels =
-      KeyValues(flags.labels, "--label", /*from_env=*/false);
-  for (Result<std::map<std::string, std::string>>* r : {&args, &labels}) {
-    if (!r->ok()) {
+  // Usage errors (bad flag values) exit 2.
+  auto usage = [&](auto result) {
+    if (!result.ok()) {
       exit_code = kExitUsage;
-      return std::move(*r).error();
+    }
+    return result;
+  };
+  options.build_args = BERTH_TRY(usage(KeyValues(flags.build_args, "--build-arg", true)));
+  options.labels = BERTH_TRY(usage(KeyValues(flags.labels, "--label", false)));
+  options.build_contexts =
+      BERTH_TRY(usage(KeyValues(flags.build_contexts, "--build-context", false)));
+  for (const std::string& a : flags.annotations) {
+    // [TYPE[platform]:]KEY=VALUE; a single-platform build has only a manifest to annotate.
+    bool found = false;
+    auto [key, value] = SplitOnce(a, '=', &found);
+    if (!found || key.empty()) {
+      exit_code = kExitUsage;
+      return Error::InvalidArgument("--annotation " + a + ": want KEY=VALUE");
+    }
+    if (size_t colon = key.find(':'); colon != std::string::npos) {
+      std::string type = key.substr(0, colon);
+      std::string base = type.substr(0, type.find('['));
+      if (base != "manifest") {
+        return Error::Unimplemented("--annotation " + a +
+                                    ": only manifest annotations exist in a "
+                                    "single-platform build");
+      }
+      key = key.substr(colon + 1);
+    }
+    options.annotations[key] = value;
+  }
+  for (const std::string& s : flags.secrets) {
+    auto [id, value] = BERTH_TRY(usage(ParseSecret(s)));
+    options.secrets[id] = std::move(value);
+  }
+  for (const std::string& s : flags.ssh) {
+    auto [id, path] = BERTH_TRY(usage(ParseSsh(s)));
+    options.ssh[id] = std::move(path);
+  }
+  for (const std::string& u : flags.ulimits) {
+    options.ulimits.push_back(BERTH_TRY(usage(ParseUlimit(u))));
+  }
+  if (!flags.shm_size.empty()) {
+    options.shm_size = BERTH_TRY(usage(ParseBytes("--shm-size", flags.shm_size)));
+  }
+  options.network = flags.network.empty() ? "default" : flags.network;
+  if (options.network != "default" && options.network != "host" && options.network != "none") {
+    exit_code = kExitUsage;
+    return Error::InvalidArgument("--network " + options.network + ": want default, host or none");
+  }
+  options.extra_hosts = flags.add_hosts;
+  for (const std::string& o : flags.outputs) {
+    engine::Output out = BERTH_TRY(usage(engine::ParseOutput(o)));
+    if ((out.type == engine::OutputType::kOci || out.type == engine::OutputType::kTar) &&
+        out.dest.empty()) {
+      if (isatty(STDOUT_FILENO)) {
+        exit_code = kExitUsage;
+        return Error::InvalidArgument(
+            "--output " + o + ": dest= is required (refusing to write a tar to a terminal)");
+      }
+      out.dest = "-";
+    }
+    options.outputs.push_back(std::move(out));
+  }
+  if (flags.push) {
+    bool merged = false;
+    for (engine::Output& out : options.outputs) {
+      if (out.type == engine::OutputType::kImage) {
+        out.push = merged = true;
+      }
+    }
+    if (!merged) {
+      options.outputs.push_back({.type = engine::OutputType::kImage, .push = true});
     }
   }
-  options.build_args = *args;
-  options.labels = *labels;
+  if (flags.load) {
+    options.outputs.push_back({.type = engine::OutputType::kImage});
+  }
+  int to_stdout = 0;
+  for (const engine::Output& out : options.outputs) {
+    to_stdout += out.dest == "-" ? 1 : 0;
+  }
+  if (to_stdout > 1) {
+    exit_code = kExitUsage;
+    return Error::InvalidArgument("--output: only one output can write to stdout (dest=-)");
+  }
   if (!flags.platform.empty()) {
     platform::Platform want =
         BERTH_TRY_CONTEXT(platform::ParsePlatform(flags.platform), "--platform");
@@ -67,39 +359,86 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
                                   platform::HostPlatform().ToString() + ") can be built so far");
     }
   }
-  std::string file = flags.file.empty() ? flags.context + "/Dockerfile" : flags.file;
-  options.dockerfile_text = BERTH_TRY_CONTEXT(os::ReadFile(file), "reading the Dockerfile");
+  options.root = BERTH_TRY(images::ResolveRootPath(flags.root));
+
+  std::string context = flags.context;
+  std::string stdin_dir;
+  ScopeExit remove_stdin_dir([&] {
+    if (!stdin_dir.empty()) {
+      (void)snapshot::RemoveAll(stdin_dir);
+    }
+  });
+  std::optional<std::string> stdin_dockerfile;
+  if (context == "-") {
+    BERTH_TRY(os::MakeDirs(options.root + "/tmp", 0700));
+    stdin_dir = options.root + "/tmp/context-XXXXXX";
+    if (mkdtemp(stdin_dir.data()) == nullptr) {
+      stdin_dir.clear();
+      return Error::FromErrno("mkdtemp", errno);
+    }
+    stdin_dockerfile = BERTH_TRY(ReadStdinContext(stdin_dir));
+    context = stdin_dir;
+  } else if (Result<std::optional<gitref::GitRef>> git = gitref::ParseGitRef(context);
+             git.ok() && git->has_value() && !os::Exists(context)) {
+    return Error::Unimplemented("context " + context + ": git contexts are not supported yet");
+  }
+
+  std::string file = flags.file.empty() ? context + "/Dockerfile" : flags.file;
+  if (stdin_dockerfile && flags.file.empty()) {
+    options.dockerfile_text = *stdin_dockerfile;
+  } else if (file == "-") {
+    options.dockerfile_text =
+        BERTH_TRY_CONTEXT(os::ReadAll(STDIN_FILENO), "reading the Dockerfile from stdin");
+    file = "Dockerfile";
+  } else {
+    options.dockerfile_text = BERTH_TRY_CONTEXT(os::ReadFile(file), "reading the Dockerfile");
+  }
   options.dockerfile_name = file.substr(file.rfind('/') + 1);
   // <Dockerfile>.dockerignore beside the Dockerfile replaces the context's .dockerignore.
-  std::string ignore_path = os::Exists(file + ".dockerignore") ? file + ".dockerignore"
-                                                               : flags.context + "/.dockerignore";
+  std::string ignore_path =
+      os::Exists(file + ".dockerignore") ? file + ".dockerignore" : context + "/.dockerignore";
   if (os::Exists(ignore_path)) {
     std::string ignore = BERTH_TRY(os::ReadFile(ignore_path));
     options.context_excludes =
         BERTH_TRY_CONTEXT(patternmatcher::ReadIgnoreFile(ignore), "reading " + ignore_path);
   }
-  options.root = BERTH_TRY(images::ResolveRootPath(flags.root));
-  options.context = flags.context;
+  options.context = context;
   options.target = flags.target;
   options.tags = flags.tags;
   options.no_cache = flags.no_cache;
   options.no_cache_filter = flags.no_cache_filter;
+  options.pull = flags.pull;
   if (flags.quiet) {
     options.progress = nullptr;
   }
   options.source_date_epoch = BERTH_TRY(archive::SourceDateEpochFromEnv());
   Context ctx = Context::Background();
   engine::BuildResult result = BERTH_TRY(engine::Build(ctx, options));
-  for (const std::string& tag : result.tags) {
-    if (!flags.quiet) {
+  if (!flags.quiet) {
+    for (const std::string& tag : result.tags) {
       std::fprintf(stderr, "naming to %s\n", tag.c_str());
+    }
+    for (const std::string& pushed : result.pushed) {
+      std::fprintf(stderr, "pushed %s\n", pushed.c_str());
     }
   }
   if (!flags.iidfile.empty()) {
+    if (result.config_digest.empty()) {
+      return Error::InvalidArgument("--iidfile: the build made no image (see --output)");
+    }
     BERTH_TRY_CONTEXT(os::WriteFileAtomic(flags.iidfile, result.config_digest), "--iidfile");
   }
-  // -q prints the image ID (the config digest), as `docker build -q` does.
-  std::printf("%s\n", flags.quiet ? result.config_digest.c_str() : result.manifest_digest.c_str());
+  if (!flags.metadata_file.empty()) {
+    BERTH_TRY_CONTEXT(os::WriteFileAtomic(flags.metadata_file, MetadataJson(result)),
+                      "--metadata-file");
+  }
+  if (to_stdout == 0) {
+    // -q prints the image ID (the config digest), as `docker build -q` does.
+    std::string line = flags.quiet ? result.config_digest : result.manifest_digest;
+    if (!line.empty()) {
+      std::printf("%s\n", line.c_str());
+    }
+  }
   return {};
 }
 
@@ -126,6 +465,35 @@ void RegisterBuildCommand(CLI::App& app, int& exit_code) {
   build->add_option("--platform", flags->platform, "Target platform (the host's only, so far)");
   build->add_option("--iidfile", flags->iidfile, "Write the image ID (config digest) to the file");
   build->add_flag("-q,--quiet", flags->quiet, "Suppress the build output and print the image ID");
+  build
+      ->add_option("--build-context", flags->build_contexts,
+                   "Additional build contexts (NAME=DIR or NAME=docker-image://REF)")
+      ->allow_extra_args(false);
+  build->add_flag("--pull", flags->pull, "Always attempt to pull all referenced images");
+  build->add_option("--annotation", flags->annotations, "Add an annotation to the image manifest")
+      ->allow_extra_args(false);
+  build
+      ->add_option("--secret", flags->secrets,
+                   "Secret to expose to the build (id=ID[,src=FILE|,env=VAR])")
+      ->allow_extra_args(false);
+  build
+      ->add_option("--ssh", flags->ssh,
+                   "SSH agent socket to expose to the build (default|ID[=SOCKET])")
+      ->allow_extra_args(false);
+  build->add_option("--network", flags->network, "Networking mode for RUN: default, host, none");
+  build->add_option("--add-host", flags->add_hosts, "Add a custom host-to-IP mapping (HOST:IP)")
+      ->allow_extra_args(false);
+  build->add_option("--ulimit", flags->ulimits, "Ulimit options (NAME=SOFT[:HARD])")
+      ->allow_extra_args(false);
+  build->add_option("--shm-size", flags->shm_size, "Size of /dev/shm for RUN (e.g. 128m)");
+  build
+      ->add_option("-o,--output", flags->outputs,
+                   "Output destination (type=image|registry|oci|docker|local|tar,...; DIR; -)")
+      ->allow_extra_args(false);
+  build->add_flag("--push", flags->push, "Shorthand for --output=type=registry");
+  build->add_flag("--load", flags->load, "Shorthand for --output=type=docker (the local store)");
+  build->add_option("--metadata-file", flags->metadata_file,
+                    "Write build result metadata to a file (JSON)");
   build->callback([flags, &exit_code] {
     if (Result<> r = RunBuild(*flags, exit_code); !r.ok()) {
       std::fprintf(stderr, "error: %s\n", r.error().ToString().c_str());
