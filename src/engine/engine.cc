@@ -187,7 +187,7 @@ Result<BuildResult> Build(const Context& ctx, const BuildOptions& options) {
                            .hard = static_cast<uint64_t>(u.hard)});
   }
   Runner runner(std::move(env));
-  IndexCache cache(*index, *snapshotter);
+  IndexCache cache(*index, *snapshotter, root->path() + "/locks");
   solver::Solver solver(runner, cache);
   solver::VertexResult result = BERTH_TRY(solver.Solve(
       ctx, converted.graph, converted.target,

@@ -2,14 +2,17 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -714,6 +717,36 @@ Result<std::vector<std::string>> IndexCache::Put(const Context& ctx, const std::
   }
   cache::Record stored = BERTH_TRY(index_.Put(ctx, "", key, record));
   return std::vector<std::string>{stored.snapshot};
+}
+
+namespace {
+
+class FileKeyLock final : public solver::ResultCache::KeyLock {
+ public:
+  explicit FileKeyLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  ~FileKeyLock() override { (void)::flock(fd_.get(), LOCK_UN); }
+
+ private:
+  UniqueFd fd_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<solver::ResultCache::KeyLock>> IndexCache::LockKey(const Context& ctx,
+                                                                          const std::string& key) {
+  BERTH_TRY(os::MakeDirs(lock_dir_, 0700));
+  std::string hex = digest::FromBytes(key).hex();
+  int stripe = static_cast<int>(std::stoul(hex.substr(0, 6), nullptr, 16) % kLockStripes);
+  std::string path = lock_dir_ + "/" + std::to_string(stripe);
+  UniqueFd fd = BERTH_TRY(os::Open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      return Error::FromErrno("flock " + path, errno);
+    }
+    BERTH_TRY(ctx.Check());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return std::unique_ptr<solver::ResultCache::KeyLock>(new FileKeyLock(std::move(fd)));
 }
 
 }  // namespace berth::engine

@@ -100,16 +100,23 @@ class Runner final : public solver::OpRunner {
 // (scratch, the context) are not stored; a record whose snapshot is gone counts as a miss.
 class IndexCache final : public solver::ResultCache {
  public:
-  IndexCache(cache::Index& index, snapshot::Snapshotter& snapshotter)
-      : index_(index), snapshotter_(snapshotter) {}
+  // `lock_dir` holds the key lock files (created if needed).
+  IndexCache(cache::Index& index, snapshot::Snapshotter& snapshotter, std::string lock_dir)
+      : index_(index), snapshotter_(snapshotter), lock_dir_(std::move(lock_dir)) {}
 
   Result<std::vector<std::string>> Lookup(const Context& ctx, const std::string& key) override;
   Result<std::vector<std::string>> Put(const Context& ctx, const std::string& key,
                                        const std::vector<std::string>& outputs) override;
+  // An exclusive flock(2) on one of kLockStripes files chosen by the key, so that two berth
+  // processes on one root make each key once. Waiting polls so that `ctx` can cancel it.
+  Result<std::unique_ptr<KeyLock>> LockKey(const Context& ctx, const std::string& key) override;
+
+  static constexpr int kLockStripes = 1024;
 
  private:
   cache::Index& index_;
   snapshot::Snapshotter& snapshotter_;
+  std::string lock_dir_;
 };
 
 }  // namespace berth::engine

@@ -180,6 +180,7 @@ Result<VertexResult> Solver::Solve(const Context& ctx, const graph::Graph& graph
     bool ran = false;
     Result<std::vector<std::string>> outputs =
         shared_->flight.Do(result.cache_key, [&]() -> Result<std::vector<std::string>> {
+          std::unique_ptr<ResultCache::KeyLock> lock;
           if (!vertex.metadata.ignore_cache) {
             Result<std::vector<std::string>> hit = cache_.Lookup(c, result.cache_key);
             if (hit.ok()) {
@@ -187,6 +188,17 @@ Result<VertexResult> Solver::Solve(const Context& ctx, const graph::Graph& graph
             }
             if (hit.error().code() != ErrorCode::kNotFound) {
               return std::move(hit).error();
+            }
+            // Another process may be making the same key: wait for it, then look again.
+            lock = BERTH_TRY(cache_.LockKey(c, result.cache_key));
+            if (lock != nullptr) {
+              hit = cache_.Lookup(c, result.cache_key);
+              if (hit.ok()) {
+                return hit;
+              }
+              if (hit.error().code() != ErrorCode::kNotFound) {
+                return std::move(hit).error();
+              }
             }
           }
           emit(id, VertexEvent::Kind::kStarted, start, "");

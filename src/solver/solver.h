@@ -58,6 +58,18 @@ class ResultCache {
   // Stores outputs under `key`; a concurrent Put of the same key keeps the first and returns it.
   virtual Result<std::vector<std::string>> Put(const Context& ctx, const std::string& key,
                                                const std::vector<std::string>& outputs) = 0;
+
+  // Held while one vertex is made; released when destroyed.
+  class KeyLock {
+   public:
+    virtual ~KeyLock() = default;
+  };
+  // Serialises making `key` with other solvers that share this cache, in other processes too
+  // (single-flight within a process is the solver's own): the solver takes it after a miss,
+  // looks up again, and runs only if the key is still missing. The default does not lock.
+  virtual Result<std::unique_ptr<KeyLock>> LockKey(const Context& ctx, const std::string& key) {
+    return std::unique_ptr<KeyLock>();
+  }
 };
 
 struct VertexEvent {

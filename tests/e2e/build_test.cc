@@ -122,5 +122,30 @@ TEST_F(BuildFlagsE2eTest, LabelIidfileQuietAndPlatform) {
   EXPECT_EQ(bad_label.exit_code, 2) << bad_label.err;
 }
 
+// Two `berth build` processes on one root at once: each step runs once, in one of them; the
+// other waits for it and takes the result from the cache.
+TEST_F(BuildE2eTest, ConcurrentBuildsRunEachStepOnce) {
+  std::string cmd = "env BERTH_ROOT=" + Quote(root_) + " " + std::string(BERTH_BIN) +
+                    "/berth build --progress plain -t app:c " + dir_ + "/ctx";
+  ASSERT_EQ(Sh("(" + cmd + " >" + dir_ + "/a.out 2>" + dir_ + "/a.err & " + cmd + " >" + dir_ +
+               "/b.out 2>" + dir_ + "/b.err & wait)"),
+            0);
+  std::string a = os::ReadFile(dir_ + "/a.err").value_or("");
+  std::string b = os::ReadFile(dir_ + "/b.err").value_or("");
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  // The RUN prints ran-step-42 when it runs; its title holds the unexpanded $((40+2)).
+  EXPECT_EQ(count(a, "ran-step-42") + count(b, "ran-step-42"), 1u) << a << "\n----\n" << b;
+  std::string digest_a = os::ReadFile(dir_ + "/a.out").value_or("a");
+  std::string digest_b = os::ReadFile(dir_ + "/b.out").value_or("b");
+  EXPECT_EQ(digest_a, digest_b);
+  EXPECT_EQ(digest_a.rfind("sha256:", 0), 0u) << a;
+}
+
 }  // namespace
 }  // namespace berth::e2e
