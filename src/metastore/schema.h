@@ -1,0 +1,102 @@
+// The metadata store's schema: numbered steps, applied in order and never edited once released
+// (add a step instead). Written in SQLite's dialect; the PostgreSQL backend runs each step
+// through ToPostgresDialect (sql_store.h), so both backends always have the same tables.
+//
+// Columns keep to what both databases share: TEXT, INTEGER (64-bit; BIGINT in PostgreSQL) for
+// numbers, times (Unix nanoseconds) and 0/1 flags. `seq` orders rows by insertion.
+#pragma once
+
+#include "db/sqlite.h"
+
+namespace berth::metastore::internal {
+
+inline constexpr db::Migration kSchema[] = {
+    {1, R"sql(
+CREATE TABLE organizations (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE users (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  org_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  admin INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (org_id, name)
+);
+CREATE TABLE projects (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  org_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  region TEXT NOT NULL,
+  cache_cap_bytes INTEGER NOT NULL,
+  build_retention_days INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (org_id, name)
+);
+CREATE TABLE tokens (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  org_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+  user_id TEXT REFERENCES users (id) ON DELETE CASCADE,
+  project_id TEXT REFERENCES projects (id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER,
+  last_used_at INTEGER
+);
+CREATE INDEX tokens_org ON tokens (org_id);
+CREATE INDEX tokens_user ON tokens (user_id);
+CREATE INDEX tokens_project ON tokens (project_id);
+CREATE TABLE builds (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+  status TEXT NOT NULL,
+  queued_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  options_json TEXT NOT NULL,
+  dockerfile TEXT NOT NULL,
+  first_miss_step TEXT NOT NULL,
+  error_message TEXT NOT NULL,
+  context_files_sent INTEGER NOT NULL,
+  context_bytes_sent INTEGER NOT NULL
+);
+CREATE INDEX builds_project ON builds (project_id, seq);
+CREATE INDEX builds_status ON builds (status);
+CREATE TABLE build_steps (
+  seq INTEGER PRIMARY KEY,
+  build_id TEXT NOT NULL REFERENCES builds (id) ON DELETE CASCADE,
+  vertex TEXT NOT NULL,
+  name TEXT NOT NULL,
+  line INTEGER NOT NULL,
+  cached INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  duration_ns INTEGER NOT NULL,
+  log TEXT NOT NULL,
+  layer_size INTEGER NOT NULL,
+  UNIQUE (build_id, vertex)
+);
+CREATE TABLE build_context_files (
+  build_id TEXT NOT NULL REFERENCES builds (id) ON DELETE CASCADE,
+  ordinal INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  PRIMARY KEY (build_id, path)
+);
+CREATE INDEX build_context_files_order ON build_context_files (build_id, ordinal);
+)sql"},
+};
+
+}  // namespace berth::metastore::internal

@@ -1,0 +1,293 @@
+// metastore: berthd's control-plane data: organizations, users, projects, tokens, build records
+// and their steps.
+//
+// One interface (Store), two backends behind it: SQLite (sqlite_store.h) for the embedded
+// default and a single berthd, PostgreSQL (postgres_store.h) when several berthd share one
+// control plane. Open() picks the backend from a URL. Both pass one conformance suite
+// (testing/conformance.h), so the service above never knows which one it talks to.
+//
+// Ids are random, url-safe strings with a kind prefix: "o_" organizations, "u_" users, "p_"
+// projects, "t_" tokens, "b_" builds, then 20 characters of [a-z2-7] (100 random bits). Times
+// are system-clock instants; the stores keep nanoseconds, so what goes in comes back equal.
+//
+// Tokens: CreateToken returns the secret once; the store keeps only its SHA-256 and compares
+// hashes in constant time. A secret reads "berth_" + the token id's 20 random characters + 52
+// characters of 256 random bits, so Authenticate finds the record by id and never searches by
+// secret.
+//
+// Contract of every method:
+//   - Thread-safe: berthd calls one Store from many threads (see each backend for how).
+//   - `ctx` is checked first: Cancelled / DeadlineExceeded once it is done.
+//   - Errors: NotFound for a missing id (or a parent that does not exist), AlreadyExists for a
+//     duplicate name (org name; user or project name within an org), InvalidArgument for a bad
+//     field (empty name, negative cap, bad page), FailedPrecondition for a forbidden build
+//     status transition, Unauthenticated for any token that does not authenticate, Unavailable
+//     when the database cannot be reached or stays locked, DataLoss for damaged data.
+//
+// Not here yet (berthd's later issues): usage queries (builds and build minutes per project and
+// period, cache bytes per project), build retention clean-up (delete builds older than a
+// project's retention days), project updates, users' passwords or OIDC identities.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/context.h"
+#include "base/result.h"
+
+namespace berth::metastore {
+
+using Time = std::chrono::system_clock::time_point;
+
+struct Organization {
+  std::string id;
+  std::string name;
+  Time created_at;
+
+  friend bool operator==(const Organization&, const Organization&) = default;
+};
+
+struct User {
+  std::string id;
+  std::string org_id;
+  std::string name;
+  bool admin = false;
+  Time created_at;
+
+  friend bool operator==(const User&, const User&) = default;
+};
+
+struct Project {
+  std::string id;
+  std::string org_id;
+  std::string name;
+  std::string region;           // A label ("eu-west"); free text, may be empty.
+  int64_t cache_cap_bytes = 0;  // The project's cache size cap; 0 = no cap.
+  int build_retention_days = 7;
+  Time created_at;
+
+  friend bool operator==(const Project&, const Project&) = default;
+};
+
+// What CreateProject takes: the id and created_at are the store's.
+struct ProjectSpec {
+  std::string org_id;
+  std::string name;
+  std::string region;
+  int64_t cache_cap_bytes = 0;
+  int build_retention_days = 7;
+};
+
+enum class TokenKind {
+  kUser,          // Acts as a user (subject = user id) across the user's organization.
+  kOrganization,  // Acts for an organization (subject = org id), on all its projects.
+  kProject,       // Reaches one project only (subject = project id).
+};
+std::string_view TokenKindName(TokenKind kind);  // "user", "organization", "project"
+
+// A token record. Never holds the secret or its hash.
+struct Token {
+  std::string id;
+  TokenKind kind = TokenKind::kUser;
+  std::string subject;     // The user, organization or project id the token acts as.
+  std::string org_id;      // The organization the subject belongs to (always set).
+  std::string project_id;  // The one project a project token reaches; empty otherwise.
+  std::string name;        // A label ("ci", "alice's laptop").
+  Time created_at;
+  std::optional<Time> expires_at;  // None: never expires.
+  bool revoked = false;
+  std::optional<Time> revoked_at;
+  std::optional<Time> last_used_at;
+
+  friend bool operator==(const Token&, const Token&) = default;
+};
+
+struct TokenSpec {
+  TokenKind kind = TokenKind::kUser;
+  std::string subject;
+  std::string name;
+  std::optional<Time> expires_at;
+};
+
+// CreateToken's answer: the record and the secret, which nobody can read again.
+struct NewToken {
+  Token token;
+  std::string secret;
+};
+
+enum class BuildStatus { kQueued, kRunning, kSuccess, kFailed, kCanceled };
+std::string_view BuildStatusName(BuildStatus status);  // "queued", "running", ...
+Result<BuildStatus> ParseBuildStatus(std::string_view name);
+// Success, failed and canceled are final.
+inline bool IsFinal(BuildStatus s) {
+  return s == BuildStatus::kSuccess || s == BuildStatus::kFailed || s == BuildStatus::kCanceled;
+}
+
+struct Build {
+  std::string id;
+  std::string project_id;
+  BuildStatus status = BuildStatus::kQueued;
+  Time queued_at;
+  std::optional<Time> started_at;   // Set on the move to running.
+  std::optional<Time> finished_at;  // Set on the move to a final status.
+  std::string options_json;         // The build's options as the API received them.
+  std::string dockerfile;           // The Dockerfile text.
+  std::string first_miss_step;      // Vertex digest of the first step that missed the cache.
+  std::string error_message;        // Why it failed (or was canceled); empty on success.
+  int64_t context_files_sent = 0;   // Files of the context that travelled for this build.
+  int64_t context_bytes_sent = 0;   // Their bytes on the wire.
+
+  friend bool operator==(const Build&, const Build&) = default;
+};
+
+struct BuildSpec {
+  std::string project_id;
+  std::string options_json;  // "{}" when empty.
+  std::string dockerfile;
+};
+
+// One step (vertex) of a build, keyed by (build_id, vertex).
+struct BuildStep {
+  std::string build_id;
+  std::string vertex;  // The vertex digest.
+  std::string name;    // "[build 2/3] RUN make".
+  int line = 0;        // The Dockerfile line; 0 if none.
+  bool cached = false;
+  std::optional<Time> started_at;
+  std::optional<Time> finished_at;
+  std::chrono::nanoseconds duration{0};
+  std::string log;  // Bounded: see kMaxStepLogBytes.
+  int64_t layer_size = 0;
+
+  friend bool operator==(const BuildStep&, const BuildStep&) = default;
+};
+
+// A step's log keeps at most this many bytes: the last ones (where a failure shows), after a
+// line that says how much was dropped.
+inline constexpr size_t kMaxStepLogBytes = 256 * 1024;
+
+// One file of a build's context that was sent.
+struct ContextFile {
+  std::string path;
+  int64_t size = 0;
+  std::string digest;  // "sha256:..." of the content.
+
+  friend bool operator==(const ContextFile&, const ContextFile&) = default;
+};
+
+struct Page {
+  int limit = 50;  // At most this many; 1..1000.
+  int offset = 0;
+};
+
+class Store {
+ public:
+  Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  Store(Store&&) = delete;
+  Store& operator=(Store&&) = delete;
+  virtual ~Store() = default;
+
+  // --- Organizations. Names are unique.
+  virtual Result<Organization> CreateOrganization(const Context& ctx, const std::string& name) = 0;
+  virtual Result<Organization> GetOrganization(const Context& ctx, const std::string& id) = 0;
+  // Oldest first.
+  virtual Result<std::vector<Organization>> ListOrganizations(const Context& ctx) = 0;
+  // Deletes the organization with its users, projects, tokens and builds.
+  virtual Result<> DeleteOrganization(const Context& ctx, const std::string& id) = 0;
+
+  // --- Users. Names are unique within an organization.
+  virtual Result<User> CreateUser(const Context& ctx, const std::string& org_id,
+                                  const std::string& name, bool admin) = 0;
+  virtual Result<User> GetUser(const Context& ctx, const std::string& id) = 0;
+  // The organization's users, by name. NotFound if the organization does not exist.
+  virtual Result<std::vector<User>> ListUsers(const Context& ctx, const std::string& org_id) = 0;
+  // Deletes the user and the user's tokens.
+  virtual Result<> DeleteUser(const Context& ctx, const std::string& id) = 0;
+
+  // --- Projects. Names are unique within an organization.
+  virtual Result<Project> CreateProject(const Context& ctx, const ProjectSpec& spec) = 0;
+  virtual Result<Project> GetProject(const Context& ctx, const std::string& id) = 0;
+  // The organization's projects, by name. NotFound if the organization does not exist.
+  virtual Result<std::vector<Project>> ListProjects(const Context& ctx,
+                                                    const std::string& org_id) = 0;
+  // Deletes the project with its tokens and builds.
+  virtual Result<> DeleteProject(const Context& ctx, const std::string& id) = 0;
+
+  // --- Tokens.
+  // Creates a token for the subject (which must exist: NotFound otherwise) and returns its
+  // secret, once. InvalidArgument for an expiry not after now.
+  virtual Result<NewToken> CreateToken(const Context& ctx, const TokenSpec& spec) = 0;
+  // The live token whose secret this is, with last_used_at set to now. Unauthenticated for a
+  // malformed or unknown secret, a wrong one, a revoked or an expired token.
+  virtual Result<Token> Authenticate(const Context& ctx, std::string_view secret) = 0;
+  virtual Result<Token> GetToken(const Context& ctx, const std::string& id) = 0;
+  // Revokes the token (idempotent: a second revocation keeps the first time). NotFound if absent.
+  virtual Result<> RevokeToken(const Context& ctx, const std::string& id) = 0;
+  // The organization's tokens (of every kind, revoked ones too), oldest first. NotFound if the
+  // organization does not exist.
+  virtual Result<std::vector<Token>> ListTokens(const Context& ctx, const std::string& org_id) = 0;
+
+  // --- Builds.
+  // A new build, queued now. NotFound if the project does not exist.
+  virtual Result<Build> CreateBuild(const Context& ctx, const BuildSpec& spec) = 0;
+  virtual Result<Build> GetBuild(const Context& ctx, const std::string& id) = 0;
+  // The project's builds, newest (last created) first. NotFound if the project does not exist.
+  virtual Result<std::vector<Build>> ListBuilds(const Context& ctx, const std::string& project_id,
+                                                const Page& page) = 0;
+  // Moves a build to `status`: queued -> running, queued|running -> success|failed|canceled.
+  // Sets started_at (running) or finished_at (final) to now and the error message (kept empty
+  // for success). FailedPrecondition for any other move (a final build never changes).
+  virtual Result<Build> UpdateBuildStatus(const Context& ctx, const std::string& id,
+                                          BuildStatus status,
+                                          const std::string& error_message = {}) = 0;
+  // Records the first step that missed the cache: the first call wins, later ones are no-ops.
+  virtual Result<> SetFirstMissStep(const Context& ctx, const std::string& build_id,
+                                    const std::string& vertex) = 0;
+  // Records the context files sent for the build and the bytes they took on the wire
+  // (replacing an earlier call's record).
+  virtual Result<> SetBuildContext(const Context& ctx, const std::string& build_id,
+                                   const std::vector<ContextFile>& files, int64_t bytes_sent) = 0;
+  virtual Result<std::vector<ContextFile>> ListBuildContext(const Context& ctx,
+                                                            const std::string& build_id) = 0;
+  // Marks every queued or running build (of every project) failed with `message`, finished now;
+  // returns how many. berthd calls it at start, before it takes builds: after a crash no build
+  // of the previous process is still running. (Several berthd sharing one PostgreSQL need a
+  // per-builder lease instead: see docs/decisions/0004-metadata-store.md.)
+  virtual Result<int64_t> FailUnfinishedBuilds(const Context& ctx, const std::string& message) = 0;
+
+  // --- Build steps.
+  // Inserts the step or replaces the one with the same (build_id, vertex). The log is cut to
+  // kMaxStepLogBytes. NotFound if the build does not exist.
+  virtual Result<> UpsertBuildStep(const Context& ctx, const BuildStep& step) = 0;
+  // The build's steps in the order they were first recorded.
+  virtual Result<std::vector<BuildStep>> ListBuildSteps(const Context& ctx,
+                                                        const std::string& build_id) = 0;
+};
+
+struct StoreOptions {
+  // The time source; the system clock when empty. Tests inject one.
+  std::function<Time()> clock;
+  // SQLite: how long a writer waits for another process's lock. PostgreSQL: the connect timeout.
+  std::chrono::milliseconds busy_timeout{10000};
+  // PostgreSQL: the most connections the store holds open.
+  int max_connections = 8;
+};
+
+// Opens the store named by `url`, creating and migrating its schema as needed:
+//   sqlite:///abs/path.db, sqlite://rel/path.db or a plain path -> SQLite;
+//   postgres://user:pass@host:port/db or postgresql://... -> PostgreSQL.
+// InvalidArgument for another scheme; FailedPrecondition for a schema newer than this berth.
+Result<std::unique_ptr<Store>> Open(const std::string& url, const StoreOptions& options = {});
+
+// `url` with any password replaced by "***", for logs and error messages.
+std::string RedactUrl(const std::string& url);
+
+}  // namespace berth::metastore
