@@ -1,5 +1,7 @@
 #include "metastore/postgres_store.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
@@ -102,7 +104,21 @@ class PgConnection {
   }
 
   bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+
   bool in_transaction() const { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
+
+  // False when an idle connection may be dead. An idle connection is sent nothing (we never
+  // LISTEN) unless the server ends the session (restart, failover, pg_terminate_backend): then it
+  // sends an error and closes, which shows as a readable socket. Such a connection is dropped
+  // rather than parsed (at worst a reconnect), so that no call fails on a connection that died
+  // while idle.
+  bool StillAlive() const {
+    if (broken()) {
+      return false;
+    }
+    pollfd p{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+    return p.fd >= 0 && ::poll(&p, 1, 0) == 0;
+  }
 
   // Runs fixed SQL text of ours without parameters (several statements allowed).
   Result<> Exec(std::string_view sql) {
@@ -250,25 +266,37 @@ class PgPool {
   const std::string& url() const { return url_; }
 
   Result<std::unique_ptr<PgConnection>> Take() {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, timeout_, [&] { return !idle_.empty() || open_ < max_; })) {
-      return Error::Unavailable("postgres " + RedactUrl(url_) + ": all " + std::to_string(max_) +
-                                " connections stayed busy for " + std::to_string(timeout_.count()) +
-                                " ms");
-    }
-    if (!idle_.empty()) {
-      std::unique_ptr<PgConnection> conn = std::move(idle_.back());
-      idle_.pop_back();
+    for (;;) {
+      std::unique_ptr<PgConnection> idle;
+      {
+        std::unique_lock lock(mu_);
+        if (!cv_.wait_for(lock, timeout_, [&] { return !idle_.empty() || open_ < max_; })) {
+          return Error::Unavailable("postgres " + RedactUrl(url_) + ": all " +
+                                    std::to_string(max_) + " connections stayed busy for " +
+                                    std::to_string(timeout_.count()) + " ms");
+        }
+        if (!idle_.empty()) {
+          idle = std::move(idle_.back());
+          idle_.pop_back();
+        } else {
+          ++open_;
+        }
+      }
+      // Outside the lock: both the check and connecting are network I/O.
+      if (idle) {
+        if (idle->StillAlive()) {
+          return idle;
+        }
+        idle.reset();
+        Drop();
+        continue;
+      }
+      Result<std::unique_ptr<PgConnection>> conn = PgConnection::Connect(url_, timeout_);
+      if (!conn.ok()) {
+        Drop();
+      }
       return conn;
     }
-    ++open_;
-    lock.unlock();
-    // Connect outside the lock: it is network I/O.
-    Result<std::unique_ptr<PgConnection>> conn = PgConnection::Connect(url_, timeout_);
-    if (!conn.ok()) {
-      Drop();
-    }
-    return conn;
   }
 
   void Give(std::unique_ptr<PgConnection> conn) {

@@ -11,8 +11,9 @@
 // Thread-safety: every method is thread-safe. The store keeps a pool of at most
 // `max_connections` connections; each call borrows one for its duration (a libpq connection is
 // used by one thread at a time) and waits, up to `connect_timeout`, when all are busy. The
-// mutex guards only the pool's list, never a query. A connection that broke (server restart) is
-// dropped, and the next call opens a new one. Isolation is READ COMMITTED; every rule that two
+// mutex guards only the pool's list, never a query. An idle connection that the server closed
+// (restart, failover) is noticed before reuse and replaced; one that breaks during a call fails
+// that call with Unavailable and is dropped. Isolation is READ COMMITTED; every rule that two
 // writers could race on is one conditional statement (UPDATE ... WHERE status IN (...)) or a
 // unique constraint, so it holds without stronger isolation.
 #pragma once

@@ -88,19 +88,21 @@ TEST_F(PostgresStoreTest, RecoversFromDroppedConnections) {
   Result<std::unique_ptr<PostgresStore>> store = PostgresStore::Open({.url = url_});
   ASSERT_TRUE(store.ok()) << store.error().ToString();
   ASSERT_TRUE((*store)->CreateOrganization(ctx_, "acme").ok());
-  // The server ends every session of the store (as a server restart or a failover would).
-  ASSERT_TRUE(
-      server_
-          ->Exec("postgres",
-                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
-                     DatabaseOf(url_) + "' AND pid <> pg_backend_pid()")
-          .ok());
-  // The call on the dead connection fails as Unavailable; the next one reconnects.
-  Result<std::vector<Organization>> orgs = (*store)->ListOrganizations(ctx_);
-  if (!orgs.ok()) {
-    EXPECT_EQ(orgs.error().code(), ErrorCode::kUnavailable) << orgs.error().ToString();
-    orgs = (*store)->ListOrganizations(ctx_);
+  // The server ends every session of the store (as a server restart or a failover would) and
+  // the sessions are gone.
+  const std::string sessions = "FROM pg_stat_activity WHERE datname = '" + DatabaseOf(url_) +
+                               "' AND pid <> pg_backend_pid()";
+  ASSERT_TRUE(server_->Exec("postgres", "SELECT pg_terminate_backend(pid) " + sessions).ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server_
+              ->Exec("postgres", "DO $$ BEGIN IF EXISTS (SELECT 1 " + sessions +
+                                     ") THEN RAISE EXCEPTION 'still there'; END IF; END $$")
+              .ok()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "sessions were not terminated";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  // The pool notices the dead idle connection and connects afresh: the call succeeds.
+  Result<std::vector<Organization>> orgs = (*store)->ListOrganizations(ctx_);
   ASSERT_TRUE(orgs.ok()) << orgs.error().ToString();
   EXPECT_EQ(orgs->size(), 1u);
 }
