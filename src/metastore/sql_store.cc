@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "base/strings.h"
 #include "digest/digest.h"
 
 namespace berth::metastore {
@@ -329,6 +330,18 @@ Error NotFoundError(std::string_view what, const std::string& id) {
   return Error::NotFound(std::string(what) + " " + id + " not found");
 }
 
+// Ids are ours: a prefix and base32 ([a-z0-9_]). Anything else (an id from a URL with odd bytes)
+// cannot exist, and is NotFound without a query, the same in both backends (PostgreSQL would
+// refuse bytes that are not UTF-8 as a bad argument).
+Result<> CheckId(std::string_view what, const std::string& id) {
+  if (id.empty() || id.size() > 64 ||
+      id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+    return Error::NotFound(std::string(what) + " " + QuoteString(ToValidUtf8(id.substr(0, 64))) +
+                           " not found");
+  }
+  return {};
+}
+
 std::string HashSecret(std::string_view secret) {
   return digest::FromBytes(secret).hex();
 }
@@ -467,6 +480,7 @@ Result<Organization> SqlStore::CreateOrganization(const Context& ctx, const std:
 }
 
 Result<Organization> SqlStore::GetOrganization(const Context& ctx, const std::string& id) {
+  BERTH_TRY(CheckId("organization", id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   std::optional<Row> row =
       BERTH_TRY(QueryRow(*conn, Select(kOrgCols, "FROM organizations WHERE id = ?1"), {id}));
@@ -483,6 +497,7 @@ Result<std::vector<Organization>> SqlStore::ListOrganizations(const Context& ctx
 }
 
 Result<> SqlStore::DeleteOrganization(const Context& ctx, const std::string& id) {
+  BERTH_TRY(CheckId("organization", id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   Rows rows = BERTH_TRY(conn->Query("DELETE FROM organizations WHERE id = ?1 RETURNING id", {id}));
   if (rows.empty()) {
@@ -495,6 +510,7 @@ Result<> SqlStore::DeleteOrganization(const Context& ctx, const std::string& id)
 
 Result<User> SqlStore::CreateUser(const Context& ctx, const std::string& org_id,
                                   const std::string& name, bool admin) {
+  BERTH_TRY(CheckId("organization", org_id));
   BERTH_TRY(ValidateName("user", name));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   User u{.id = BERTH_TRY(NewId("u")),
@@ -515,6 +531,7 @@ Result<User> SqlStore::CreateUser(const Context& ctx, const std::string& org_id,
 }
 
 Result<User> SqlStore::GetUser(const Context& ctx, const std::string& id) {
+  BERTH_TRY(CheckId("user", id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   std::optional<Row> row =
       BERTH_TRY(QueryRow(*conn, Select(kUserCols, "FROM users WHERE id = ?1"), {id}));
@@ -525,6 +542,7 @@ Result<User> SqlStore::GetUser(const Context& ctx, const std::string& id) {
 }
 
 Result<std::vector<User>> SqlStore::ListUsers(const Context& ctx, const std::string& org_id) {
+  BERTH_TRY(CheckId("organization", org_id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   Rows rows = BERTH_TRY(
       conn->Query(Select(kUserCols, "FROM users WHERE org_id = ?1 ORDER BY name"), {org_id}));
@@ -535,6 +553,7 @@ Result<std::vector<User>> SqlStore::ListUsers(const Context& ctx, const std::str
 }
 
 Result<> SqlStore::DeleteUser(const Context& ctx, const std::string& id) {
+  BERTH_TRY(CheckId("user", id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   Rows rows = BERTH_TRY(conn->Query("DELETE FROM users WHERE id = ?1 RETURNING id", {id}));
   if (rows.empty()) {
@@ -546,6 +565,7 @@ Result<> SqlStore::DeleteUser(const Context& ctx, const std::string& id) {
 // --- Projects
 
 Result<Project> SqlStore::CreateProject(const Context& ctx, const ProjectSpec& spec) {
+  BERTH_TRY(CheckId("organization", spec.org_id));
   BERTH_TRY(ValidateName("project", spec.name));
   if (spec.region.size() > kMaxNameBytes || ToValidUtf8(spec.region) != spec.region) {
     return Error::InvalidArgument("project region is longer than " + std::to_string(kMaxNameBytes) +
@@ -581,6 +601,7 @@ Result<Project> SqlStore::CreateProject(const Context& ctx, const ProjectSpec& s
 }
 
 Result<Project> SqlStore::GetProject(const Context& ctx, const std::string& id) {
+  BERTH_TRY(CheckId("project", id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   std::optional<Row> row =
       BERTH_TRY(QueryRow(*conn, Select(kProjectCols, "FROM projects WHERE id = ?1"), {id}));
@@ -591,6 +612,7 @@ Result<Project> SqlStore::GetProject(const Context& ctx, const std::string& id) 
 }
 
 Result<std::vector<Project>> SqlStore::ListProjects(const Context& ctx, const std::string& org_id) {
+  BERTH_TRY(CheckId("organization", org_id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   Rows rows = BERTH_TRY(
       conn->Query(Select(kProjectCols, "FROM projects WHERE org_id = ?1 ORDER BY name"), {org_id}));
@@ -601,6 +623,7 @@ Result<std::vector<Project>> SqlStore::ListProjects(const Context& ctx, const st
 }
 
 Result<> SqlStore::DeleteProject(const Context& ctx, const std::string& id) {
+  BERTH_TRY(CheckId("project", id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   Rows rows = BERTH_TRY(conn->Query("DELETE FROM projects WHERE id = ?1 RETURNING id", {id}));
   if (rows.empty()) {
@@ -612,6 +635,7 @@ Result<> SqlStore::DeleteProject(const Context& ctx, const std::string& id) {
 // --- Tokens
 
 Result<NewToken> SqlStore::CreateToken(const Context& ctx, const TokenSpec& spec) {
+  BERTH_TRY(CheckId(TokenKindName(spec.kind), spec.subject));
   if (!spec.name.empty()) {
     BERTH_TRY(ValidateName("token", spec.name));
   }
@@ -707,6 +731,7 @@ Result<Token> SqlStore::Authenticate(const Context& ctx, std::string_view secret
 }
 
 Result<Token> SqlStore::GetToken(const Context& ctx, const std::string& id) {
+  BERTH_TRY(CheckId("token", id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   std::optional<Row> row =
       BERTH_TRY(QueryRow(*conn, Select(kTokenCols, "FROM tokens WHERE id = ?1"), {id}));
@@ -717,6 +742,7 @@ Result<Token> SqlStore::GetToken(const Context& ctx, const std::string& id) {
 }
 
 Result<> SqlStore::RevokeToken(const Context& ctx, const std::string& id) {
+  BERTH_TRY(CheckId("token", id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   Rows rows = BERTH_TRY(conn->Query(
       "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1 RETURNING id",
@@ -728,6 +754,7 @@ Result<> SqlStore::RevokeToken(const Context& ctx, const std::string& id) {
 }
 
 Result<std::vector<Token>> SqlStore::ListTokens(const Context& ctx, const std::string& org_id) {
+  BERTH_TRY(CheckId("organization", org_id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   Rows rows = BERTH_TRY(
       conn->Query(Select(kTokenCols, "FROM tokens WHERE org_id = ?1 ORDER BY seq"), {org_id}));
@@ -740,6 +767,7 @@ Result<std::vector<Token>> SqlStore::ListTokens(const Context& ctx, const std::s
 // --- Builds
 
 Result<Build> SqlStore::CreateBuild(const Context& ctx, const BuildSpec& spec) {
+  BERTH_TRY(CheckId("project", spec.project_id));
   Build b;
   b.id = BERTH_TRY(NewId("b"));
   b.project_id = spec.project_id;
@@ -763,6 +791,7 @@ Result<Build> SqlStore::CreateBuild(const Context& ctx, const BuildSpec& spec) {
 }
 
 Result<Build> SqlStore::GetBuild(const Context& ctx, const std::string& id) {
+  BERTH_TRY(CheckId("build", id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   std::optional<Row> row =
       BERTH_TRY(QueryRow(*conn, Select(kBuildCols, "FROM builds WHERE id = ?1"), {id}));
@@ -774,6 +803,7 @@ Result<Build> SqlStore::GetBuild(const Context& ctx, const std::string& id) {
 
 Result<std::vector<Build>> SqlStore::ListBuilds(const Context& ctx, const std::string& project_id,
                                                 const Page& page) {
+  BERTH_TRY(CheckId("project", project_id));
   if (page.limit < 1 || page.limit > 1000 || page.offset < 0) {
     return Error::InvalidArgument("page limit must be 1 to 1000 and offset at least 0");
   }
@@ -789,6 +819,7 @@ Result<std::vector<Build>> SqlStore::ListBuilds(const Context& ctx, const std::s
 
 Result<Build> SqlStore::UpdateBuildStatus(const Context& ctx, const std::string& id,
                                           BuildStatus status, const std::string& error_message) {
+  BERTH_TRY(CheckId("build", id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   Time now = Now();
   Rows rows;
@@ -820,6 +851,7 @@ Result<Build> SqlStore::UpdateBuildStatus(const Context& ctx, const std::string&
 
 Result<> SqlStore::SetFirstMissStep(const Context& ctx, const std::string& build_id,
                                     const std::string& vertex) {
+  BERTH_TRY(CheckId("build", build_id));
   if (vertex.empty()) {
     return Error::InvalidArgument("first cache miss: empty vertex");
   }
@@ -836,6 +868,7 @@ Result<> SqlStore::SetFirstMissStep(const Context& ctx, const std::string& build
 
 Result<> SqlStore::SetBuildContext(const Context& ctx, const std::string& build_id,
                                    const std::vector<ContextFile>& files, int64_t bytes_sent) {
+  BERTH_TRY(CheckId("build", build_id));
   if (bytes_sent < 0) {
     return Error::InvalidArgument("build context: negative byte count");
   }
@@ -879,6 +912,7 @@ Result<> SqlStore::SetBuildContext(const Context& ctx, const std::string& build_
 
 Result<std::vector<ContextFile>> SqlStore::ListBuildContext(const Context& ctx,
                                                             const std::string& build_id) {
+  BERTH_TRY(CheckId("build", build_id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   Rows rows = BERTH_TRY(conn->Query(
       "SELECT path, size, digest FROM build_context_files WHERE build_id = ?1 ORDER BY ordinal",
@@ -906,6 +940,7 @@ Result<int64_t> SqlStore::FailUnfinishedBuilds(const Context& ctx, const std::st
 // --- Build steps
 
 Result<> SqlStore::UpsertBuildStep(const Context& ctx, const BuildStep& step) {
+  BERTH_TRY(CheckId("build", step.build_id));
   if (step.vertex.empty()) {
     return Error::InvalidArgument("build step without a vertex digest");
   }
@@ -933,6 +968,7 @@ Result<> SqlStore::UpsertBuildStep(const Context& ctx, const BuildStep& step) {
 
 Result<std::vector<BuildStep>> SqlStore::ListBuildSteps(const Context& ctx,
                                                         const std::string& build_id) {
+  BERTH_TRY(CheckId("build", build_id));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   Rows rows = BERTH_TRY(conn->Query(
       Select(kStepCols, "FROM build_steps WHERE build_id = ?1 ORDER BY seq"), {build_id}));

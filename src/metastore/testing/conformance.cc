@@ -242,6 +242,27 @@ TEST_P(StoreConformanceTest, UnicodeNamesRoundTrip) {
   EXPECT_CODE(store_->CreateOrganization(ctx_, "bad \xff utf-8"), kInvalidArgument);
 }
 
+TEST_P(StoreConformanceTest, MalformedIdsAreNotFound) {
+  ASSERT_OK_AND_ASSIGN(Organization acme, store_->CreateOrganization(ctx_, "acme"));
+  for (const std::string& id :
+       {std::string("p_\xff\xfe"), std::string("p_a\0b", 5), std::string("P_UPPER"),
+        std::string("p_x' OR '1'='1"), std::string(""), std::string(1000, 'p')}) {
+    SCOPED_TRACE(::testing::PrintToString(id));
+    EXPECT_CODE(store_->GetProject(ctx_, id), kNotFound);
+    EXPECT_CODE(store_->DeleteProject(ctx_, id), kNotFound);
+    EXPECT_CODE(store_->GetOrganization(ctx_, id), kNotFound);
+    EXPECT_CODE(store_->ListProjects(ctx_, id), kNotFound);
+    EXPECT_CODE(store_->GetBuild(ctx_, id), kNotFound);
+    EXPECT_CODE(store_->ListBuilds(ctx_, id, {}), kNotFound);
+    EXPECT_CODE(store_->GetToken(ctx_, id), kNotFound);
+    EXPECT_CODE(store_->CreateBuild(ctx_, {.project_id = id}), kNotFound);
+    EXPECT_CODE(store_->CreateToken(ctx_, {.kind = TokenKind::kProject, .subject = id}), kNotFound);
+    EXPECT_CODE(store_->CreateProject(ctx_, {.org_id = id, .name = "x"}), kNotFound);
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<Project> projects, store_->ListProjects(ctx_, acme.id));
+  EXPECT_TRUE(projects.empty());
+}
+
 TEST_P(StoreConformanceTest, DeletingAnOrganizationDeletesEverythingInIt) {
   ASSERT_OK_AND_ASSIGN(Organization acme, store_->CreateOrganization(ctx_, "acme"));
   ASSERT_OK_AND_ASSIGN(Organization globex, store_->CreateOrganization(ctx_, "globex"));
