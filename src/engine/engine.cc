@@ -167,7 +167,13 @@ Result<BuildResult> Build(const Context& ctx, const BuildOptions& options) {
   std::unique_ptr<executor::RuncExecutor> executor = BERTH_TRY(executor::RuncExecutor::Create(
       {.state_dir = root->path() + "/runc", .bundle_dir = root->path() + "/bundles"}));
 
-  Progress progress(converted.graph, options.progress);
+  std::unique_ptr<Renderer> own_renderer;
+  Renderer* renderer = options.renderer;
+  if (renderer == nullptr && options.progress != nullptr) {
+    own_renderer = NewRenderer(options.progress_mode, options.progress);
+    renderer = own_renderer.get();
+  }
+  Progress progress(converted.graph, renderer);
   env.snapshotter = snapshotter.get();
   env.executor = executor.get();
   env.index = index.get();
@@ -189,11 +195,15 @@ Result<BuildResult> Build(const Context& ctx, const BuildOptions& options) {
   Runner runner(std::move(env));
   IndexCache cache(*index, *snapshotter, root->path() + "/locks");
   solver::Solver solver(runner, cache);
-  solver::VertexResult result = BERTH_TRY(solver.Solve(
+  Result<solver::VertexResult> solved = solver.Solve(
       ctx, converted.graph, converted.target,
       {.parallelism = options.parallelism, .progress = [&](const solver::VertexEvent& e) {
          progress.Event(e);
-       }}));
+       }});
+  if (renderer != nullptr) {
+    renderer->Finish();
+  }
+  solver::VertexResult result = BERTH_TRY(std::move(solved));
   std::string top = result.outputs.empty() ? "" : result.outputs[0];
   if (IsContextRef(top)) {
     return Error::Unimplemented("exporting a build context itself as the result");

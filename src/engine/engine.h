@@ -18,6 +18,7 @@
 #include "base/context.h"
 #include "base/result.h"
 #include "engine/output.h"
+#include "engine/progress.h"
 
 namespace berth::engine {
 
@@ -59,8 +60,11 @@ struct BuildOptions {
   std::vector<Output> outputs;
   std::optional<int64_t> source_date_epoch;
   size_t parallelism = 2;
-  // Where plain progress lines go ("#3 [build 2/4] RUN make", "#3 CACHED", "#3 DONE 0.4s").
+  // Where progress goes (nullptr: nowhere), drawn as `progress_mode` says (see progress.h).
   FILE* progress = stderr;
+  ProgressMode progress_mode = ProgressMode::kPlain;
+  // When set, progress goes here instead (berthd streams it to the client).
+  Renderer* renderer = nullptr;
   // Where outputs with dest=- write (a tar stream).
   FILE* stdout_stream = stdout;
 };

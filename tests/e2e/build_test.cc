@@ -2,7 +2,10 @@
 // with FROM, WORKDIR, ENV, COPY, RUN and CMD built through the binary, the image checked with
 // `berth image ls`, `berth image save --format oci` and umoci, and the cache checked across
 // rebuilds (no change, an mtime-only change, a content change).
+#include <signal.h>
 #include <sys/mount.h>
+
+#include <chrono>
 
 #include "build_fixture.h"
 
@@ -145,6 +148,56 @@ TEST_F(BuildE2eTest, ConcurrentBuildsRunEachStepOnce) {
   std::string digest_b = os::ReadFile(dir_ + "/b.out").value_or("b");
   EXPECT_EQ(digest_a, digest_b);
   EXPECT_EQ(digest_a.rfind("sha256:", 0), 0u) << a;
+}
+
+// Ctrl-C during a RUN: berth kills the container, cleans up and exits 130 promptly; nothing
+// stays mounted or running, and the next build on the root works and reuses the cache.
+TEST_F(BuildE2eTest, InterruptCancelsTheBuildCleanly) {
+  ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/ctx/Dockerfile",
+                                  "FROM busybox\nCOPY greet.txt /\nRUN echo sleeping && sleep 61\n")
+                  .ok());
+  std::string cmd = "exec env BERTH_ROOT=" + Quote(root_) + " " + std::string(BERTH_BIN) +
+                    "/berth build --progress plain " + dir_ + "/ctx >" + dir_ + "/i.out 2>" + dir_ +
+                    "/i.err";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  bool running = false;
+  for (int i = 0; i < 600 && !running; ++i) {
+    running = os::ReadFile(dir_ + "/i.err").value_or("").find(" sleeping") != std::string::npos;
+    usleep(50 * 1000);
+  }
+  ASSERT_TRUE(running) << os::ReadFile(dir_ + "/i.err").value_or("");
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::string err = os::ReadFile(dir_ + "/i.err").value_or("");
+  ASSERT_TRUE(WIFEXITED(status)) << err;
+  EXPECT_EQ(WEXITSTATUS(status), 130) << err;
+  EXPECT_LT(seconds, 20.0) << err;
+  EXPECT_NE(err.find("cancel"), std::string::npos) << err;
+  // Nothing of the build stays mounted, and no container is left.
+  EXPECT_NE(Sh("grep -q " + Quote(root_) + " /proc/self/mounts"), 0);
+  EXPECT_NE(Sh("runc --root " + Quote(root_ + "/runc") + " list -q | grep -q ."), 0);
+  EXPECT_NE(Sh("pgrep -f '^sleep 61$' >/dev/null"), 0);
+
+  ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/ctx/Dockerfile",
+                                  "FROM busybox\nCOPY greet.txt /\nRUN echo after\n")
+                  .ok());
+  CmdResult after = Berth("build --progress plain " + dir_ + "/ctx");
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  bool copy_cached = false;
+  for (const auto& [step, state] : Steps(after.err)) {
+    copy_cached =
+        copy_cached || (step.find("COPY greet.txt") != std::string::npos && state == "CACHED");
+  }
+  EXPECT_TRUE(copy_cached) << after.err;
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "base/scope_exit.h"
 #include "base/strings.h"
 #include "cmd/berth/flags.h"
+#include "cmd/berth/interrupt.h"
 #include "compress/compress.h"
 #include "engine/engine.h"
 #include "engine/output.h"
@@ -64,7 +65,7 @@ struct BuildFlags {
   std::string iidfile;
   std::string metadata_file;
   bool quiet = false;
-  std::string progress = "plain";
+  std::string progress = "auto";
   std::string root;
 };
 
@@ -260,10 +261,6 @@ Result<std::optional<std::string>> ReadStdinContext(const std::string& dir) {
 }
 
 Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
-  if (flags.progress != "plain" && flags.progress != "auto" && flags.progress != "tty") {
-    exit_code = kExitUsage;
-    return Error::InvalidArgument("--progress: want plain (the only renderer so far)");
-  }
   engine::BuildOptions options;
   // Usage errors (bad flag values) exit 2.
   auto usage = [&](auto result) {
@@ -410,10 +407,19 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
   options.pull = flags.pull;
   if (flags.quiet) {
     options.progress = nullptr;
+  } else {
+    options.progress_mode =
+        BERTH_TRY(usage(engine::ParseProgressMode(flags.progress, options.progress)));
   }
   options.source_date_epoch = BERTH_TRY(archive::SourceDateEpochFromEnv());
-  Context ctx = Context::Background();
-  engine::BuildResult result = BERTH_TRY(engine::Build(ctx, options));
+  Context ctx = Context::Background().WithCancel();
+  InterruptWatcher interrupt(ctx);
+  Result<engine::BuildResult> built = engine::Build(ctx, options);
+  if (!built.ok() && interrupt.signal() != 0) {
+    exit_code = 130;
+    return Error::Cancelled("build cancelled: " + built.error().ToString());
+  }
+  engine::BuildResult result = BERTH_TRY(std::move(built));
   if (!flags.quiet) {
     for (const std::string& tag : result.tags) {
       std::fprintf(stderr, "naming to %s\n", tag.c_str());
@@ -456,7 +462,10 @@ void RegisterBuildCommand(CLI::App& app, int& exit_code) {
       ->allow_extra_args(false);
   build->add_option("--target", flags->target, "Set the target build stage");
   build->add_flag("--no-cache", flags->no_cache, "Do not use cache when building the image");
-  build->add_option("--progress", flags->progress, "Progress output: plain")->default_str("plain");
+  build
+      ->add_option("--progress", flags->progress,
+                   "Progress output: auto (tty on a terminal, else plain), plain, tty, rawjson")
+      ->default_str("auto");
   build->add_option("--root", flags->root, "berth state directory (default: $BERTH_ROOT)");
   build->add_option("--label", flags->labels, "Set metadata for an image (KEY=VALUE)")
       ->allow_extra_args(false);
