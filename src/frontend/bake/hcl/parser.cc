@@ -411,20 +411,11 @@ class Parser {
         } else if (label.kind == Tok::kOQuote) {
           Next();
           ExprPtr tmpl = BERTH_TRY(ParseTemplateAt(TemplateMode::kQuoted, label.start, ""));
-          std::string text;
-          bool literal = true;
-          for (const ExprPtr& part : tmpl->children) {
-            if (part->kind == ExprKind::kLiteral && part->literal.is_string()) {
-              text += part->literal.AsString();
-            } else {
-              literal = false;
-            }
-          }
-          if (!literal) {
+          if (tmpl->kind != ExprKind::kLiteral) {
             return LocatedError(tmpl->range, "Invalid block label",
                                 "Template sequences are not allowed in block labels.");
           }
-          block.labels.push_back(std::move(text));
+          block.labels.push_back(tmpl->literal.AsString());
           block.label_ranges.push_back(tmpl->range);
         } else {
           break;
@@ -880,6 +871,15 @@ class Parser {
     if (!flush) {
       return tmpl;
     }
+    if (tmpl->kind == ExprKind::kLiteral) {
+      // One literal: flush it as a template of one part, then unwrap again.
+      auto wrapper = std::make_shared<Expr>(*tmpl);
+      wrapper->kind = ExprKind::kTemplate;
+      wrapper->literal = Value();
+      wrapper->children = {tmpl};
+      ExprPtr flushed = BERTH_TRY(FlushHeredoc(wrapper));
+      return flushed->children.front();
+    }
     return FlushHeredoc(tmpl);
   }
 
@@ -969,10 +969,12 @@ class Parser {
                  "An else, endif or endfor directive has no matching if or for.");
     }
     e->range = RangeOf(start, pos_);
-    // A template of one plain literal is a literal string.
-    if (e->children.empty() && mode != TemplateMode::kBare) {
+    // A template of one plain literal (or none) is a literal string.
+    if (mode != TemplateMode::kBare &&
+        (e->children.empty() || (e->children.size() == 1 &&
+                                 e->children[0]->kind == ExprKind::kLiteral))) {
       auto lit = Node(ExprKind::kLiteral, start, pos_);
-      lit->literal = Value::String("");
+      lit->literal = e->children.empty() ? Value::String("") : e->children[0]->literal;
       return Finish(lit);
     }
     return Finish(e);

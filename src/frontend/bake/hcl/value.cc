@@ -307,7 +307,7 @@ std::string ValueDebugString(const Value& value) {
     case ValueKind::kNumber:
       return FormatNumber(value.AsNumber());
     case ValueKind::kString:
-      return JsonEncode(value);
+      return QuoteString(value.AsString());
     case ValueKind::kList:
     case ValueKind::kSet:
     case ValueKind::kTuple: {
