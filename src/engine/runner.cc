@@ -19,16 +19,29 @@
 #include "archive/export.h"
 #include "base/io.h"
 #include "base/scope_exit.h"
+#include "engine/sources.h"
 #include "fileop/checksum.h"
 #include "fileop/fileop.h"
 #include "os/file.h"
 #include "snapshot/apply_layer.h"
+#include "snapshot/fs_util.h"
 #include "snapshot/mount.h"
 
 namespace berth::engine {
 namespace {
 
 constexpr std::string_view kImageScheme = "docker-image://";
+constexpr std::string_view kGitScheme = "git://";
+
+bool IsRemoteSource(const std::string& identifier) {
+  return identifier.starts_with("http://") || identifier.starts_with("https://") ||
+         identifier.starts_with(kGitScheme);
+}
+
+std::string Attr(const graph::SourceOp& op, const std::string& name) {
+  auto it = op.attrs.find(name);
+  return it == op.attrs.end() ? "" : it->second;
+}
 constexpr size_t kTailLines = 10;
 
 std::string Location(const graph::Vertex& vertex) {
@@ -293,6 +306,9 @@ Result<std::string> Runner::ContentKey(const Context& ctx, const graph::Vertex& 
   };
   std::string key;
   if (const auto* src = std::get_if<graph::SourceOp>(&vertex.op.op)) {
+    if (IsRemoteSource(src->identifier)) {
+      return RemoteKey(ctx, vertex, *src);
+    }
     if (src->identifier.starts_with(kImageScheme) &&
         src->identifier.find('@') == std::string::npos) {
       LoadedImage image = BERTH_TRY(
@@ -352,6 +368,8 @@ Result<std::vector<std::string>> Runner::Run(const Context& ctx, const graph::Ve
       out = std::string(kContextPrefix) + name;
     } else if (src->identifier.starts_with(kImageScheme)) {
       out = BERTH_TRY(RunImage(ctx, vertex, *src));
+    } else if (IsRemoteSource(src->identifier)) {
+      out = BERTH_TRY(RunRemote(ctx, vertex, *src));
     } else {
       return Error::Unimplemented(StepName(vertex) + ": source " + src->identifier +
                                   " is not supported yet");
@@ -747,6 +765,124 @@ Result<std::unique_ptr<solver::ResultCache::KeyLock>> IndexCache::LockKey(const 
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return std::unique_ptr<solver::ResultCache::KeyLock>(new FileKeyLock(std::move(fd)));
+}
+
+Runner::~Runner() {
+  for (const auto& [id, dir] : fetched_) {
+    (void)snapshot::RemoveAll(dir);
+  }
+}
+
+Result<std::string> Runner::RemoteKey(const Context& ctx, const graph::Vertex& vertex,
+                                      const graph::SourceOp& op) {
+  graph::VertexId id = IdOf(vertex);
+  if (op.identifier.starts_with(kGitScheme)) {
+    std::string remote = op.identifier.substr(kGitScheme.size());
+    std::string commit =
+        BERTH_TRY_CONTEXT(GitResolve(ctx, remote, Attr(op, "ref")), StepName(vertex));
+    std::string checksum = Attr(op, "checksum");
+    if (!checksum.empty() && !commit.starts_with(checksum)) {
+      return Error::InvalidArgument(StepName(vertex) + ": expected checksum " + checksum +
+                                    " but the ref resolves to commit " + commit);
+    }
+    std::lock_guard lock(remote_mu_);
+    resolved_[id] = commit;
+    return "git " + commit;
+  }
+  std::string dir = TempDir("http-");
+  if (dir.empty()) {
+    return Error::FromErrno("mkdtemp", errno);
+  }
+  {
+    std::lock_guard lock(remote_mu_);
+    fetched_[id] = dir;
+  }
+  std::string filename = Attr(op, "filename");
+  if (filename.empty() || filename.find('/') != std::string::npos || filename == "." ||
+      filename == "..") {
+    filename = "download";
+  }
+  std::string path = dir + "/" + filename;
+  Download d = BERTH_TRY_CONTEXT(DownloadUrl(ctx, op.identifier, path, Attr(op, "checksum")),
+                                 StepName(vertex));
+  if (d.mtime > 0) {
+    struct timespec times[2] = {{d.mtime, 0}, {d.mtime, 0}};
+    (void)utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  }
+  return "http " + d.digest.ToString() + " " + std::to_string(d.mtime);
+}
+
+Result<std::string> Runner::RunRemote(const Context& ctx, const graph::Vertex& vertex,
+                                      const graph::SourceOp& op) {
+  graph::VertexId id = IdOf(vertex);
+  if (op.identifier.starts_with(kGitScheme)) {
+    std::string commit;
+    {
+      std::lock_guard lock(remote_mu_);
+      commit = resolved_[id];
+    }
+    if (commit.empty()) {
+      return Error::Internal(StepName(vertex) + ": the git ref was not resolved");
+    }
+    std::string dir = TempDir("git-");
+    if (dir.empty()) {
+      return Error::FromErrno("mkdtemp", errno);
+    }
+    ScopeExit remove([&] { (void)snapshot::RemoveAll(dir); });
+    std::string submodules = Attr(op, "submodules");
+    BERTH_TRY_CONTEXT(GitCheckout(ctx, op.identifier.substr(kGitScheme.size()), commit, dir,
+                                  {.keep_git_dir = Attr(op, "keepgitdir") == "true",
+                                   .submodules = submodules != "false",
+                                   .subdir = Attr(op, "subdir")}),
+                      StepName(vertex));
+    return SnapshotOfDir(ctx, vertex, dir);
+  }
+  std::string dir;
+  {
+    std::lock_guard lock(remote_mu_);
+    auto it = fetched_.find(id);
+    if (it != fetched_.end()) {
+      dir = it->second;
+    }
+  }
+  if (dir.empty()) {
+    return Error::Internal(StepName(vertex) + ": the URL was not fetched");
+  }
+  return SnapshotOfDir(ctx, vertex, dir);
+}
+
+Result<std::string> Runner::SnapshotOfDir(const Context& ctx, const graph::Vertex& vertex,
+                                          const std::string& dir) {
+  graph::FileOp op;
+  op.base_input = -1;
+  op.actions.push_back(graph::CopyAction{
+      .src_input = 0, .src = "/", .dest = "/", .follow_symlinks = false, .allow_wildcard = false});
+  Workspace ws(*env_.snapshotter, ctx);
+  std::string key = UniqueName("active-");
+  std::vector<snapshot::Mount> mounts = BERTH_TRY(env_.snapshotter->Prepare(ctx, key, ""));
+  bool committed = false;
+  ScopeExit remove_active([&] {
+    if (!committed) {
+      (void)env_.snapshotter->Remove(ctx, key);
+    }
+  });
+  std::string dest = TempDir("remote-");
+  if (dest.empty()) {
+    return Error::FromErrno("mkdtemp", errno);
+  }
+  BERTH_TRY(ws.Mount(mounts, dest));
+  fileop::FileOpEnv env;
+  env.dest_root = dest;
+  env.sources.push_back({.path = dir});
+  Result<> applied = fileop::ApplyFileOp(ctx, op, env);
+  BERTH_TRY(ws.Release());
+  if (!applied.ok()) {
+    return std::move(applied).error().AddContext(StepName(vertex));
+  }
+  std::string name = UniqueName("step-");
+  committed = true;
+  BERTH_TRY(CommitAs(ctx, *env_.snapshotter, name, key));
+  return name;
 }
 
 }  // namespace berth::engine

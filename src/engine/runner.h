@@ -15,6 +15,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,6 +75,8 @@ struct RunnerEnv {
 class Runner final : public solver::OpRunner {
  public:
   explicit Runner(RunnerEnv env) : env_(std::move(env)) {}
+  // Removes what remote sources fetched for steps that turned out cached.
+  ~Runner() override;
 
   Result<std::string> ContentKey(const Context& ctx, const graph::Vertex& vertex,
                                  const std::vector<solver::Input>& inputs) override;
@@ -88,12 +91,23 @@ class Runner final : public solver::OpRunner {
   Result<std::string> RunFile(const Context& ctx, const graph::Vertex& vertex,
                               const graph::FileOp& op, const std::vector<solver::Input>& inputs);
   Result<std::string> RunMerge(const Context& ctx, const std::vector<solver::Input>& inputs);
+  // HTTP and git sources: ContentKey fetches (HTTP) or resolves (git), Run makes the snapshot.
+  Result<std::string> RemoteKey(const Context& ctx, const graph::Vertex& vertex,
+                                const graph::SourceOp& op);
+  Result<std::string> RunRemote(const Context& ctx, const graph::Vertex& vertex,
+                                const graph::SourceOp& op);
+  // A committed snapshot holding a copy of directory `dir`'s contents.
+  Result<std::string> SnapshotOfDir(const Context& ctx, const graph::Vertex& vertex,
+                                    const std::string& dir);
   // The local context `ref` names, or nullptr if `ref` is not a (known) local context.
   const LocalContext* ContextOf(const std::string& ref) const;
   graph::VertexId IdOf(const graph::Vertex& vertex) const;
   std::string TempDir(const std::string& prefix) const;
 
   RunnerEnv env_;
+  std::mutex remote_mu_;
+  std::map<graph::VertexId, std::string> fetched_;   // HTTP: the temp dir holding the file
+  std::map<graph::VertexId, std::string> resolved_;  // git: the commit
 };
 
 // The solver's result cache over the cache index (project ""). Results that are not snapshots

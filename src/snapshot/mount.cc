@@ -3,8 +3,10 @@
 #include <sys/mount.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "base/log.h"
@@ -126,9 +128,17 @@ Result<> MountAt(const Mount& mount, const std::string& target) {
 }
 
 Result<> Unmount(const std::string& target, int flags) {
-  for (;;) {
+  // EBUSY can be transient: a child process another thread is just spawning holds a copy of
+  // the fd table (with our close-on-exec fds into the mount) until it execs. Retry for a while,
+  // as containerd does, before reporting it.
+  constexpr int kBusyRetries = 50;
+  for (int busy = 0;;) {
     if (::umount2(target.c_str(), flags) == 0) {
       return {};
+    }
+    if (errno == EBUSY && ++busy < kBusyRetries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
     }
     if (errno != EINTR) {
       return Error::FromErrno("umount " + target, errno);
