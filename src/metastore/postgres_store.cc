@@ -76,6 +76,8 @@ class PgConnection {
   PgConnection(PGconn* conn, std::string where) : conn_(conn), where_(std::move(where)) {}
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
+  PgConnection(PgConnection&&) = delete;
+  PgConnection& operator=(PgConnection&&) = delete;
   ~PgConnection() { PQfinish(conn_); }
 
   static Result<std::unique_ptr<PgConnection>> Connect(const std::string& url,
@@ -334,6 +336,10 @@ class PostgresConn final : public internal::SqlConn {
  public:
   PostgresConn(internal::PgPool* pool, std::unique_ptr<PgConnection> conn)
       : pool_(pool), conn_(std::move(conn)) {}
+  PostgresConn(const PostgresConn&) = delete;
+  PostgresConn& operator=(const PostgresConn&) = delete;
+  PostgresConn(PostgresConn&&) = delete;
+  PostgresConn& operator=(PostgresConn&&) = delete;
   ~PostgresConn() override {
     if (conn_->in_transaction()) {
       (void)conn_->Exec("ROLLBACK");

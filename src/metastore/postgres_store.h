@@ -52,6 +52,10 @@ class PostgresStore final : public internal::SqlStore {
   // The schema version this build writes.
   static int SchemaVersion();
 
+  PostgresStore(const PostgresStore&) = delete;
+  PostgresStore& operator=(const PostgresStore&) = delete;
+  PostgresStore(PostgresStore&&) = delete;
+  PostgresStore& operator=(PostgresStore&&) = delete;
   ~PostgresStore() override;
 
  protected:

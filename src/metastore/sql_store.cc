@@ -172,6 +172,8 @@ class TxGuard {
   explicit TxGuard(SqlConn& conn) : conn_(conn) {}
   TxGuard(const TxGuard&) = delete;
   TxGuard& operator=(const TxGuard&) = delete;
+  TxGuard(TxGuard&&) = delete;
+  TxGuard& operator=(TxGuard&&) = delete;
   ~TxGuard() {
     if (!done_) {
       conn_.Rollback();

@@ -37,6 +37,8 @@ class SqlConn {
   SqlConn() = default;
   SqlConn(const SqlConn&) = delete;
   SqlConn& operator=(const SqlConn&) = delete;
+  SqlConn(SqlConn&&) = delete;
+  SqlConn& operator=(SqlConn&&) = delete;
   virtual ~SqlConn() = default;
 
   // Runs one statement with parameters ?1, ?2, ... bound to `params` in order; returns its rows.

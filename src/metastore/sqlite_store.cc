@@ -23,7 +23,7 @@ class SqliteConn final : public internal::SqlConn {
       if (const auto* i = std::get_if<int64_t>(&v)) {
         st.Bind(index, *i);
       } else if (const auto* s = std::get_if<std::string>(&v)) {
-        st.Bind(index, std::string_view(*s));
+        st.Bind(index, std::string_view{*s});
       } else {
         st.BindNull(index);
       }

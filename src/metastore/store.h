@@ -170,7 +170,7 @@ struct BuildStep {
 
 // A step's log keeps at most this many bytes: the last ones (where a failure shows), after a
 // line that says how much was dropped.
-inline constexpr size_t kMaxStepLogBytes = 256 * 1024;
+inline constexpr size_t kMaxStepLogBytes = size_t{256} * 1024;
 
 // One file of a build's context that was sent.
 struct ContextFile {

@@ -1,7 +1,5 @@
 #include "metastore/testing/conformance.h"
 
-#include <stdlib.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -83,12 +81,13 @@ namespace {
 #define METASTORE_CONCAT(a, b) METASTORE_CONCAT_INNER(a, b)
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   ASSERT_OK_AND_ASSIGN_IMPL(METASTORE_CONCAT(assign_result_, __LINE__), lhs, expr)
+// `lhs` may be a declaration, so it cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr)                   \
   auto tmp = (expr);                                                \
   ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.error().ToString(); \
   lhs = std::move(tmp).value()
-
-using ::testing::TestWithParam;
+// NOLINTEND(bugprone-macro-parentheses)
 
 constexpr ErrorCode kNotFound = ErrorCode::kNotFound;
 constexpr ErrorCode kAlreadyExists = ErrorCode::kAlreadyExists;
@@ -120,7 +119,7 @@ BuildStep MakeStep(const std::string& build_id, const std::string& vertex, int l
   s.finished_at = Time(std::chrono::seconds(1'800'000'010 + line));
   s.duration = std::chrono::nanoseconds(10'000'000'123LL);
   s.log = "step " + vertex + " says hello\n";
-  s.layer_size = 4096 * line;
+  s.layer_size = int64_t{4096} * line;
   return s;
 }
 
@@ -596,7 +595,7 @@ TEST_P(StoreConformanceTest, FirstMissStepAndContextFiles) {
   std::vector<ContextFile> files;
   for (int i = 0; i < 250; ++i) {
     files.push_back({.path = "src/" + std::to_string((i * 37) % 250) + ".c",
-                     .size = i * 10,
+                     .size = int64_t{i} * 10,
                      .digest = "sha256:" + std::to_string(i)});
   }
   ASSERT_OK(store_->SetBuildContext(ctx_, b.id, files, 12345));
@@ -771,8 +770,9 @@ TEST_P(StoreConformanceTest, ConcurrentWritersLoseNothing) {
       for (int i = 0; i < kBuildsPerThread; ++i) {
         const Project& p = projects[(t + i) % projects.size()];
         Result<Build> b = store.CreateBuild(ctx_, {.project_id = p.id});
-        if (!b.ok())
+        if (!b.ok()) {
           return fail(b.error());
+        }
         if (auto r = store.UpdateBuildStatus(ctx_, b->id, BuildStatus::kRunning); !r.ok()) {
           return fail(r.error());
         }
@@ -788,10 +788,12 @@ TEST_P(StoreConformanceTest, ConcurrentWritersLoseNothing) {
         }
         Result<NewToken> token =
             store.CreateToken(ctx_, {.kind = TokenKind::kProject, .subject = p.id});
-        if (!token.ok())
+        if (!token.ok()) {
           return fail(token.error());
-        if (auto r = store.Authenticate(ctx_, token->secret); !r.ok())
+        }
+        if (auto r = store.Authenticate(ctx_, token->secret); !r.ok()) {
           return fail(r.error());
+        }
         secrets[t].push_back(token->secret);
       }
     });

@@ -3,15 +3,16 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <pwd.h>
-#include <signal.h>
 #include <spawn.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -25,8 +26,6 @@
 
 #include "base/scope_exit.h"
 
-extern char** environ;
-
 namespace berth::metastore::testing {
 
 namespace {
@@ -36,7 +35,9 @@ constexpr char kPassword[] = "berth-test-password";
 // The bin directory of the newest installed PostgreSQL, e.g. /usr/lib/postgresql/15/bin.
 Result<std::string> FindBinDir() {
   glob_t g{};
-  int rc = ::glob("/usr/lib/postgresql/*/bin/initdb", 0, nullptr, &g);
+  // glob(3) is not thread-safe: tests find the server once, under SharedPostgresServer's lock.
+  int rc =
+      ::glob("/usr/lib/postgresql/*/bin/initdb", 0, nullptr, &g);  // NOLINT(concurrency-mt-unsafe)
   std::vector<std::string> found;
   if (rc == 0) {
     for (size_t i = 0; i < g.gl_pathc; ++i) {
@@ -44,10 +45,16 @@ Result<std::string> FindBinDir() {
     }
   }
   ::globfree(&g);
-  // Newest version first (numeric, so that 15 sorts after 9.6).
-  std::sort(found.begin(), found.end(), [](const std::string& a, const std::string& b) {
-    return std::atof(a.c_str() + 20) > std::atof(b.c_str() + 20);
-  });
+  // Newest major version first (numeric, so that 15 sorts after 9).
+  auto major = [](const std::string& path) {
+    int v = 0;
+    std::string_view rest =
+        std::string_view{path}.substr(std::string_view("/usr/lib/postgresql/").size());
+    std::from_chars(rest.data(), rest.data() + rest.size(), v);
+    return v;
+  };
+  std::sort(found.begin(), found.end(),
+            [&](const std::string& a, const std::string& b) { return major(a) > major(b); });
   for (const std::string& initdb : found) {
     std::string bin = initdb.substr(0, initdb.size() - 7);
     if (::access((bin + "/postgres").c_str(), X_OK) == 0) {
@@ -80,6 +87,7 @@ Result<pid_t> Spawn(std::vector<std::string> argv, const std::string& log) {
   wrapped.insert(wrapped.end(), argv.begin(), argv.end());
   argv = std::move(wrapped);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (std::string& a : argv) {
     args.push_back(a.data());
   }
@@ -126,10 +134,10 @@ Result<int> FreePort() {
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     int err = errno;
-    ::close(fd);
+    (void)::close(fd);
     return Error::FromErrno("bind 127.0.0.1:0", err);
   }
-  ::close(fd);
+  (void)::close(fd);
   return static_cast<int>(ntohs(addr.sin_port));
 }
 
@@ -171,8 +179,10 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
     std::filesystem::remove_all(dir, ec);
   });
   if (::geteuid() == 0) {
-    struct passwd* pw = ::getpwnam("postgres");
-    if (pw == nullptr) {
+    struct passwd pwd {};
+    struct passwd* pw = nullptr;
+    std::vector<char> buf(16384);
+    if (::getpwnam_r("postgres", &pwd, buf.data(), buf.size(), &pw) != 0 || pw == nullptr) {
       return Error::FailedPrecondition(
           "running as root, but there is no `postgres` user to run the server as (Debian's "
           "`postgresql` package creates it)");
@@ -235,7 +245,7 @@ PostgresServer::~PostgresServer() {
   }
 }
 
-Result<> PostgresServer::Exec(const std::string& db, const std::string& sql) {
+Result<> PostgresServer::Exec(const std::string& db, const std::string& sql) const {
   PGconn* conn = PQconnectdb(AdminConninfo(port_, db).c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string message = PQerrorMessage(conn);

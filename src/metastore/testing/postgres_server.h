@@ -28,6 +28,8 @@ class PostgresServer {
 
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
+  PostgresServer(PostgresServer&&) = delete;
+  PostgresServer& operator=(PostgresServer&&) = delete;
   // Stops the server (fast shutdown, then SIGKILL after 10 s) and removes its directory.
   ~PostgresServer();
 
@@ -35,7 +37,7 @@ class PostgresServer {
   // (postgres://berth:PASSWORD@127.0.0.1:PORT/NAME).
   Result<std::string> CreateDatabase();
   // Runs SQL as the superuser in database `db` (tests use it to tamper with a store).
-  Result<> Exec(const std::string& db, const std::string& sql);
+  Result<> Exec(const std::string& db, const std::string& sql) const;
 
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
