@@ -23,6 +23,7 @@
 #include "fileop/checksum.h"
 #include "fileop/fileop.h"
 #include "os/file.h"
+#include "patternmatcher/patternmatcher.h"
 #include "snapshot/apply_layer.h"
 #include "snapshot/fs_util.h"
 #include "snapshot/mount.h"
@@ -219,6 +220,28 @@ std::string FixedPrefix(const std::string& src) {
   return out;
 }
 
+// NotFound when .dockerignore (`excludes`, relative to the context root) hides the copy
+// source itself or a directory above it; the rebased patterns of WithExcludes cover only what
+// lies below the source. A directory source stays when a `!` pattern re-includes something
+// below it.
+Result<> CheckNotIgnored(const graph::CopyAction& copy, const std::vector<std::string>& excludes) {
+  std::string prefix = FixedPrefix(copy.src);
+  if (prefix.empty() || excludes.empty()) {
+    return {};
+  }
+  patternmatcher::PatternMatcher matcher =
+      BERTH_TRY_CONTEXT(patternmatcher::PatternMatcher::Create(excludes), ".dockerignore");
+  if (!BERTH_TRY(matcher.MatchesOrParentMatches(prefix))) {
+    return {};
+  }
+  for (const patternmatcher::Pattern& p : matcher.patterns()) {
+    if (p.exclusion() && (p.text() + "/").starts_with(prefix + "/")) {
+      return {};
+    }
+  }
+  return Error::NotFound("\"/" + prefix + "\": not found: excluded by .dockerignore");
+}
+
 }  // namespace
 
 std::string LayerKey(const std::string& snapshot) {
@@ -321,6 +344,9 @@ Result<std::string> Runner::ContentKey(const Context& ctx, const graph::Vertex& 
       const LocalContext* local = copy == nullptr ? nullptr : context_of(copy->src_input);
       if (local == nullptr) {
         continue;
+      }
+      if (Result<> visible = CheckNotIgnored(*copy, local->excludes); !visible.ok()) {
+        return std::move(visible).error().AddContext(StepName(vertex));
       }
       graph::CopyAction rebased = WithExcludes(*copy, local->excludes);
       fileop::ChecksumOptions options{.follow_symlinks = copy->follow_symlinks,

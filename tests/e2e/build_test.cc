@@ -200,5 +200,32 @@ TEST_F(BuildE2eTest, InterruptCancelsTheBuildCleanly) {
   EXPECT_TRUE(copy_cached) << after.err;
 }
 
+// .dockerignore hides files from every COPY: named directly, through an ignored directory, by a
+// glob, or by copying the whole context; the error says the ignore file excluded it.
+TEST_F(BuildE2eTest, DockerignoreHidesFilesFromEveryCopy) {
+  ASSERT_EQ(Sh("cd " + dir_ +
+               "/ctx && mkdir -p private keep && echo s > secret.txt && echo p > "
+               "private/key.txt && echo k > keep/ok.txt && printf 'secret.txt\\nprivate\\n' > "
+               ".dockerignore"),
+            0);
+  for (const std::string& src : {"secret.txt", "private/key.txt", "private"}) {
+    ASSERT_TRUE(
+        os::WriteFileAtomic(dir_ + "/ctx/Dockerfile", "FROM busybox\nCOPY " + src + " /x/\n").ok());
+    CmdResult r = Berth("build " + dir_ + "/ctx");
+    EXPECT_EQ(r.exit_code, 1) << src;
+    EXPECT_NE(r.err.find("excluded by .dockerignore"), std::string::npos) << src << ": " << r.err;
+  }
+  ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/ctx/Dockerfile",
+                                  "FROM busybox\nCOPY *.txt /glob/\nCOPY . /all/\n")
+                  .ok());
+  CmdResult ok = Berth("build -o type=local,dest=" + dir_ + "/fs " + dir_ + "/ctx");
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(Sh("test -e " + dir_ + "/fs/glob/greet.txt"), 0);
+  EXPECT_NE(Sh("test -e " + dir_ + "/fs/glob/secret.txt"), 0);
+  EXPECT_NE(Sh("test -e " + dir_ + "/fs/all/secret.txt"), 0);
+  EXPECT_NE(Sh("test -e " + dir_ + "/fs/all/private"), 0);
+  EXPECT_EQ(Sh("test -e " + dir_ + "/fs/all/keep/ok.txt"), 0);
+}
+
 }  // namespace
 }  // namespace berth::e2e
