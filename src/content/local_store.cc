@@ -88,6 +88,16 @@ Result<> RemoveAll(const std::string& path) {
   return {};
 }
 
+// Makes a rename into the directory `dir` durable: the rename is an entry in `dir`, which a
+// crash can lose even though the file's data was synced.
+Result<> SyncDirectory(const std::string& dir) {
+  UniqueFd fd = BERTH_TRY(os::Open(dir, O_RDONLY | O_DIRECTORY));
+  if (::fsync(fd.get()) != 0) {
+    return Error::FromErrno("fsync " + dir, errno);
+  }
+  return {};
+}
+
 Error RenameFailed(const std::string& from, const std::string& to, int err) {
   return Error::FromErrno("rename " + from + " to " + to, err);
 }
@@ -309,9 +319,14 @@ class LocalWriter final : public Writer {
     }
     if (existed) {
       BERTH_TRY(UnlinkIfExists(data_path));
-    } else if (::fchmod(fd_.get(), 0444) != 0) {
-      // Read-only only once committed, so that a failed commit leaves a resumable ingest.
-      return Error::FromErrno("chmod " + target, errno);
+    } else {
+      if (::fchmod(fd_.get(), 0444) != 0) {
+        // Read-only only once committed, so that a failed commit leaves a resumable ingest.
+        return Error::FromErrno("chmod " + target, errno);
+      }
+      // Outside the GC lock: the rename is visible already, this only makes it survive a crash.
+      BERTH_TRY_CONTEXT(SyncDirectory(std::filesystem::path(target).parent_path().string()),
+                        "committing ingest " + options_.ref);
     }
     state_ = State::kCommitted;
     // The blob is committed whatever happens now; a directory left behind is collected as a

@@ -8,9 +8,10 @@
 //
 // Ingest: a writer holds an exclusive flock on its ingest directory (a crashed writer's lock
 // goes with its process; GC and Abort take the same lock), writes and hashes in one pass, and
-// commits by verify, fsync, then renameat2(RENAME_NOREPLACE) into blobs/ - so a blob path only
-// ever names complete, verified content, and of two racing writers exactly one commits while
-// the other sees AlreadyExists.
+// commits by verify, fsync, then renameat2(RENAME_NOREPLACE) into blobs/ and an fsync of that
+// directory (so a committed blob survives a crash) - so a blob path only ever names complete,
+// verified content, and of two racing writers exactly one commits while the other sees
+// AlreadyExists.
 //
 // GC holds `gc.lock` exclusively while it marks (roots + lease resources) and sweeps; commits
 // that add to a lease and LeaseManager::AddResource hold it shared. Swept blobs and stale
