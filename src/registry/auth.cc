@@ -162,6 +162,26 @@ Result<DockerConfig> DockerConfig::Parse(std::string_view json) {
   if (!doc.is_object()) {
     return Error::InvalidArgument("docker config: not a JSON object");
   }
+  auto store = doc.find("credsStore");
+  if (store != doc.end() && !store->is_null()) {
+    if (!store->is_string()) {
+      return Error::InvalidArgument("docker config: credsStore: not a string");
+    }
+    config.creds_store_ = store->get<std::string>();
+  }
+  auto helpers = doc.find("credHelpers");
+  if (helpers != doc.end() && !helpers->is_null()) {
+    if (!helpers->is_object()) {
+      return Error::InvalidArgument("docker config: credHelpers: not an object");
+    }
+    for (const auto& [key, helper] : helpers->items()) {
+      if (!helper.is_string()) {
+        return Error::InvalidArgument("docker config: credHelpers[" + QuoteString(key) +
+                                      "]: not a string");
+      }
+      config.helpers_[NormalizeConfigKey(key)] = helper.get<std::string>();
+    }
+  }
   auto auths = doc.find("auths");
   if (auths == doc.end() || auths->is_null()) {
     return config;
@@ -198,8 +218,9 @@ Result<DockerConfig> DockerConfig::Parse(std::string_view json) {
       creds.username = field("username");
       creds.password = field("password");
     }
-    if (creds.username.empty() && creds.password.empty()) {
-      continue;  // an identity token or a helper entry: not supported yet
+    creds.identity_token = field("identitytoken");
+    if (creds.username.empty() && creds.password.empty() && creds.identity_token.empty()) {
+      continue;  // a placeholder for a helper's entry
     }
     config.auths_[NormalizeConfigKey(key)] = std::move(creds);
   }
@@ -214,7 +235,9 @@ Result<DockerConfig> DockerConfig::LoadFile(const std::string& path) {
     }
     return std::move(text).error().AddContext("reading " + path);
   }
-  return BERTH_TRY_CONTEXT(Parse(*text), "reading " + path);
+  DockerConfig config = BERTH_TRY_CONTEXT(Parse(*text), "reading " + path);
+  config.path_ = path;
+  return config;
 }
 
 Result<DockerConfig> DockerConfig::Load() {
@@ -229,12 +252,49 @@ Result<DockerConfig> DockerConfig::Load() {
   return LoadFile(std::string(home) + "/.docker/config.json");
 }
 
-std::optional<Credentials> DockerConfig::Lookup(std::string_view domain) const {
-  auto it = auths_.find(NormalizeConfigKey(domain));
-  if (it == auths_.end()) {
-    return std::nullopt;
+std::string HelperServerUrl(std::string_view domain) {
+  if (CredentialHost(domain) == "docker.io") {
+    return "https://index.docker.io/v1/";
   }
-  return it->second;
+  return std::string(domain);
+}
+
+std::string DockerConfig::HelperFor(std::string_view domain, std::string* source) const {
+  auto it = helpers_.find(NormalizeConfigKey(domain));
+  if (it != helpers_.end() && !it->second.empty()) {
+    if (source != nullptr) {
+      *source = "credHelpers[" + QuoteString(it->first) + "]";
+    }
+    return it->second;
+  }
+  if (source != nullptr) {
+    *source = "credsStore";
+  }
+  return creds_store_;
+}
+
+Result<std::optional<Credentials>> DockerConfig::Lookup(std::string_view domain) const {
+  std::string key = NormalizeConfigKey(domain);
+  std::string source;
+  std::string helper = HelperFor(domain, &source);
+  if (!helper.empty()) {
+    std::string url = HelperServerUrl(key);
+    Result<std::optional<Credentials>> found =
+        run_helper_ ? run_helper_(helper, url) : RunCredentialHelper(helper, url);
+    if (!found.ok()) {
+      return std::move(found).error().AddContext(
+          "credentials for registry " + key + " (" + source +
+          (path_.empty() ? std::string() : " in " + path_) + ")");
+    }
+    if (found->has_value()) {
+      return found;
+    }
+  }
+  auto it = auths_.find(key);
+  if (it == auths_.end()) {
+    return std::optional<Credentials>();
+  }
+  return std::optional<Credentials>(it->second);
 }
 
 void DockerConfig::Set(std::string_view domain, Credentials credentials) {

@@ -1,6 +1,11 @@
 #include "registry/auth.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -64,6 +69,13 @@ TEST(Base64, RoundTrip) {
   EXPECT_FALSE(Base64Decode("abcde").ok());
 }
 
+// Lookup that must not fail.
+std::optional<Credentials> Get(const DockerConfig& config, std::string_view domain) {
+  Result<std::optional<Credentials>> r = config.Lookup(domain);
+  EXPECT_TRUE(r.ok()) << r.error().ToString();
+  return r.ok() ? *r : std::nullopt;
+}
+
 TEST(DockerConfig, AuthAndUsernamePassword) {
   auto config = DockerConfig::Parse(R"({
     "auths": {
@@ -72,26 +84,176 @@ TEST(DockerConfig, AuthAndUsernamePassword) {
       "https://GHCR.io": {"auth": "Z2g6dG9rZW4="},
       "helper.example.com": {},
       "idtoken.example.com": {"identitytoken": "xyz"}
-    },
-    "credHelpers": {"gcr.io": "gcloud"}
+    }
   })");
   ASSERT_TRUE(config.ok()) << config.error().ToString();
-  auto hub = config->Lookup("docker.io");
+  auto hub = Get(*config, "docker.io");
   ASSERT_TRUE(hub.has_value());
   EXPECT_EQ(hub->username, "hub");
   EXPECT_EQ(hub->password, "secret");
-  EXPECT_EQ(config->Lookup("registry-1.docker.io"), hub);
-  EXPECT_EQ(config->Lookup("index.docker.io"), hub);
-  auto local = config->Lookup("localhost:5000");
+  EXPECT_EQ(Get(*config, "registry-1.docker.io"), hub);
+  EXPECT_EQ(Get(*config, "index.docker.io"), hub);
+  auto local = Get(*config, "localhost:5000");
   ASSERT_TRUE(local.has_value());
   EXPECT_EQ(local->username, "alice");
   EXPECT_EQ(local->password, "p:w");
-  EXPECT_FALSE(config->Lookup("localhost:5001").has_value());
-  auto gh = config->Lookup("ghcr.io");
+  EXPECT_FALSE(Get(*config, "localhost:5001").has_value());
+  auto gh = Get(*config, "ghcr.io");
   ASSERT_TRUE(gh.has_value());
   EXPECT_EQ(gh->password, "token");
-  EXPECT_FALSE(config->Lookup("helper.example.com").has_value());
-  EXPECT_FALSE(config->Lookup("idtoken.example.com").has_value());
+  EXPECT_FALSE(Get(*config, "helper.example.com").has_value());
+  auto id = Get(*config, "idtoken.example.com");
+  ASSERT_TRUE(id.has_value());
+  EXPECT_EQ(id->identity_token, "xyz");
+  EXPECT_EQ(id->username, "");
+}
+
+TEST(DockerConfig, HelpersComeFirstInDockersOrder) {
+  auto config = DockerConfig::Parse(R"({
+    "auths": {
+      "gcr.io": {},
+      "fallback.io": {"auth": "Zjpw"},
+      "localhost:5000": {"auth": "bDpw"}
+    },
+    "credHelpers": {"https://GCR.io": "gcloud", "localhost:5000": "local"},
+    "credsStore": "desktop"
+  })");
+  ASSERT_TRUE(config.ok()) << config.error().ToString();
+  std::vector<std::string> calls;
+  config->SetHelperRunner([&](const std::string& helper, const std::string& url)
+                              -> Result<std::optional<Credentials>> {
+    calls.push_back(helper + " " + url);
+    if (helper == "gcloud") {
+      return std::optional<Credentials>(Credentials{"oauth2accesstoken", "ya29", ""});
+    }
+    if (helper == "local") {
+      return Error::FailedPrecondition("docker-credential-local get failed (exit status 3)");
+    }
+    return std::optional<Credentials>();  // desktop has nothing
+  });
+  std::string source;
+  EXPECT_EQ(config->HelperFor("gcr.io", &source), "gcloud");
+  EXPECT_EQ(source, "credHelpers[\"gcr.io\"]");
+  EXPECT_EQ(config->HelperFor("ghcr.io", &source), "desktop");
+  EXPECT_EQ(source, "credsStore");
+
+  auto gcr = Get(*config, "gcr.io");
+  ASSERT_TRUE(gcr.has_value());
+  EXPECT_EQ(gcr->password, "ya29");
+  // credsStore is asked for every other registry; when it has nothing, auths is used.
+  auto fallback = Get(*config, "fallback.io");
+  ASSERT_TRUE(fallback.has_value());
+  EXPECT_EQ(fallback->username, "f");
+  EXPECT_FALSE(Get(*config, "registry-1.docker.io").has_value());
+  EXPECT_EQ(calls, (std::vector<std::string>{"gcloud gcr.io", "desktop fallback.io",
+                                             "desktop https://index.docker.io/v1/"}));
+  // A failing helper is an error naming the helper's config key and the registry, not a
+  // silent fall back to auths.
+  auto failed = config->Lookup("localhost:5000");
+  ASSERT_FALSE(failed.ok());
+  std::string text = failed.error().ToString();
+  EXPECT_NE(text.find("docker-credential-local"), std::string::npos) << text;
+  EXPECT_NE(text.find("registry localhost:5000"), std::string::npos) << text;
+  EXPECT_NE(text.find("credHelpers"), std::string::npos) << text;
+}
+
+// Real helper processes: shell scripts in a temporary directory put first on PATH.
+class CredentialHelperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/berth-credhelper-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    const char* path = getenv("PATH");
+    saved_path_ = path != nullptr ? path : "";
+    setenv("PATH", (dir_ + ":" + saved_path_).c_str(), 1);
+  }
+  void TearDown() override {
+    setenv("PATH", saved_path_.c_str(), 1);
+    ASSERT_EQ(::system(("rm -rf '" + dir_ + "'").c_str()), 0);
+  }
+  void Helper(const std::string& name, const std::string& body) {
+    std::string path = dir_ + "/docker-credential-" + name;
+    FILE* f = fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs(("#!/bin/sh\n" + body).c_str(), f);
+    fclose(f);
+    ASSERT_EQ(chmod(path.c_str(), 0755), 0);
+  }
+
+  std::string dir_;
+  std::string saved_path_;
+};
+
+TEST_F(CredentialHelperTest, ProtocolAnswers) {
+  // The server URL arrives on stdin; the answer is JSON on stdout.
+  Helper("ok", R"(read url
+[ "$1" = get ] || exit 9
+printf '{"ServerURL":"%s","Username":"u-%s","Secret":"s3cret"}\n' "$url" "$url"
+)");
+  Helper("token", R"(cat >/dev/null; echo '{"ServerURL":"x","Username":"<token>","Secret":"refresh"}')");
+  Helper("none", "echo 'credentials not found in native keychain'; exit 1\n");
+  Helper("broken", "echo 'gpg: decryption failed' >&2; exit 4\n");
+  Helper("garbage", "echo 'not json'\n");
+  Helper("silent", "exit 0\n");
+
+  auto ok = RunCredentialHelper("ok", "reg.example.com:5000");
+  ASSERT_TRUE(ok.ok()) << ok.error().ToString();
+  ASSERT_TRUE(ok->has_value());
+  EXPECT_EQ((*ok)->username, "u-reg.example.com:5000");
+  EXPECT_EQ((*ok)->password, "s3cret");
+
+  auto token = RunCredentialHelper("token", "x");
+  ASSERT_TRUE(token.ok() && token->has_value());
+  EXPECT_EQ((*token)->identity_token, "refresh");
+  EXPECT_EQ((*token)->username, "");
+
+  auto none = RunCredentialHelper("none", "x");
+  ASSERT_TRUE(none.ok()) << none.error().ToString();
+  EXPECT_FALSE(none->has_value());
+
+  auto broken = RunCredentialHelper("broken", "reg.example.com");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(broken.error().message(),
+            "docker-credential-broken get for reg.example.com failed (exit status 4): "
+            "gpg: decryption failed");
+
+  auto garbage = RunCredentialHelper("garbage", "x");
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_NE(garbage.error().message().find("JSON"), std::string::npos);
+
+  auto silent = RunCredentialHelper("silent", "x");
+  EXPECT_FALSE(silent.ok());
+
+  auto missing = RunCredentialHelper("not-installed-anywhere", "x");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message(),
+            "docker-credential-not-installed-anywhere is not installed (not found on PATH)");
+  EXPECT_FALSE(RunCredentialHelper("../evil", "x").ok());
+}
+
+TEST_F(CredentialHelperTest, ConfigUsesTheHelperOnPath) {
+  Helper("test", R"(read url
+[ "$url" = "reg.example.com" ] || { echo "credentials not found in native keychain"; exit 1; }
+echo '{"ServerURL":"reg.example.com","Username":"alice","Secret":"pw"}'
+)");
+  std::string path = dir_ + "/config.json";
+  FILE* f = fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs(R"({"credHelpers":{"reg.example.com":"test","other.io":"absent"}})", f);
+  fclose(f);
+  auto config = DockerConfig::LoadFile(path);
+  ASSERT_TRUE(config.ok()) << config.error().ToString();
+  auto creds = Get(*config, "reg.example.com");
+  ASSERT_TRUE(creds.has_value());
+  EXPECT_EQ(creds->username, "alice");
+  auto absent = config->Lookup("other.io");
+  ASSERT_FALSE(absent.ok());
+  std::string text = absent.error().ToString();
+  EXPECT_NE(text.find("docker-credential-absent is not installed"), std::string::npos) << text;
+  EXPECT_NE(text.find("registry other.io"), std::string::npos) << text;
+  EXPECT_NE(text.find(path), std::string::npos) << text;
 }
 
 TEST(DockerConfig, Errors) {
@@ -125,7 +287,7 @@ TEST(DockerConfig, LoadHonoursDockerConfigEnv) {
     unsetenv("DOCKER_CONFIG");
   }
   ASSERT_TRUE(config.ok()) << config.error().ToString();
-  auto creds = config->Lookup("127.0.0.1:5000");
+  auto creds = Get(*config, "127.0.0.1:5000");
   ASSERT_TRUE(creds.has_value());
   EXPECT_EQ(creds->username, "u");
   EXPECT_EQ(creds->password, "p");

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -144,6 +145,8 @@ struct Client::Impl {
   HttpClient http;
   std::mutex mu;
   std::map<std::string, HostAuth> auth;                                    // by endpoint host
+  std::map<std::string, std::optional<Credentials>> credentials;           // by endpoint host
+  std::set<std::string> plain_http_hosts;  // http_fallback endpoints whose HTTPS failed
   std::map<std::string, std::map<digest::Digest, std::string>> locations;  // domain -> blob -> path
 
   std::atomic<uint64_t> requests{0}, blobs_uploaded{0}, bytes_uploaded{0}, blobs_mounted{0},
@@ -240,11 +243,17 @@ struct Executor {
     bool authenticated = false;
     int attempts = std::max(1, options.retry.max_attempts);
     std::optional<Error> last_error;
-    for (int attempt = 1;; ++attempt) {
+    const std::string https = "https://" + ep.host;
+    bool sent_basic = false;
+    // Builds one attempt's request; `plain` sends what would go to https://<host> over HTTP.
+    auto build = [&](bool plain) -> Result<HttpRequest> {
       HttpRequest req;
       BERTH_TRY(call.prepare(req));
+      if (plain && req.url.starts_with(https)) {
+        req.url = "http://" + req.url.substr(8);
+      }
       req.skip_tls_verify = ep.skip_tls_verify;
-      bool sent_basic = false;
+      sent_basic = false;
       if (call.authenticate) {
         std::optional<std::string> authz = BERTH_TRY(Authorization(ctx, ep, call.scopes));
         sent_basic = authz.has_value() && authz->starts_with("Basic ");
@@ -252,8 +261,36 @@ struct Executor {
           req.headers.emplace_back("Authorization", *authz);
         }
       }
+      return req;
+    };
+    for (int attempt = 1;; ++attempt) {
+      // An insecure registry (http_fallback) is tried over HTTPS until that fails below HTTP
+      // (refused, TLS handshake, reset); then the same request goes over plain HTTP and, once
+      // HTTP answers, every later request to the host goes there directly.
+      bool plain = false;
+      if (ep.http_fallback) {
+        std::lock_guard lock(impl.mu);
+        plain = impl.plain_http_hosts.contains(ep.host);
+      }
+      HttpRequest req = BERTH_TRY(build(plain));
       impl.requests++;
       Result<HttpResponse> resp = impl.http.Do(ctx, req);
+      if (!resp.ok() && resp.error().code() == ErrorCode::kUnavailable && ep.http_fallback &&
+          !plain && req.url.starts_with(https)) {
+        log::Debug("registry: " + resp.error().ToString() + "; " + ep.host +
+                   " is insecure: trying plain HTTP");
+        HttpRequest over_http = BERTH_TRY(build(true));
+        impl.requests++;
+        Result<HttpResponse> fallback = impl.http.Do(ctx, over_http);
+        if (fallback.ok()) {
+          std::lock_guard lock(impl.mu);
+          impl.plain_http_hosts.insert(ep.host);
+        } else {
+          fallback.error().AddContext("HTTPS failed (" + resp.error().message() +
+                                      "), then plain HTTP");
+        }
+        resp = std::move(fallback);
+      }
       bool can_retry = call.retryable && attempt < attempts;
       if (!resp.ok()) {
         if (resp.error().code() != ErrorCode::kUnavailable || !can_retry) {
@@ -296,6 +333,22 @@ struct Executor {
     }
   }
 
+  // The credentials for `host` (docker config.json or its helper), asked once per client: a
+  // helper is a process, and requests run by the hundred.
+  Result<std::optional<Credentials>> CredentialsFor(const std::string& host) {
+    {
+      std::lock_guard lock(impl.mu);
+      auto it = impl.credentials.find(host);
+      if (it != impl.credentials.end()) {
+        return it->second;
+      }
+    }
+    std::optional<Credentials> creds = BERTH_TRY(options.credentials.Lookup(host));
+    std::lock_guard lock(impl.mu);
+    impl.credentials.emplace(host, creds);
+    return creds;
+  }
+
   std::string TokenKey(const Challenge& c, const std::vector<std::string>& scopes) {
     return c.Param("realm") + " " + c.Param("service") + " " + StrJoin(scopes, " ");
   }
@@ -304,6 +357,7 @@ struct Executor {
   Result<std::optional<std::string>> Authorization(const Context& ctx, const Endpoint& ep,
                                                    const std::vector<std::string>& scopes) {
     std::optional<Challenge> bearer;
+    bool basic = false;
     {
       std::lock_guard lock(impl.mu);
       auto it = impl.auth.find(ep.host);
@@ -318,15 +372,18 @@ struct Executor {
         }
         bearer = ha.bearer;
       } else if (ha.basic) {
-        std::optional<Credentials> creds = options.credentials.Lookup(ep.host);
-        if (creds.has_value()) {
-          return std::optional<std::string>("Basic " +
-                                            Base64Encode(creds->username + ":" + creds->password));
-        }
-        return std::optional<std::string>();
+        basic = true;
       } else {
         return std::optional<std::string>();
       }
+    }
+    if (basic) {
+      std::optional<Credentials> creds = BERTH_TRY(CredentialsFor(ep.host));
+      if (creds.has_value() && creds->identity_token.empty()) {
+        return std::optional<std::string>("Basic " +
+                                          Base64Encode(creds->username + ":" + creds->password));
+      }
+      return std::optional<std::string>();
     }
     // A known bearer realm: fetch a token for these scopes before asking (saves a 401).
     std::string token = BERTH_TRY(FetchToken(ctx, ep, *bearer, scopes));
@@ -343,7 +400,6 @@ struct Executor {
         challenges.push_back(std::move(c));
       }
     }
-    std::optional<Credentials> creds = options.credentials.Lookup(ep.host);
     for (const Challenge& c : challenges) {
       if (c.scheme == "bearer" && !c.Param("realm").empty()) {
         std::vector<std::string> want = scopes;
@@ -358,6 +414,13 @@ struct Executor {
     }
     for (const Challenge& c : challenges) {
       if (c.scheme == "basic") {
+        std::optional<Credentials> creds = BERTH_TRY(CredentialsFor(ep.host));
+        if (creds.has_value() && !creds->identity_token.empty()) {
+          return Error::Unauthenticated("registry " + ep.host +
+                                        " asks for a password, and the credentials found for it "
+                                        "are an identity token" +
+                                        HostHint(ep.host));
+        }
         if (!creds.has_value()) {
           return Error::Unauthenticated("registry " + ep.host +
                                         " requires authentication and no credentials were found" +
@@ -389,14 +452,31 @@ struct Executor {
     for (const std::string& scope : scopes) {
       url = AppendQuery(url, "scope=" + QueryEscape(scope));
     }
-    std::optional<Credentials> creds = options.credentials.Lookup(ep.host);
+    std::optional<Credentials> creds = BERTH_TRY(CredentialsFor(ep.host));
+    bool refresh = creds.has_value() && !creds->identity_token.empty();
     Endpoint token_ep = ep;  // TLS settings of the registry apply to its realm
     Client::Impl::Call call;
     call.endpoint = &token_ep;
     call.authenticate = false;
     call.prepare = [&](HttpRequest& req) -> Result<> {
-      req.url = url;
       req.max_body = size_t{1} << 20;
+      if (refresh) {
+        // An identity token is an OAuth2 refresh token: POST it to the realm (as Docker does;
+        // the GET form takes only a password).
+        req.method = "POST";
+        req.url = c.Param("realm");
+        req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+        req.body = "grant_type=refresh_token&client_id=berth&refresh_token=" +
+                   QueryEscape(creds->identity_token);
+        if (!c.Param("service").empty()) {
+          req.body += "&service=" + QueryEscape(c.Param("service"));
+        }
+        if (!scopes.empty()) {
+          req.body += "&scope=" + QueryEscape(StrJoin(scopes, " "));
+        }
+        return {};
+      }
+      req.url = url;
       if (creds.has_value()) {
         req.headers.emplace_back("Authorization",
                                  "Basic " + Base64Encode(creds->username + ":" + creds->password));
@@ -405,7 +485,12 @@ struct Executor {
     };
     impl.token_fetches++;
     HttpResponse resp = BERTH_TRY(Run(ctx, call));
-    if (resp.status == 401 || resp.status == 403) {
+    if (resp.status == 401 || resp.status == 403 || (refresh && resp.status == 400)) {
+      if (refresh) {
+        return Error::Unauthenticated("registry " + ep.host + " (token service " +
+                                      c.Param("realm") + ") refused the identity token for " +
+                                      StrJoin(scopes, " ") + HostHint(ep.host));
+      }
       if (creds.has_value()) {
         return Error::Unauthenticated("registry " + ep.host + " refused the credentials of " +
                                       QuoteString(creds->username) + " for " +

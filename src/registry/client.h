@@ -39,27 +39,10 @@
 #include "registry/auth.h"
 #include "registry/config.h"
 #include "registry/http.h"
+#include "registry/progress.h"
 #include "registry/retry.h"
 
 namespace berth::registry {
-
-// The progress of one blob transfer, reported to a ProgressFn.
-struct BlobProgress {
-  enum class State {
-    kStarted,       // about to transfer
-    kTransferring,  // bytes moving (done < total)
-    kExists,        // skipped: the destination had it
-    kMounted,       // pushed by cross-repository mount
-    kDone,          // transferred and verified
-  };
-  digest::Digest digest;
-  std::string media_type;
-  uint64_t done = 0;
-  uint64_t total = 0;
-  State state = State::kStarted;
-};
-// Called from transfer threads, possibly several at once: must be thread-safe and quick.
-using ProgressFn = std::function<void(const BlobProgress&)>;
 
 struct ClientOptions {
   RegistryConfig config;

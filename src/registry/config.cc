@@ -146,8 +146,9 @@ Endpoint RegistryConfig::MakeEndpoint(std::string_view spec, bool mirror) const 
   }
   ep.host = std::string(spec);
   bool insecure = Host(ep.host).insecure;
-  ep.plain_http = plain.has_value() ? *plain : (insecure || IsLoopbackHost(ep.host));
+  ep.plain_http = plain.has_value() ? *plain : IsLoopbackHost(ep.host);
   ep.skip_tls_verify = !ep.plain_http && insecure;
+  ep.http_fallback = !plain.has_value() && !ep.plain_http && insecure;
   if (ep.host == "docker.io" || ep.host == "index.docker.io") {
     ep.host = "registry-1.docker.io";
   }

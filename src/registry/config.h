@@ -9,9 +9,12 @@
 //   insecure = true
 //
 // Pulls try a host's mirrors in order, then the host itself; pushes go to the host only.
-// Loopback registries (`localhost`, 127.0.0.0/8, `[::1]`) and hosts marked insecure speak plain
-// HTTP; everything else HTTPS. A mirror may name its scheme ("http://", "https://"); without one
-// the same rule applies to it. `docker.io` is reached at `registry-1.docker.io`.
+// Loopback registries (`localhost`, 127.0.0.0/8, `[::1]`) speak plain HTTP; everything else
+// HTTPS. A host marked insecure is treated as Docker treats its `insecure-registries`: HTTPS
+// without certificate verification first, and plain HTTP when HTTPS fails below HTTP (refused,
+// no TLS). A mirror may name its scheme ("http://", "https://"), which is then used as given
+// (insecure only skips verification); without one the rules above apply to it. `docker.io` is
+// reached at `registry-1.docker.io`.
 #pragma once
 
 #include <map>
@@ -25,7 +28,7 @@ namespace berth::registry {
 
 struct HostConfig {
   std::vector<std::string> mirrors;  // "host[:port]" or "scheme://host[:port]", tried in order
-  bool insecure = false;             // plain HTTP (and, for HTTPS mirrors, no TLS verification)
+  bool insecure = false;             // HTTPS unverified, falling back to plain HTTP
   friend bool operator==(const HostConfig&, const HostConfig&) = default;
 };
 
@@ -35,6 +38,8 @@ struct Endpoint {
   std::string host;  // "registry-1.docker.io", "127.0.0.1:5000"
   bool plain_http = false;
   bool skip_tls_verify = false;
+  // HTTPS (BaseUrl) first; plain HTTP when HTTPS fails below HTTP (an insecure registry).
+  bool http_fallback = false;
   bool mirror = false;
 
   // "http://127.0.0.1:5000" / "https://registry-1.docker.io".

@@ -46,9 +46,38 @@ insecure = true
   EXPECT_EQ(pulls[2].BaseUrl(), "https://registry-1.docker.io");
   EXPECT_FALSE(pulls[2].mirror);
   EXPECT_EQ(config->PushEndpoint("docker.io").BaseUrl(), "https://registry-1.docker.io");
-  EXPECT_EQ(config->PushEndpoint("registry.lan:5000").BaseUrl(), "http://registry.lan:5000");
+  // Insecure: HTTPS without verification first, plain HTTP as the fallback (as Docker does).
+  Endpoint lan = config->PushEndpoint("registry.lan:5000");
+  EXPECT_EQ(lan.BaseUrl(), "https://registry.lan:5000");
+  EXPECT_TRUE(lan.skip_tls_verify);
+  EXPECT_TRUE(lan.http_fallback);
+  EXPECT_FALSE(config->PushEndpoint("ghcr.io").http_fallback);
+  EXPECT_FALSE(config->PushEndpoint("ghcr.io").skip_tls_verify);
   EXPECT_EQ(config->PushEndpoint("ghcr.io").BaseUrl(), "https://ghcr.io");
   EXPECT_EQ(config->PushEndpoint("127.0.0.1:5000").BaseUrl(), "http://127.0.0.1:5000");
+  EXPECT_FALSE(config->PushEndpoint("127.0.0.1:5000").http_fallback);
+}
+
+TEST(RegistryConfig, InsecureLoopbackStaysPlainAndSchemesAreKept) {
+  RegistryConfig config;
+  config.SetInsecure("localhost:5000", true);
+  config.SetInsecure("lan:5000", true);
+  config.AddMirror("docker.io", "http://lan:5000");
+  config.AddMirror("docker.io", "https://lan:5000");
+  config.AddMirror("docker.io", "lan:5000");
+  Endpoint local = config.PushEndpoint("localhost:5000");
+  EXPECT_EQ(local.BaseUrl(), "http://localhost:5000");
+  EXPECT_FALSE(local.http_fallback);
+  EXPECT_FALSE(local.skip_tls_verify);
+  auto pulls = config.PullEndpoints("docker.io");
+  ASSERT_EQ(pulls.size(), 4u);
+  EXPECT_EQ(pulls[0].BaseUrl(), "http://lan:5000");
+  EXPECT_FALSE(pulls[0].http_fallback);
+  EXPECT_EQ(pulls[1].BaseUrl(), "https://lan:5000");
+  EXPECT_TRUE(pulls[1].skip_tls_verify);
+  EXPECT_FALSE(pulls[1].http_fallback);
+  EXPECT_EQ(pulls[2].BaseUrl(), "https://lan:5000");
+  EXPECT_TRUE(pulls[2].http_fallback);
 }
 
 TEST(RegistryConfig, SetByCode) {
@@ -58,7 +87,8 @@ TEST(RegistryConfig, SetByCode) {
   auto pulls = config.PullEndpoints("docker.io");
   ASSERT_EQ(pulls.size(), 2u);
   EXPECT_EQ(pulls[0].BaseUrl(), "http://127.0.0.1:6000");
-  EXPECT_EQ(config.PushEndpoint("myhost:443").BaseUrl(), "http://myhost:443");
+  EXPECT_EQ(config.PushEndpoint("myhost:443").BaseUrl(), "https://myhost:443");
+  EXPECT_TRUE(config.PushEndpoint("myhost:443").http_fallback);
   auto https_insecure = RegistryConfig::ParseToml(R"(
 [registry."docker.io"]
 mirrors = ["https://self-signed.lan"]
@@ -69,6 +99,7 @@ insecure = true
   auto ep = https_insecure->PullEndpoints("docker.io")[0];
   EXPECT_FALSE(ep.plain_http);
   EXPECT_TRUE(ep.skip_tls_verify);
+  EXPECT_FALSE(ep.http_fallback);
 }
 
 TEST(RegistryConfig, Errors) {

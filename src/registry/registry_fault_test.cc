@@ -12,6 +12,8 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include "content/local_store.h"
@@ -48,16 +50,20 @@ class TinyServer {
  public:
   using Handler = std::function<TinyResponse(const TinyRequest&)>;
 
-  explicit TinyServer(Handler handler) : handler_(std::move(handler)) {
+  // Listens on `address` (an IPv4 address in network byte order; loopback by default).
+  explicit TinyServer(Handler handler, in_addr_t address = htonl(INADDR_LOOPBACK))
+      : handler_(std::move(handler)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_addr.s_addr = address;
     socklen_t len = sizeof addr;
     EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
     EXPECT_EQ(::listen(fd_, 16), 0);
     EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    host_ = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+    char ip[INET_ADDRSTRLEN] = "";
+    ::inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
+    host_ = std::string(ip) + ":" + std::to_string(ntohs(addr.sin_port));
     thread_ = std::thread([this] { Serve(); });
   }
   TinyServer(const TinyServer&) = delete;
@@ -73,6 +79,9 @@ class TinyServer {
     std::lock_guard lock(mu_);
     return requests_;
   }
+  // Connections that opened with a TLS handshake (this server speaks plain HTTP only: it closes
+  // them at once, as a plain-HTTP registry's TLS failure looks to a client).
+  int tls_attempts() const { return tls_attempts_.load(); }
 
  private:
   void Serve() {
@@ -100,6 +109,10 @@ class TinyServer {
         return;
       }
       data.append(buf, static_cast<size_t>(n));
+      if (data[0] == '\x16') {  // a TLS record: handshake
+        tls_attempts_++;
+        return;
+      }
     }
     TinyRequest req;
     std::string head = data.substr(0, header_end);
@@ -165,6 +178,7 @@ class TinyServer {
   int fd_ = -1;
   std::string host_;
   std::atomic<bool> stop_{false};
+  std::atomic<int> tls_attempts_{0};
   std::thread thread_;
   std::mutex mu_;
   std::vector<TinyRequest> requests_;
@@ -301,6 +315,126 @@ TEST(RegistryFaults, BearerTokenDanceAndCache) {
   ASSERT_FALSE(denied.ok());
   EXPECT_EQ(denied.error().code(), ErrorCode::kUnauthenticated);
   EXPECT_NE(denied.error().ToString().find("docker login"), std::string::npos);
+}
+
+TEST(RegistryFaults, IdentityTokenIsARefreshTokenGrant) {
+  std::string host;
+  TinyServer server([&](const TinyRequest& req) {
+    if (req.target.starts_with("/token")) {
+      if (req.method != "POST" ||
+          req.Header("content-type") != "application/x-www-form-urlencoded" ||
+          req.body.find("grant_type=refresh_token") == std::string::npos ||
+          req.body.find("refresh_token=id%2Btok") == std::string::npos ||
+          req.body.find("service=tiny") == std::string::npos ||
+          req.body.find("scope=repository%3Ar%2Fimg%3Apull") == std::string::npos) {
+        return TinyResponse{400, {}, R"({"error":"invalid_grant"})"};
+      }
+      return TinyResponse{200, {}, R"({"access_token":"acc","expires_in":300})"};
+    }
+    if (req.Header("authorization") != "Bearer acc") {
+      return TinyResponse{401,
+                          {{"WWW-Authenticate",
+                            "Bearer realm=\"http://" + host + "/token\",service=\"tiny\""}},
+                          ""};
+    }
+    return ManifestResponse();
+  });
+  host = server.host();
+  ClientOptions options = FastOptions();
+  Credentials creds;
+  creds.identity_token = "id+tok";
+  options.credentials.Set(server.host(), creds);
+  Client client(std::move(options));
+  auto m = client.FetchManifest(Context::Background(), Ref(server.host() + "/r/img:v1"));
+  ASSERT_TRUE(m.ok()) << m.error().ToString();
+  EXPECT_EQ(client.stats().token_fetches, 1u);
+
+  // A refused identity token is a clear error naming the registry.
+  ClientOptions bad_options = FastOptions();
+  Credentials bad;
+  bad.identity_token = "expired";
+  bad_options.credentials.Set(server.host(), bad);
+  Client refused(std::move(bad_options));
+  auto denied = refused.FetchManifest(Context::Background(), Ref(server.host() + "/r/img:v1"));
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(denied.error().code(), ErrorCode::kUnauthenticated);
+  std::string text = denied.error().ToString();
+  EXPECT_NE(text.find("refused the identity token"), std::string::npos) << text;
+  EXPECT_NE(text.find(server.host()), std::string::npos) << text;
+}
+
+TEST(RegistryFaults, CredentialHelperErrorsNameTheHelperAndRegistry) {
+  TinyServer server([&](const TinyRequest&) {
+    return TinyResponse{401, {{"WWW-Authenticate", "Basic realm=\"tiny\""}}, ""};
+  });
+  ClientOptions options = FastOptions();
+  auto config = DockerConfig::Parse(R"({"credsStore":"vault"})");
+  ASSERT_TRUE(config.ok());
+  options.credentials = *config;
+  int calls = 0;
+  options.credentials.SetHelperRunner(
+      [&](const std::string& helper, const std::string&) -> Result<std::optional<Credentials>> {
+        ++calls;
+        return Error::FailedPrecondition("docker-credential-" + helper + " get failed");
+      });
+  Client client(std::move(options));
+  auto m = client.FetchManifest(Context::Background(), Ref(server.host() + "/r/img:v1"));
+  ASSERT_FALSE(m.ok());
+  std::string text = m.error().ToString();
+  EXPECT_NE(text.find("docker-credential-vault"), std::string::npos) << text;
+  EXPECT_NE(text.find("registry " + server.host()), std::string::npos) << text;
+  EXPECT_EQ(calls, 1);
+}
+
+// The first IPv4 address of this machine that is not loopback, or "" when it has none.
+std::string NonLoopbackIPv4() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) {
+    return "";
+  }
+  std::string found;
+  for (ifaddrs* a = list; a != nullptr && found.empty(); a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET ||
+        (a->ifa_flags & IFF_LOOPBACK) != 0 || (a->ifa_flags & IFF_UP) == 0) {
+      continue;
+    }
+    char ip[INET_ADDRSTRLEN] = "";
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, ip, sizeof ip);
+    found = ip;
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+TEST(RegistryFaults, InsecureRegistryFallsBackFromHttpsToHttp) {
+  std::string ip = NonLoopbackIPv4();
+  if (ip.empty()) {
+    GTEST_SKIP() << "no non-loopback IPv4 address: loopback registries are always plain HTTP";
+  }
+  in_addr addr{};
+  ASSERT_EQ(::inet_pton(AF_INET, ip.c_str(), &addr), 1);
+  TinyServer server([&](const TinyRequest&) { return ManifestResponse(); }, addr.s_addr);
+  ClientOptions options = FastOptions();
+  options.config.SetInsecure(server.host(), true);
+  Client client(std::move(options));
+  for (int i = 0; i < 3; ++i) {
+    auto m = client.FetchManifest(Context::Background(), Ref(server.host() + "/r/img:v1"));
+    ASSERT_TRUE(m.ok()) << m.error().ToString();
+  }
+  // HTTPS was tried once; after plain HTTP answered, the client went there directly.
+  EXPECT_EQ(server.tls_attempts(), 1);
+  EXPECT_EQ(server.requests().size(), 3u);
+  EXPECT_EQ(client.stats().retries, 0u);
+
+  // Not marked insecure: HTTPS only, and its failure is the error.
+  ClientOptions strict_options = FastOptions();
+  strict_options.retry.max_attempts = 1;
+  Client strict(std::move(strict_options));
+  auto refused = strict.FetchManifest(Context::Background(), Ref(server.host() + "/r/img:v1"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(server.tls_attempts(), 2);
+  EXPECT_EQ(server.requests().size(), 3u);
 }
 
 TEST(RegistryFaults, BlobNotMatchingItsDigestIsNotStored) {
