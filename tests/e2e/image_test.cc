@@ -1,5 +1,5 @@
-// `berth image ...` end to end: import, ls, save and rm through the built binary, in a
-// temporary BERTH_ROOT, checked with skopeo where it is installed.
+// `berth image ...` end to end: import, ls, save, unpack, rm, push and pull through the built
+// binary, in a temporary BERTH_ROOT, checked with skopeo where it is installed.
 #include <dirent.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -30,6 +30,22 @@ int Sh(const std::string& command) {
 
 std::string Quote(const std::string& s) {
   return "'" + s + "'";
+}
+
+// The lines of `text` that start with `prefix` and contain `part`.
+size_t CountLines(const std::string& text, const std::string& prefix, const std::string& part) {
+  size_t n = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    std::string line = text.substr(start, end == std::string::npos ? end : end - start);
+    n += line.rfind(prefix, 0) == 0 && line.find(part) != std::string::npos;
+    if (end == std::string::npos) {
+      break;
+    }
+    start = end + 1;
+  }
+  return n;
 }
 
 class ImageE2eTest : public ::testing::Test {
@@ -173,6 +189,31 @@ TEST_F(ImageE2eTest, RootFlagOverridesTheEnvironment) {
   EXPECT_EQ(ls2.out, "docker.io/library/x:latest\n");
 }
 
+TEST_F(ImageE2eTest, UnpackAppliesTheLayersIntoADirectory) {
+  ASSERT_EQ(Berth("image import " + dir_ + "/rootfs app:v1").exit_code, 0);
+  std::string out = dir_ + "/unpacked";
+  CmdResult unpack = Berth("image unpack app:v1 " + out);
+  ASSERT_EQ(unpack.exit_code, 0) << unpack.err;
+  EXPECT_EQ(os::ReadFile(out + "/etc/motd").value_or(""), "hi\n");
+  EXPECT_EQ(Sh("test -x " + out + "/bin/hi"), 0);
+  EXPECT_EQ(Sh("test \"$(readlink " + out + "/bin/hello)\" = hi"), 0);
+  EXPECT_EQ(Sh("diff -r --no-dereference " + dir_ + "/rootfs " + out), 0);
+
+  // A directory with something in it is refused and left alone; an empty one is used.
+  CmdResult again = Berth("image unpack app:v1 " + out);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("not empty"), std::string::npos) << again.err;
+  ASSERT_EQ(Sh("mkdir " + dir_ + "/empty"), 0);
+  EXPECT_EQ(Berth("image unpack app:v1 " + dir_ + "/empty").exit_code, 0);
+  EXPECT_EQ(os::ReadFile(dir_ + "/empty/etc/motd").value_or(""), "hi\n");
+
+  CmdResult missing = Berth("image unpack nothing:here " + dir_ + "/x");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "error: no such image: docker.io/library/nothing:here\n");
+  EXPECT_NE(Sh("test -e " + dir_ + "/x"), 0);
+  EXPECT_EQ(Berth("image unpack app:v1").exit_code, 2);
+}
+
 TEST_F(ImageE2eTest, ErrorsAndUsage) {
   // A hostile tar is refused and stores nothing.
   ASSERT_EQ(Sh("cd " + dir_ +
@@ -234,10 +275,17 @@ TEST_F(ImageRegistryE2eTest, PushRemovePullKeepsDigest) {
   CmdResult push = Berth("image push " + name);
   ASSERT_EQ(push.exit_code, 0) << push.err;
   EXPECT_NE(push.out.find(digest), std::string::npos) << push.out;
+  // Progress: a line per blob on stderr (a layer and a config), each with its size and time.
+  EXPECT_GE(CountLines(push.err, "push sha256:", ": done ("), 2u) << push.err;
+  EXPECT_NE(push.err.find("B in "), std::string::npos) << push.err;
   // A second push finds every blob in place.
   CmdResult again = Berth("image push " + name);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(again.err.find(": done"), std::string::npos) << again.err;
+  EXPECT_GE(CountLines(again.err, "push sha256:", ": exists ("), 2u) << again.err;
+  CmdResult quiet = Berth("image push -q " + name);
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");
 
   if (Sh("command -v skopeo >/dev/null") == 0) {
     EXPECT_EQ(Sh("skopeo inspect --tls-verify=false docker://" + name + " >/dev/null 2>&1"), 0);
@@ -247,9 +295,18 @@ TEST_F(ImageRegistryE2eTest, PushRemovePullKeepsDigest) {
   EXPECT_EQ(BlobCount(), 0u);
   CmdResult pull = Berth("image pull " + name);
   ASSERT_EQ(pull.exit_code, 0) << pull.err;
+  EXPECT_GE(CountLines(pull.err, "pull sha256:", ": done ("), 2u) << pull.err;
   nlohmann::json after = List();
   ASSERT_EQ(after.size(), 1u);
   EXPECT_EQ(after[0].value("digest", ""), digest);
+  // What was pulled unpacks to the tree that was imported.
+  CmdResult unpack = Berth("image unpack " + name + " " + dir_ + "/pulled");
+  ASSERT_EQ(unpack.exit_code, 0) << unpack.err;
+  EXPECT_EQ(Sh("diff -r --no-dereference " + dir_ + "/rootfs " + dir_ + "/pulled"), 0);
+  ASSERT_EQ(Berth("image rm " + name).exit_code, 0);
+  CmdResult quiet_pull = Berth("image pull --quiet " + name);
+  ASSERT_EQ(quiet_pull.exit_code, 0) << quiet_pull.err;
+  EXPECT_EQ(quiet_pull.err, "");
 
   CmdResult missing = Berth("image pull " + (*reg)->host() + "/e2e/nope:v1");
   EXPECT_EQ(missing.exit_code, 1);

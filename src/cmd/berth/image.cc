@@ -1,7 +1,9 @@
 #include "cmd/berth/image.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,13 +11,17 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "archive/apply.h"
 #include "archive/tar_writer.h"
 #include "base/error.h"
 #include "base/io.h"
@@ -26,11 +32,13 @@
 #include "images/root.h"
 #include "images/save.h"
 #include "images/summary.h"
+#include "oci/blob_source.h"
 #include "oci/platform.h"
 #include "os/file.h"
 #include "platform/platform.h"
 #include "reference/reference.h"
 #include "registry/client.h"
+#include "registry/progress.h"
 #include "registry/transfer.h"
 
 namespace berth::cmd {
@@ -382,29 +390,64 @@ void Report(int& exit_code, F fn) {
 struct PullFlags {
   std::string ref;
   std::string platform;
+  bool quiet = false;
 };
 
-// Prints one line per blob as it finishes: CI logs stay readable, a terminal sees progress.
-registry::ProgressFn BlobLines(const std::string& verb) {
-  return [verb](const registry::BlobProgress& p) {
-    const char* what = nullptr;
+// Plain progress lines on stderr, one report per line so CI logs stay readable:
+//   pull sha256:0123456789ab: 12.3MB / 45.6MB      (at most four a second per blob)
+//   pull sha256:0123456789ab: done (45.6MB in 0.8s)
+//   push sha256:0123456789ab: exists (45.6MB)       (or: mounted)
+class ProgressLines {
+ public:
+  explicit ProgressLines(std::string verb) : verb_(std::move(verb)) {}
+
+  // A ProgressFn drawing on this object, which must outlive it.
+  registry::ProgressFn Fn() {
+    return registry::ThrottledProgress([this](const registry::BlobProgress& p) { Print(p); },
+                                       std::chrono::milliseconds(250));
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  using State = registry::BlobProgress::State;
+
+  // Called one report at a time (ThrottledProgress holds a lock around it).
+  void Print(const registry::BlobProgress& p) {
+    std::string id = p.digest.ToString().substr(0, 7 + 12);
+    std::string total = HumanSize(static_cast<int64_t>(p.total));
     switch (p.state) {
-      case registry::BlobProgress::State::kDone:
-        what = "done";
-        break;
-      case registry::BlobProgress::State::kExists:
-        what = "exists";
-        break;
-      case registry::BlobProgress::State::kMounted:
-        what = "mounted";
-        break;
-      default:
+      case State::kStarted:
+        started_[p.digest] = Clock::now();
+        return;
+      case State::kTransferring:
+        std::fprintf(stderr, "%s %s: %s / %s\n", verb_.c_str(), id.c_str(),
+                     HumanSize(static_cast<int64_t>(p.done)).c_str(), total.c_str());
+        return;
+      case State::kDone: {
+        auto it = started_.find(p.digest);
+        double seconds =
+            it == started_.end()
+                ? 0.0
+                : std::chrono::duration<double>(Clock::now() - it->second).count();
+        if (it != started_.end()) {
+          started_.erase(it);
+        }
+        std::fprintf(stderr, "%s %s: done (%s in %.1fs)\n", verb_.c_str(), id.c_str(),
+                     total.c_str(), seconds);
+        return;
+      }
+      case State::kExists:
+      case State::kMounted:
+        started_.erase(p.digest);
+        std::fprintf(stderr, "%s %s: %s (%s)\n", verb_.c_str(), id.c_str(),
+                     p.state == State::kExists ? "exists" : "mounted", total.c_str());
         return;
     }
-    std::fprintf(stderr, "%s %s: %s (%.1f MB)\n", verb.c_str(),
-                 p.digest.hex().substr(0, 12).c_str(), what, static_cast<double>(p.total) / 1e6);
-  };
-}
+  }
+
+  std::string verb_;
+  std::map<digest::Digest, Clock::time_point> started_;
+};
 
 Result<> ImagePull(const ImageFlags& flags, const PullFlags& pull) {
   std::unique_ptr<images::Root> root = BERTH_TRY(OpenRoot(flags));
@@ -416,27 +459,85 @@ Result<> ImagePull(const ImageFlags& flags, const PullFlags& pull) {
   std::unique_ptr<registry::Client> client =
       BERTH_TRY(registry::Client::FromEnvironment(root->path()));
   Context ctx = Context::Background();
+  ProgressLines lines("pull");
   registry::PullResult pulled =
       BERTH_TRY(registry::Pull(ctx, *client, ref, oci::PlatformMatcher::Compatible(wanted),
-                               root->content(), BlobLines("pull")));
+                               root->content(), pull.quiet ? registry::ProgressFn() : lines.Fn()));
   // The store keeps the platform's manifest: only its blobs were fetched.
   BERTH_TRY(root->images().Put(ctx, ref.String(), pulled.manifest));
   std::printf("%s: %s\n", ref.Familiar().c_str(), pulled.manifest.digest.ToString().c_str());
   return {};
 }
 
-Result<> ImagePush(const ImageFlags& flags, const std::vector<std::string>& names) {
+Result<> ImagePush(const ImageFlags& flags, const std::vector<std::string>& names, bool quiet) {
   std::unique_ptr<images::Root> root = BERTH_TRY(OpenRoot(flags));
   std::unique_ptr<registry::Client> client =
       BERTH_TRY(registry::Client::FromEnvironment(root->path()));
   Context ctx = Context::Background();
   images::ContentBlobSource source(ctx, root->content());
+  ProgressLines lines("push");
+  registry::ProgressFn progress = quiet ? registry::ProgressFn() : lines.Fn();
   for (const std::string& name : names) {
     reference::Reference ref = BERTH_TRY(reference::ParseNormalized(name));
     images::Image image = BERTH_TRY(root->images().Get(ctx, ref.String()));
-    BERTH_TRY_CONTEXT(registry::Push(ctx, *client, source, image.target, {ref}, BlobLines("push")),
+    BERTH_TRY_CONTEXT(registry::Push(ctx, *client, source, image.target, {ref}, progress),
                       "pushing " + ref.Familiar());
     std::printf("%s: %s\n", ref.Familiar().c_str(), image.target.digest.ToString().c_str());
+  }
+  return {};
+}
+
+// ---- unpack ----
+
+// Whether `path` is missing or an empty directory.
+Result<bool> MissingOrEmptyDir(const std::string& path) {
+  DIR* d = opendir(path.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) {
+      return true;
+    }
+    return Error::FromErrno("opening " + path, errno);
+  }
+  bool empty = true;
+  while (struct dirent* e = readdir(d)) {  // NOLINT(concurrency-mt-unsafe): one thread
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") {
+      empty = false;
+      break;
+    }
+  }
+  closedir(d);
+  return empty;
+}
+
+// Applies the layers of image `name` (the host platform's manifest of an index) in order onto
+// `dir`, which must be missing or empty. The layers come from the content store, where pull and
+// import verified them; archive::ApplyLayer refuses hostile entries.
+Result<> ImageUnpack(const ImageFlags& flags, const std::string& name, const std::string& dir) {
+  std::unique_ptr<images::Root> root = BERTH_TRY(OpenRoot(flags));
+  Context ctx = Context::Background();
+  reference::Reference ref = BERTH_TRY(reference::ParseNormalized(name));
+  images::Image image = BERTH_TRY(root->images().Get(ctx, ref.String()));
+  images::ContentBlobSource blobs(ctx, root->content());
+  oci::Descriptor manifest_desc = BERTH_TRY(oci::ResolveManifest(
+      blobs, image.target, oci::PlatformMatcher::Compatible(platform::HostPlatform())));
+  oci::Manifest manifest = BERTH_TRY(oci::ReadManifest(blobs, manifest_desc));
+  if (!BERTH_TRY(MissingOrEmptyDir(dir))) {
+    return Error::AlreadyExists(dir + " exists and is not empty");
+  }
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Error::FromErrno("mkdir " + dir, errno);
+  }
+  archive::ApplyOptions options;
+  // Later layers resolve paths through earlier layers' symlinks (a usrmerge /lib -> usr/lib),
+  // as inside the container's root, so nothing escapes `dir`.
+  options.follow_symlinks_in_root = true;
+  for (size_t i = 0; i < manifest.layers.size(); ++i) {
+    const oci::Descriptor& layer = manifest.layers[i];
+    std::unique_ptr<Reader> in = BERTH_TRY(blobs.Open(layer.digest));
+    BERTH_TRY_CONTEXT(archive::ApplyLayer(ctx, *in, dir, options),
+                      "unpacking layer " + std::to_string(i + 1) + " (" +
+                          layer.digest.ToString() + ") of " + ref.Familiar());
   }
   return {};
 }
@@ -502,16 +603,31 @@ void RegisterImageCommands(CLI::App& app, int& exit_code) {
   pull->fallthrough();
   pull->add_option("REF", pull_flags->ref, "Image reference, e.g. busybox:latest")->required();
   pull->add_option("--platform", pull_flags->platform, "Platform to pull (default: the host's)");
+  pull->add_flag("-q,--quiet", pull_flags->quiet, "Print no transfer progress");
   pull->callback([image_flags, pull_flags, &exit_code] {
     Report(exit_code, [&] { return ImagePull(*image_flags, *pull_flags); });
   });
 
   auto push_names = std::make_shared<std::vector<std::string>>();
+  auto push_quiet = std::make_shared<bool>(false);
   auto* push = image->add_subcommand("push", "Push images from the local store to their registries");
   push->fallthrough();
   push->add_option("NAME", *push_names, "Images to push, e.g. localhost:5000/app:v1")->required();
-  push->callback([image_flags, push_names, &exit_code] {
-    Report(exit_code, [&] { return ImagePush(*image_flags, *push_names); });
+  push->add_flag("-q,--quiet", *push_quiet, "Print no transfer progress");
+  push->callback([image_flags, push_names, push_quiet, &exit_code] {
+    Report(exit_code, [&] { return ImagePush(*image_flags, *push_names, *push_quiet); });
+  });
+
+  auto unpack_args = std::make_shared<std::pair<std::string, std::string>>();
+  auto* unpack = image->add_subcommand(
+      "unpack", "Unpack an image's root filesystem (its layers, in order) into a directory");
+  unpack->fallthrough();
+  unpack->add_option("NAME", unpack_args->first, "Image in the local store")->required();
+  unpack->add_option("DIR", unpack_args->second, "Directory to create (or an empty one)")
+      ->required();
+  unpack->callback([image_flags, unpack_args, &exit_code] {
+    Report(exit_code,
+           [&] { return ImageUnpack(*image_flags, unpack_args->first, unpack_args->second); });
   });
 
   auto save_flags = std::make_shared<SaveFlags>();
