@@ -297,6 +297,16 @@ Result<Type> Evaluator::EvaluateType(const Expr& expr) {
 }
 
 Result<Value> Evaluator::Eval(const Expr& expr, const Scope& scope) {
+  Result<Value> v = EvalNode(expr, scope);
+  if (v.ok() && v->weight() > limits_.max_value_weight) {
+    return LocatedError(expr.range, "Value too large",
+                        "The value of this expression is larger than the limit of " +
+                            std::to_string(limits_.max_value_weight) + " units.");
+  }
+  return v;
+}
+
+Result<Value> Evaluator::EvalNode(const Expr& expr, const Scope& scope) {
   {
     Result<> charged = Charge(1);
     if (!charged.ok()) {

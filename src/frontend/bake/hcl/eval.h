@@ -104,6 +104,7 @@ struct EvalLimits {
   size_t max_string_bytes = 4 << 20;     // any string value
   size_t max_collection_size = 1 << 20;  // elements of any list, tuple, map or object
   uint64_t max_work = 50'000'000;        // evaluation steps + produced elements per Evaluator
+  uint64_t max_value_weight = 1 << 22;   // Value::weight() of any value
 };
 
 class Evaluator {
@@ -132,6 +133,7 @@ class Evaluator {
 
  private:
   Result<Value> Eval(const Expr& expr, const Scope& scope);
+  Result<Value> EvalNode(const Expr& expr, const Scope& scope);
   Result<Value> EvalTraversal(const Expr& expr, const Scope& scope);
   Result<Value> EvalTemplate(const Expr& expr, const Scope& scope, bool unwrap);
   Result<> AppendTemplate(const Expr& expr, const Scope& scope, std::string* out);

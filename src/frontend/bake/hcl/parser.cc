@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <set>
 
 #include "base/gotext.h"
 #include "base/strings.h"
@@ -357,6 +358,7 @@ class Parser {
     BERTH_TRY(CheckDepth(pos_));
     NewlineGuard nl(&ignore_newlines_, false);
     Body body;
+    std::set<std::string, std::less<>> names;
     while (true) {
       SkipNewlines();
       Token t = Peek();
@@ -388,7 +390,8 @@ class Parser {
         attr.name_range = RangeOf(t.start, t.end);
         attr.expr = BERTH_TRY(ParseExpr());
         attr.range = RangeOf(t.start, pos_);
-        if (const Attribute* prev = body.FindAttribute(attr.name)) {
+        if (!names.insert(attr.name).second) {
+          const Attribute* prev = body.FindAttribute(attr.name);
           return LocatedError(attr.name_range, "Attribute redefined",
                               "The argument " + QuoteString(attr.name) + " was already set at " +
                                   prev->name_range.ToString() +

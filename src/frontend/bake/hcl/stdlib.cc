@@ -186,6 +186,9 @@ Result<std::string> Replace(CallContext& ctx, std::string_view s, std::string_vi
 
 // ---- format ----
 
+// A value formatted with %v may take up to this many bytes.
+constexpr size_t kMaxFormatBytes = 16 << 20;
+
 struct FormatSpec {
   bool minus = false, plus = false, sharp = false, zero = false, space = false;
   int width = -1;
@@ -233,16 +236,17 @@ Result<std::string> FormatOne(const FormatSpec& spec, const Value& arg) {
   };
   switch (spec.verb) {
     case 'v': {
-      if (spec.sharp) {
-        return Pad(JsonEncode(arg), spec, false);
-      }
-      if (arg.is_null()) {
+      if (arg.is_null() && !spec.sharp) {
         return Pad("null", spec, false);
       }
-      if (arg.is_primitive()) {
+      if (arg.is_primitive() && !spec.sharp) {
         return Pad(BERTH_TRY(ToString(arg)), spec, false);
       }
-      return Pad(JsonEncode(arg), spec, false);
+      std::optional<std::string> json = JsonEncode(arg, kMaxFormatBytes);
+      if (!json) {
+        return Error::InvalidArgument("the value is too large to format");
+      }
+      return Pad(*json, spec, false);
     }
     case 't': {
       Result<Value> b = Convert(arg, Type::Bool());
@@ -725,8 +729,9 @@ void DefineCollections(Scope* s) {
   });
   Define(s, "distinct", 1, 1, [](CallContext&, Args& a) -> Result<Value> {
     Value::Elements out;
+    std::set<Value, decltype(&ValueLess)> seen(&ValueLess);
     for (const Value& v : BERTH_TRY(Elements(a, 0, "list"))) {
-      if (std::find(out.begin(), out.end(), v) == out.end()) {
+      if (seen.insert(v).second) {
         out.push_back(v);
       }
     }
@@ -1240,9 +1245,13 @@ void DefineEncodings(Scope* s) {
     return Str(out);
   });
   Define(s, "jsonencode", 1, 1, [](CallContext& ctx, Args& a) -> Result<Value> {
-    std::string out = JsonEncode(a[0]);
-    BERTH_TRY(ctx.evaluator.CheckStringSize(out.size()));
-    return Str(out);
+    std::optional<std::string> out = JsonEncode(a[0], ctx.evaluator.limits().max_string_bytes);
+    if (!out) {
+      return Error::InvalidArgument("the encoded value is longer than the limit of " +
+                                    std::to_string(ctx.evaluator.limits().max_string_bytes) +
+                                    " bytes");
+    }
+    return Str(std::move(*out));
   });
   Define(s, "jsondecode", 1, 1, [](CallContext&, Args& a) -> Result<Value> {
     return JsonDecode(BERTH_TRY(StringArg(a, 0, "str")));

@@ -176,10 +176,13 @@ void DefineHashing(Scope* s) {
 // ---- regular expressions ----
 
 constexpr size_t kMaxPatternBytes = 1024;
-constexpr size_t kMaxSubjectBytes = 1 << 20;
+// libstdc++'s polynomial executor restarts at every position of the subject, so a search costs
+// up to (subject length)^2 x (automaton size); refuse work beyond this.
+constexpr double kMaxRegexCost = 2e8;
 
 struct CompiledRegex {
   std::regex re;
+  size_t size = 0;  // pattern length times its counted repetitions: the automaton's size
   size_t groups = 0;
   std::vector<std::string> names;  // per group (1-based at index i-1); "" when unnamed
 };
@@ -318,7 +321,7 @@ Result<CompiledRegex> CompileRegex(std::string_view pattern) {
       }
       if (digits) {
         repeat_product *= std::max<uint64_t>(1, std::max(n, m));
-        if (repeat_product > 1000) {
+        if (repeat_product > 1000 || repeat_product * pattern.size() > 8000) {
           return Error::InvalidArgument("invalid regular expression: counted repetition is too "
                                         "large");
         }
@@ -332,12 +335,22 @@ Result<CompiledRegex> CompileRegex(std::string_view pattern) {
     }
     translated += c;
   }
+  out.size = static_cast<size_t>(repeat_product) * (pattern.size() + 1);
   try {
     out.re = std::regex(translated, flags);
   } catch (const std::regex_error& e) {
     return Error::InvalidArgument(std::string("invalid regular expression: ") + e.what());
   }
   return out;
+}
+
+Result<> CheckRegexCost(const CompiledRegex& re, const std::string& subject) {
+  const double n = static_cast<double>(subject.size()) + 1;
+  if (n * n * static_cast<double>(re.size) > kMaxRegexCost) {
+    return Error::InvalidArgument("the string (" + std::to_string(subject.size()) +
+                                  " bytes) is too long to match with this regular expression");
+  }
+  return {};
 }
 
 Result<Value> MatchResult(const CompiledRegex& re, const std::smatch& m) {
@@ -425,10 +438,8 @@ void DefineRegex(Scope* s) {
   Define(s, "regex", 2, 2, [](CallContext&, Args& a) -> Result<Value> {
     std::string pattern = BERTH_TRY(StringArg(a, 0, "pattern"));
     std::string str = BERTH_TRY(StringArg(a, 1, "string"));
-    if (str.size() > kMaxSubjectBytes) {
-      return Error::InvalidArgument("the string is too long for a regular expression match");
-    }
     CompiledRegex re = BERTH_TRY(CompileRegex(pattern));
+    BERTH_TRY(CheckRegexCost(re, str));
     std::smatch m;
     if (!std::regex_search(str, m, re.re)) {
       return Error::InvalidArgument("pattern did not match any part of the given string");
@@ -438,10 +449,8 @@ void DefineRegex(Scope* s) {
   Define(s, "regexall", 2, 2, [](CallContext& ctx, Args& a) -> Result<Value> {
     std::string pattern = BERTH_TRY(StringArg(a, 0, "pattern"));
     std::string str = BERTH_TRY(StringArg(a, 1, "string"));
-    if (str.size() > kMaxSubjectBytes) {
-      return Error::InvalidArgument("the string is too long for a regular expression match");
-    }
     CompiledRegex re = BERTH_TRY(CompileRegex(pattern));
+    BERTH_TRY(CheckRegexCost(re, str));
     Value::Elements out;
     for (auto it = std::sregex_iterator(str.begin(), str.end(), re.re); it != std::sregex_iterator();
          ++it) {
@@ -454,10 +463,8 @@ void DefineRegex(Scope* s) {
     std::string str = BERTH_TRY(StringArg(a, 0, "str"));
     std::string pattern = BERTH_TRY(StringArg(a, 1, "pattern"));
     std::string replace = BERTH_TRY(StringArg(a, 2, "replace"));
-    if (str.size() > kMaxSubjectBytes) {
-      return Error::InvalidArgument("the string is too long for a regular expression match");
-    }
     CompiledRegex re = BERTH_TRY(CompileRegex(pattern));
+    BERTH_TRY(CheckRegexCost(re, str));
     std::string out;
     auto last = str.cbegin();
     for (auto it = std::sregex_iterator(str.begin(), str.end(), re.re); it != std::sregex_iterator();

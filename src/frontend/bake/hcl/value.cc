@@ -16,6 +16,27 @@ namespace {
 // Decoded JSON deeper than this is refused rather than recursed into.
 constexpr int kMaxJsonDepth = 200;
 
+uint64_t AddWeight(uint64_t a, uint64_t b) {
+  const uint64_t sum = a + b;
+  return sum < a ? UINT64_MAX : sum;
+}
+
+uint64_t WeightOf(const Value::Elements& elements) {
+  uint64_t w = 1;
+  for (const Value& v : elements) {
+    w = AddWeight(w, v.weight());
+  }
+  return w;
+}
+
+uint64_t WeightOf(const Value::Attributes& attributes) {
+  uint64_t w = 1;
+  for (const auto& [k, v] : attributes) {
+    w = AddWeight(w, AddWeight(v.weight(), k.size() / 64));
+  }
+  return w;
+}
+
 int DepthOf(const Value::Elements& elements) {
   int depth = 0;
   for (const Value& v : elements) {
@@ -72,6 +93,7 @@ Value Value::Number(double n) {
 Value Value::String(std::string s) {
   Value v;
   v.kind_ = ValueKind::kString;
+  v.weight_ = 1 + s.size() / 64;
   v.data_ = std::move(s);
   return v;
 }
@@ -80,6 +102,7 @@ Value Value::List(Elements elements) {
   Value v;
   v.kind_ = ValueKind::kList;
   v.depth_ = DepthOf(elements);
+  v.weight_ = WeightOf(elements);
   v.data_ = std::make_shared<const Elements>(std::move(elements));
   return v;
 }
@@ -90,6 +113,7 @@ Value Value::Set(Elements elements) {
   Value v;
   v.kind_ = ValueKind::kSet;
   v.depth_ = DepthOf(elements);
+  v.weight_ = WeightOf(elements);
   v.data_ = std::make_shared<const Elements>(std::move(elements));
   return v;
 }
@@ -104,6 +128,7 @@ Value Value::Map(Attributes attributes) {
   Value v;
   v.kind_ = ValueKind::kMap;
   v.depth_ = DepthOf(attributes);
+  v.weight_ = WeightOf(attributes);
   v.data_ = std::make_shared<const Attributes>(std::move(attributes));
   return v;
 }
@@ -180,10 +205,10 @@ bool operator==(const Value& a, const Value& b) {
     case ValueKind::kList:
     case ValueKind::kSet:
     case ValueKind::kTuple:
-      return a.elements() == b.elements();
+      return &a.elements() == &b.elements() || a.elements() == b.elements();
     case ValueKind::kMap:
     case ValueKind::kObject:
-      return a.attributes() == b.attributes();
+      return &a.attributes() == &b.attributes() || a.attributes() == b.attributes();
   }
   return false;
 }
@@ -583,20 +608,24 @@ void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
 }
 
-void AppendJson(std::string* out, const Value& value) {
+// Appends `value`; returns false once `out` is longer than `limit`.
+bool AppendJson(std::string* out, const Value& value, size_t limit) {
+  if (out->size() > limit) {
+    return false;
+  }
   switch (value.kind()) {
     case ValueKind::kNull:
       *out += "null";
-      return;
+      return true;
     case ValueKind::kBool:
       *out += value.AsBool() ? "true" : "false";
-      return;
+      return true;
     case ValueKind::kNumber:
       *out += FormatNumber(value.AsNumber());
-      return;
+      return true;
     case ValueKind::kString:
       AppendJsonString(out, value.AsString());
-      return;
+      return out->size() <= limit;
     case ValueKind::kList:
     case ValueKind::kSet:
     case ValueKind::kTuple: {
@@ -607,10 +636,12 @@ void AppendJson(std::string* out, const Value& value) {
           out->push_back(',');
         }
         first = false;
-        AppendJson(out, v);
+        if (!AppendJson(out, v, limit)) {
+          return false;
+        }
       }
       out->push_back(']');
-      return;
+      return true;
     }
     case ValueKind::kMap:
     case ValueKind::kObject: {
@@ -623,12 +654,15 @@ void AppendJson(std::string* out, const Value& value) {
         first = false;
         AppendJsonString(out, k);
         out->push_back(':');
-        AppendJson(out, v);
+        if (!AppendJson(out, v, limit)) {
+          return false;
+        }
       }
       out->push_back('}');
-      return;
+      return true;
     }
   }
+  return true;
 }
 
 Result<Value> FromJson(const nlohmann::json& j, int depth) {
@@ -803,7 +837,15 @@ Result<Value> FromJsonAs(const nlohmann::json& j, const Type& type, const std::s
 
 std::string JsonEncode(const Value& value) {
   std::string out;
-  AppendJson(&out, value);
+  AppendJson(&out, value, std::string::npos);
+  return out;
+}
+
+std::optional<std::string> JsonEncode(const Value& value, size_t max_bytes) {
+  std::string out;
+  if (!AppendJson(&out, value, max_bytes)) {
+    return std::nullopt;
+  }
   return out;
 }
 

@@ -10,6 +10,7 @@
 // Thread-safety: Values are immutable and may be shared across threads.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -68,6 +69,10 @@ class Value {
   size_t size() const;
   // Nesting depth: 0 for primitives and null, 1 + the deepest element for collections.
   int depth() const { return depth_; }
+  // A measure of the work any walk over the value costs: 1 per node plus 1 per 64 bytes of
+  // string, summed over shared parts as often as they occur (saturating). Bounds the cost of
+  // values built by sharing, like a list of lists of lists of the same list.
+  uint64_t weight() const { return weight_; }
 
   // The attribute `name` of a mapping, or nullptr.
   const Value* Find(std::string_view name) const;
@@ -83,6 +88,7 @@ class Value {
  private:
   ValueKind kind_ = ValueKind::kNull;
   int depth_ = 0;
+  uint64_t weight_ = 1;
   std::variant<std::monostate, bool, double, std::string, std::shared_ptr<const Elements>,
                std::shared_ptr<const Attributes>>
       data_;
@@ -158,6 +164,8 @@ Result<std::string> ToString(const Value& value);
 // JSON encoding as cty's jsonencode: objects with sorted keys, no spaces, HTML-safe escapes
 // (<, >, & as \u003c ...) like Go's encoding/json.
 std::string JsonEncode(const Value& value);
+// The same, giving up (nullopt) once the output passes `max_bytes`.
+std::optional<std::string> JsonEncode(const Value& value, size_t max_bytes);
 // JSON decoding to cty values: objects become objects, arrays tuples. Depth and size limited.
 Result<Value> JsonDecode(std::string_view json);
 // JSON decoding into a given type (cty's json.Unmarshal with a type): the document must match.

@@ -1,0 +1,6 @@
+target "a" {
+  x = target.b.x
+}
+target "b" {
+  x = target.a.x
+}

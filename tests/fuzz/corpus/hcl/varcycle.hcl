@@ -1,0 +1,2 @@
+variable "A" { default = B }
+variable "B" { default = "${A}" }
