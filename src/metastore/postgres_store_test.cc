@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "metastore/schema.h"
+#include "metastore/sql_store.h"
 #include "metastore/testing/conformance.h"
 #include "metastore/testing/postgres_server.h"
 
@@ -70,6 +72,32 @@ TEST_F(PostgresStoreTest, MigrationsAreRecordedOnce) {
                          "DO $$ BEGIN IF (SELECT COUNT(*) FROM berth_schema_migrations) <> " +
                              std::to_string(PostgresStore::SchemaVersion()) +
                              " THEN RAISE EXCEPTION 'wrong migration rows'; END IF; END $$")
+                  .ok());
+}
+
+TEST_F(PostgresStoreTest, MigratesAnOlderSchema) {
+  // A database at schema version 1, with an organization in it.
+  ASSERT_TRUE(
+      server_
+          ->Exec(
+              DatabaseOf(url_),
+              "SET ROLE berth; CREATE TABLE berth_schema_migrations (version BIGINT PRIMARY KEY, "
+              "applied_at BIGINT NOT NULL); INSERT INTO berth_schema_migrations VALUES "
+              "(1, 0);" +
+                  internal::ToPostgresDialect(internal::kSchema[0].sql) +
+                  "INSERT INTO organizations (id, name, created_at) VALUES ('o_a', "
+                  "'a', 0);")
+          .ok());
+  Result<std::unique_ptr<PostgresStore>> store = PostgresStore::Open({.url = url_});
+  ASSERT_TRUE(store.ok()) << store.error().ToString();
+  Result<Organization> org = (*store)->GetOrganization(ctx_, "o_a");
+  ASSERT_TRUE(org.ok()) << org.error().ToString();
+  EXPECT_GE(PostgresStore::SchemaVersion(), 2);
+  ASSERT_TRUE(server_
+                  ->Exec(DatabaseOf(url_),
+                         "DO $$ BEGIN IF (SELECT MAX(version) FROM berth_schema_migrations) <> " +
+                             std::to_string(PostgresStore::SchemaVersion()) +
+                             " THEN RAISE EXCEPTION 'not migrated'; END IF; END $$")
                   .ok());
 }
 

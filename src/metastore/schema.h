@@ -97,6 +97,10 @@ CREATE TABLE build_context_files (
 );
 CREATE INDEX build_context_files_order ON build_context_files (build_id, ordinal);
 )sql"},
+    // Tokens whose secret came from outside (BERTHD_ADMIN_TOKEN) are found by their hash.
+    {2, R"sql(
+CREATE UNIQUE INDEX tokens_secret_hash ON tokens (secret_hash);
+)sql"},
 };
 
 }  // namespace berth::metastore::internal

@@ -344,6 +344,16 @@ Result<> CheckId(std::string_view what, const std::string& id) {
   return {};
 }
 
+// The token id in a secret of berth's own format ("berth_" + id body + random part), or nullopt.
+std::optional<std::string> IdInSecret(std::string_view secret) {
+  if (secret.size() != kSecretPrefix.size() + kIdChars + kSecretChars ||
+      secret.substr(0, kSecretPrefix.size()) != kSecretPrefix ||
+      !IsBase32(secret.substr(kSecretPrefix.size()))) {
+    return std::nullopt;
+  }
+  return "t_" + std::string(secret.substr(kSecretPrefix.size(), kIdChars));
+}
+
 std::string HashSecret(std::string_view secret) {
   return digest::FromBytes(secret).hex();
 }
@@ -641,6 +651,19 @@ Result<NewToken> SqlStore::CreateToken(const Context& ctx, const TokenSpec& spec
   if (!spec.name.empty()) {
     BERTH_TRY(ValidateName("token", spec.name));
   }
+  if (!spec.secret.empty()) {
+    if (spec.secret.size() < kMinImportedSecretBytes) {
+      return Error::InvalidArgument("token secret is shorter than " +
+                                    std::to_string(kMinImportedSecretBytes) + " characters");
+    }
+    for (unsigned char c : spec.secret) {
+      if (c <= 0x20 || c >= 0x7f) {
+        return Error::InvalidArgument(
+            "token secret holds a character that is not printable "
+            "ASCII or is a space");
+      }
+    }
+  }
   Time now = Now();
   if (spec.expires_at && *spec.expires_at <= now) {
     return Error::InvalidArgument("token expiry is not in the future");
@@ -671,10 +694,17 @@ Result<NewToken> SqlStore::CreateToken(const Context& ctx, const TokenSpec& spec
 
   NewToken out;
   Token& t = out.token;
-  std::string body = BERTH_TRY(RandomBase32(kIdChars));
-  std::string secret = BERTH_TRY(RandomBase32(kSecretChars));
-  t.id = "t_" + body;
-  out.secret = std::string(kSecretPrefix) + body + secret;
+  if (spec.secret.empty()) {
+    std::string body = BERTH_TRY(RandomBase32(kIdChars));
+    t.id = "t_" + body;
+    out.secret = std::string(kSecretPrefix) + body + BERTH_TRY(RandomBase32(kSecretChars));
+  } else {
+    // An imported secret in berth's format (made by another berthd) keeps the id it names, so
+    // that Authenticate finds it by id like any other.
+    std::optional<std::string> id = IdInSecret(spec.secret);
+    t.id = id ? *id : "t_" + BERTH_TRY(RandomBase32(kIdChars));
+    out.secret = spec.secret;
+  }
   t.kind = spec.kind;
   t.subject = spec.subject;
   t.org_id = Text(*subject, 0);
@@ -691,6 +721,10 @@ Result<NewToken> SqlStore::CreateToken(const Context& ctx, const TokenSpec& spec
       {t.id, std::string(TokenKindName(t.kind)), t.subject, t.org_id, user_id, project_id, t.name,
        HashSecret(out.secret), ToNanos(t.created_at), OptNanos(t.expires_at)});
   if (!r.ok()) {
+    if (r.error().code() == ErrorCode::kAlreadyExists) {
+      // Only an imported secret can collide (a generated one has 256 random bits).
+      return Error::AlreadyExists("another token has this secret");
+    }
     // The subject was deleted between the lookup and the insert.
     return ParentError(std::move(r).error(), std::string(what) + " " + spec.subject);
   }
@@ -700,17 +734,26 @@ Result<NewToken> SqlStore::CreateToken(const Context& ctx, const TokenSpec& spec
 Result<Token> SqlStore::Authenticate(const Context& ctx, std::string_view secret) {
   // One answer for every token that is not ours, so that a caller learns nothing from it.
   const Error invalid = Error::Unauthenticated("invalid token");
-  if (secret.size() != kSecretPrefix.size() + kIdChars + kSecretChars ||
-      secret.substr(0, kSecretPrefix.size()) != kSecretPrefix ||
-      !IsBase32(secret.substr(kSecretPrefix.size()))) {
+  if (secret.size() < kMinImportedSecretBytes || secret.size() > 1024) {
     return invalid;
   }
-  std::string id = "t_" + std::string(secret.substr(kSecretPrefix.size(), kIdChars));
-  std::string presented = HashSecret(secret);
+  const std::string presented = HashSecret(secret);
+  const std::optional<std::string> id = IdInSecret(secret);
 
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
-  std::string sql = "SELECT " + std::string(kTokenCols) + ", secret_hash FROM tokens WHERE id = ?1";
-  std::optional<Row> row = BERTH_TRY(QueryRow(*conn, sql, {id}));
+  std::optional<Row> row;
+  if (id) {
+    // Berth's format: the id is in the secret.
+    row = BERTH_TRY(QueryRow(
+        *conn, "SELECT " + std::string(kTokenCols) + ", secret_hash FROM tokens WHERE id = ?1",
+        {*id}));
+  } else {
+    // Imported: found by the hash (a lookup that can only tell an attacker about hashes).
+    row = BERTH_TRY(QueryRow(
+        *conn,
+        "SELECT " + std::string(kTokenCols) + ", secret_hash FROM tokens WHERE secret_hash = ?1",
+        {presented}));
+  }
   if (!row) {
     return invalid;
   }

@@ -3,10 +3,12 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <span>
 
 #include <gtest/gtest.h>
 
 #include "db/sqlite.h"
+#include "metastore/schema.h"
 #include "metastore/testing/conformance.h"
 
 namespace berth::metastore {
@@ -48,6 +50,29 @@ TEST_F(SqliteStoreTest, SchemaVersionIsRecorded) {
   Result<int> version = (*db)->UserVersion();
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(*version, SqliteStore::SchemaVersion());
+}
+
+TEST_F(SqliteStoreTest, MigratesAnOlderSchema) {
+  // A file at schema version 1, with a token in it.
+  {
+    Result<std::unique_ptr<db::Database>> db = db::Database::Open(path_);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Migrate(std::span(internal::kSchema, 1)).ok());
+    ASSERT_TRUE(
+        (*db)
+            ->Exec("INSERT INTO organizations (id, name, created_at) VALUES ('o_a', 'a', 0)")
+            .ok());
+  }
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open({.path = path_});
+  ASSERT_TRUE(store.ok()) << store.error().ToString();
+  Result<Organization> org = (*store)->GetOrganization(Context::Background(), "o_a");
+  ASSERT_TRUE(org.ok()) << org.error().ToString();
+  Result<std::unique_ptr<db::Database>> db = db::Database::Open(path_);
+  ASSERT_TRUE(db.ok());
+  Result<int> version = (*db)->UserVersion();
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(*version, SqliteStore::SchemaVersion());
+  EXPECT_GE(SqliteStore::SchemaVersion(), 2);
 }
 
 TEST_F(SqliteStoreTest, RefusesANewerSchema) {

@@ -11,9 +11,9 @@
 // are system-clock instants; the stores keep nanoseconds, so what goes in comes back equal.
 //
 // Tokens: CreateToken returns the secret once; the store keeps only its SHA-256 and compares
-// hashes in constant time. A secret reads "berth_" + the token id's 20 random characters + 52
-// characters of 256 random bits, so Authenticate finds the record by id and never searches by
-// secret.
+// hashes in constant time. A generated secret reads "berth_" + the token id's 20 random
+// characters + 52 characters of 256 random bits, so Authenticate finds its record by id. A secret
+// imported from outside (TokenSpec::secret) is found by its hash instead.
 //
 // Contract of every method:
 //   - Thread-safe: berthd calls one Store from many threads (see each backend for how).
@@ -113,7 +113,13 @@ struct TokenSpec {
   std::string subject;
   std::string name;
   std::optional<Time> expires_at;
+  // Empty: the store generates the secret (the normal case). Otherwise this secret, for a token
+  // set from outside (berthd's BERTHD_ADMIN_TOKEN): printable ASCII without spaces, at least
+  // kMinImportedSecretBytes long.
+  std::string secret;
 };
+
+inline constexpr size_t kMinImportedSecretBytes = 16;
 
 // CreateToken's answer: the record and the secret, which nobody can read again.
 struct NewToken {
@@ -223,7 +229,8 @@ class Store {
 
   // --- Tokens.
   // Creates a token for the subject (which must exist: NotFound otherwise) and returns its
-  // secret, once. InvalidArgument for an expiry not after now.
+  // secret, once. InvalidArgument for an expiry not after now or an unfit imported secret;
+  // AlreadyExists for an imported secret that another token has.
   virtual Result<NewToken> CreateToken(const Context& ctx, const TokenSpec& spec) = 0;
   // The live token whose secret this is, with last_used_at set to now. Unauthenticated for a
   // malformed or unknown secret, a wrong one, a revoked or an expired token.

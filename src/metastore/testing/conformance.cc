@@ -400,6 +400,59 @@ TEST_P(StoreConformanceTest, ExpiredTokensDoNotAuthenticate) {
       kInvalidArgument);
 }
 
+TEST_P(StoreConformanceTest, ImportedSecretsAuthenticate) {
+  ASSERT_OK_AND_ASSIGN(Organization acme, store_->CreateOrganization(ctx_, "acme"));
+  const std::string secret = "admin-token-from-the-environment-42";
+  ASSERT_OK_AND_ASSIGN(NewToken admin, store_->CreateToken(ctx_, {.kind = TokenKind::kOrganization,
+                                                                  .subject = acme.id,
+                                                                  .name = "admin",
+                                                                  .secret = secret}));
+  EXPECT_EQ(admin.secret, secret);
+  EXPECT_TRUE(admin.token.id.starts_with("t_"));
+  ASSERT_OK_AND_ASSIGN(Token authed, store_->Authenticate(ctx_, secret));
+  EXPECT_EQ(authed.id, admin.token.id);
+  EXPECT_EQ(authed.kind, TokenKind::kOrganization);
+  EXPECT_EQ(authed.org_id, acme.id);
+  EXPECT_CODE(store_->Authenticate(ctx_, secret + "3"), kUnauthenticated);
+  EXPECT_CODE(store_->Authenticate(ctx_, secret.substr(1)), kUnauthenticated);
+
+  // One secret, one token.
+  EXPECT_CODE(store_->CreateToken(
+                  ctx_, {.kind = TokenKind::kOrganization, .subject = acme.id, .secret = secret}),
+              kAlreadyExists);
+  EXPECT_CODE(store_->CreateToken(
+                  ctx_, {.kind = TokenKind::kOrganization, .subject = acme.id, .secret = "short"}),
+              kInvalidArgument);
+  EXPECT_CODE(store_->CreateToken(ctx_, {.kind = TokenKind::kOrganization,
+                                         .subject = acme.id,
+                                         .secret = "has a space in the middle"}),
+              kInvalidArgument);
+
+  // A secret in berth's own format (made by another berthd) keeps the token id it names.
+  std::unique_ptr<Store> other = Reopen(NewUrl());
+  ASSERT_NE(other, nullptr);
+  ASSERT_OK_AND_ASSIGN(Organization other_org, other->CreateOrganization(ctx_, "elsewhere"));
+  ASSERT_OK_AND_ASSIGN(
+      NewToken made_elsewhere,
+      other->CreateToken(ctx_, {.kind = TokenKind::kOrganization, .subject = other_org.id}));
+  ASSERT_OK_AND_ASSIGN(NewToken imported,
+                       store_->CreateToken(ctx_, {.kind = TokenKind::kOrganization,
+                                                  .subject = acme.id,
+                                                  .secret = made_elsewhere.secret}));
+  EXPECT_EQ(imported.token.id, made_elsewhere.token.id);
+  ASSERT_OK_AND_ASSIGN(authed, store_->Authenticate(ctx_, made_elsewhere.secret));
+  EXPECT_EQ(authed.id, made_elsewhere.token.id);
+  EXPECT_EQ(authed.org_id, acme.id);
+  EXPECT_CODE(store_->CreateToken(ctx_, {.kind = TokenKind::kOrganization,
+                                         .subject = acme.id,
+                                         .secret = made_elsewhere.secret}),
+              kAlreadyExists);
+
+  // Revocation works the same.
+  ASSERT_OK(store_->RevokeToken(ctx_, admin.token.id));
+  EXPECT_CODE(store_->Authenticate(ctx_, secret), kUnauthenticated);
+}
+
 TEST_P(StoreConformanceTest, TokenScopesAreRecorded) {
   ASSERT_OK_AND_ASSIGN(Organization acme, store_->CreateOrganization(ctx_, "acme"));
   ASSERT_OK_AND_ASSIGN(Organization globex, store_->CreateOrganization(ctx_, "globex"));
