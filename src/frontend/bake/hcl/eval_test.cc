@@ -272,5 +272,26 @@ TEST(EvalLimits, StringAndCollectionSizes) {
   EXPECT_NE(Eval("format(\"%99999999d\", 1)").find("too large"), std::string::npos);
 }
 
+TEST(EvalLimits, ValueWeight) {
+  EvalLimits limits;
+  limits.max_value_weight = 1000;
+  EXPECT_NE(Eval("[for i in range(100) : range(100)]", limits).find("Value too large"),
+            std::string::npos);
+  // Sharing does not hide size: each level multiplies the weight.
+  EXPECT_NE(Eval("[for a in range(20) : [for b in range(20) : [for c in range(20) : c]]]", limits)
+                .find("Value too large"),
+            std::string::npos);
+}
+
+TEST(EvalLimits, RegexCostAndJsonDepth) {
+  EXPECT_NE(Eval("regex(\"(a|b)*c\", join(\"\", [for i in range(1000) : \"aaaaaaaaaa\"]))")
+                .find("too long to match"),
+            std::string::npos);
+  EXPECT_NE(Eval("regex(\"a{100}{100}\", \"a\")").find("counted repetition is too large"),
+            std::string::npos);
+  const std::string deep = std::string(300, '[') + std::string(300, ']');
+  EXPECT_NE(Eval("jsondecode(\"" + deep + "\")").find("too deep"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace berth::frontend::bake::hcl

@@ -820,24 +820,22 @@ void DefineCollections(Scope* s) {
     }
     return Value::List(std::move(out));
   });
-  auto reverse = [](CallContext&, Args& a) -> Result<Value> {
-    if (a[0].is_string()) {
-      // cty's reverse also reverses strings (by character).
-      std::string in = a[0].AsString();
-      std::vector<size_t> offs = RuneOffsets(in);
-      std::string out;
-      for (size_t i = offs.size() - 1; i > 0; --i) {
-        out += in.substr(offs[i - 1], offs[i] - offs[i - 1]);
-      }
-      return Str(out);
+  // cty's reverse takes a string; reverselist a sequence.
+  Define(s, "reverse", 1, 1, [](CallContext&, Args& a) -> Result<Value> {
+    std::string in = BERTH_TRY(StringArg(a, 0, "str"));
+    std::vector<size_t> offs = RuneOffsets(in);
+    std::string out;
+    for (size_t i = offs.size() - 1; i > 0; --i) {
+      out += in.substr(offs[i - 1], offs[i] - offs[i - 1]);
     }
+    return Str(out);
+  });
+  Define(s, "reverselist", 1, 1, [](CallContext&, Args& a) -> Result<Value> {
     Value v = BERTH_TRY(SequenceArg(a, 0, "list"));
     Value::Elements e = v.elements();
     std::reverse(e.begin(), e.end());
     return v.kind() == ValueKind::kList ? Value::List(std::move(e)) : Value::Tuple(std::move(e));
-  };
-  Define(s, "reverse", 1, 1, reverse);
-  Define(s, "reverselist", 1, 1, reverse);
+  });
   Define(s, "slice", 3, 3, [](CallContext&, Args& a) -> Result<Value> {
     Value v = BERTH_TRY(SequenceArg(a, 0, "list"));
     const int64_t b = BERTH_TRY(IntArg(a, 1, "start_index"));
@@ -905,7 +903,30 @@ void DefineCollections(Scope* s) {
     }
     return Error::InvalidArgument("item not found");
   };
-  Define(s, "index", 2, 2, index_of);
+  // cty's index is element access (what `collection[key]` does); indexof searches.
+  Define(s, "index", 2, 2, [](CallContext&, Args& a) -> Result<Value> {
+    const Value& c = a[0];
+    if (c.is_null() || a[1].is_null()) {
+      return Error::InvalidArgument("argument must not be null");
+    }
+    if (c.is_mapping()) {
+      std::string key = BERTH_TRY(StringArg(a, 1, "key"));
+      if (const Value* v = c.Find(key)) {
+        return *v;
+      }
+      return Error::InvalidArgument("the given key does not identify an element in this "
+                                    "collection value");
+    }
+    if (c.is_sequence() && c.kind() != ValueKind::kSet) {
+      const int64_t i = BERTH_TRY(IntArg(a, 1, "key"));
+      if (i < 0 || static_cast<uint64_t>(i) >= c.size()) {
+        return Error::InvalidArgument("the given key does not identify an element in this "
+                                      "collection value");
+      }
+      return c.elements()[static_cast<size_t>(i)];
+    }
+    return Error::InvalidArgument("the collection must be a list, a map or a tuple");
+  });
   Define(s, "indexof", 2, 2, index_of);
   Define(s, "hasindex", 2, 2, [](CallContext&, Args& a) -> Result<Value> {
     const Value& c = a[0];
