@@ -68,6 +68,9 @@ class Error {
   static Error Unauthenticated(std::string message) {
     return {ErrorCode::kUnauthenticated, std::move(message)};
   }
+  static Error ResourceExhausted(std::string message) {
+    return {ErrorCode::kResourceExhausted, std::move(message)};
+  }
   // An error from a failed system call: `what` names the call and its object, e.g.
   // "open /etc/passwd"; the message gets strerror(err) appended.
   static Error FromErrno(std::string what, int err);
