@@ -83,9 +83,11 @@ class PgConnection {
   static Result<std::unique_ptr<PgConnection>> Connect(const std::string& url,
                                                        std::chrono::milliseconds timeout) {
     std::string seconds = std::to_string(std::max<int64_t>(1, (timeout.count() + 999) / 1000));
-    const char* keys[] = {"dbname", "connect_timeout", "application_name", "client_encoding",
+    // In order: our defaults, which the URL's own parameters (?connect_timeout=3) override, then
+    // what the store needs whatever the URL says (UTF-8 text).
+    const char* keys[] = {"connect_timeout", "application_name", "dbname", "client_encoding",
                           nullptr};
-    const char* values[] = {url.c_str(), seconds.c_str(), "berth", "UTF8", nullptr};
+    const char* values[] = {seconds.c_str(), "berth", url.c_str(), "UTF8", nullptr};
     // expand_dbname=1: the URL in "dbname" is parsed as a connection string.
     PGconn* conn = PQconnectdbParams(keys, values, 1);
     std::string where = "postgres " + RedactUrl(url);

@@ -55,7 +55,9 @@ class PostgresStoreTest : public ::testing::Test {
 };
 
 TEST_F(PostgresStoreTest, PostgresqlSchemeWorksToo) {
-  std::string url = "postgresql://" + url_.substr(std::string("postgres://").size());
+  // libpq URI parameters pass through.
+  std::string url = "postgresql://" + url_.substr(std::string("postgres://").size()) +
+                    "?connect_timeout=3&application_name=berth-test";
   Result<std::unique_ptr<Store>> store = Open(url);
   ASSERT_TRUE(store.ok()) << store.error().ToString();
   EXPECT_TRUE((*store)->CreateOrganization(ctx_, "acme").ok());
