@@ -12,14 +12,13 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 
 #include "content/local_store.h"
 #include "oci/media_types.h"
 #include "oci/testing/test_image.h"
 #include "registry/client.h"
+#include "registry/testing/docker_registry.h"
 
 namespace berth::registry {
 namespace {
@@ -386,28 +385,8 @@ TEST(RegistryFaults, CredentialHelperErrorsNameTheHelperAndRegistry) {
   EXPECT_EQ(calls, 1);
 }
 
-// The first IPv4 address of this machine that is not loopback, or "" when it has none.
-std::string NonLoopbackIPv4() {
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) {
-    return "";
-  }
-  std::string found;
-  for (ifaddrs* a = list; a != nullptr && found.empty(); a = a->ifa_next) {
-    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET ||
-        (a->ifa_flags & IFF_LOOPBACK) != 0 || (a->ifa_flags & IFF_UP) == 0) {
-      continue;
-    }
-    char ip[INET_ADDRSTRLEN] = "";
-    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, ip, sizeof ip);
-    found = ip;
-  }
-  ::freeifaddrs(list);
-  return found;
-}
-
 TEST(RegistryFaults, InsecureRegistryFallsBackFromHttpsToHttp) {
-  std::string ip = NonLoopbackIPv4();
+  std::string ip = test::NonLoopbackIPv4();
   if (ip.empty()) {
     GTEST_SKIP() << "no non-loopback IPv4 address: loopback registries are always plain HTTP";
   }

@@ -1,4 +1,9 @@
 // Integration tests against Debian's real docker-registry on loopback, checked with skopeo.
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+
 #include <gtest/gtest.h>
 
 #include "content/local_store.h"
@@ -333,6 +338,74 @@ TEST_F(AuthRegistryIntegration, BasicAuth) {
                               ref.domain + "/" + ref.path + ":v1");
     EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
   }
+}
+
+// An insecure registry under a non-loopback address, speaking plain HTTP with basic auth, and
+// credentials from a credential helper (a shell script on PATH): the client tries HTTPS, falls
+// back to HTTP, asks the helper, and round-trips the image.
+TEST_F(AuthRegistryIntegration, InsecureRegistryWithACredentialHelper) {
+  if (!DockerRegistry::Available()) {
+    GTEST_SKIP() << "docker-registry is not installed";
+  }
+  std::string ip = test::NonLoopbackIPv4();
+  if (ip.empty()) {
+    GTEST_SKIP() << "no non-loopback IPv4 address: loopback registries are always plain HTTP";
+  }
+  TempDir dir;
+  auto written = test::WriteHtpasswd(dir.Join("htpasswd"), "carol", "pa55");
+  if (!written.ok()) {
+    GTEST_SKIP() << written.error().ToString();
+  }
+  auto reg = DockerRegistry::Start(dir.Join(""), dir.Join("htpasswd"), ip);
+  ASSERT_TRUE(reg.ok()) << reg.error().ToString();
+  std::string host = (*reg)->host();
+
+  std::string bin = dir.Join("bin");
+  ASSERT_EQ(::mkdir(bin.c_str(), 0755), 0);
+  std::string helper = bin + "/docker-credential-berthtest";
+  FILE* f = fopen(helper.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs(("#!/bin/sh\nread url\n"
+         "[ \"$url\" = \"" + host + "\" ] || { echo 'credentials not found in native keychain'; exit 1; }\n"
+         "echo '{\"ServerURL\":\"" + host + "\",\"Username\":\"carol\",\"Secret\":\"pa55\"}'\n")
+            .c_str(),
+        f);
+  fclose(f);
+  ASSERT_EQ(::chmod(helper.c_str(), 0755), 0);
+  const char* path = getenv("PATH");
+  std::string saved_path = path != nullptr ? path : "";
+  setenv("PATH", (bin + ":" + saved_path).c_str(), 1);
+
+  oci::MemoryBlobSource blobs;
+  auto image = oci::test::BuildTinyImage(blobs, dir.Join(""), {{"f", "insecure"}});
+  ASSERT_TRUE(image.ok());
+  Context ctx = Context::Background();
+  auto ref = Ref(host + "/private/img:v1");
+  ClientOptions options = FastOptions();
+  options.config.SetInsecure(host, true);
+  auto config = DockerConfig::Parse(R"({"credsStore":"berthtest"})");
+  ASSERT_TRUE(config.ok());
+  options.credentials = *config;
+  Client client(std::move(options));
+  auto pushed = Push(ctx, client, blobs, image->manifest, {ref});
+  auto store = content::LocalStore::Open(dir.Join("store"));
+  ASSERT_TRUE(store.ok());
+  auto pulled = pushed.ok() ? Pull(ctx, client, ref, Amd64(), **store)
+                            : Result<PullResult>(pushed.error());
+  setenv("PATH", saved_path.c_str(), 1);
+  ASSERT_TRUE(pushed.ok()) << pushed.error().ToString();
+  ASSERT_TRUE(pulled.ok()) << pulled.error().ToString();
+  EXPECT_EQ(pulled->manifest.digest, image->manifest.digest);
+
+  // Not marked insecure, the same registry is HTTPS only: a transport error, no silent HTTP.
+  ClientOptions strict_options = FastOptions();
+  strict_options.retry.max_attempts = 1;
+  Client strict(std::move(strict_options));
+  auto refused = strict.Resolve(ctx, ref);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kUnavailable) << refused.error().ToString();
+  EXPECT_NE(refused.error().ToString().find("https://" + host), std::string::npos)
+      << refused.error().ToString();
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include <thread>
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include "base/context.h"
@@ -41,18 +43,38 @@ int FreePort() {
   return port;
 }
 
+std::string NonLoopbackIPv4() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) {
+    return "";
+  }
+  std::string found;
+  for (ifaddrs* a = list; a != nullptr && found.empty(); a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET ||
+        (a->ifa_flags & IFF_LOOPBACK) != 0 || (a->ifa_flags & IFF_UP) == 0) {
+      continue;
+    }
+    char ip[INET_ADDRSTRLEN] = "";
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, ip, sizeof ip);
+    found = ip;
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
 bool DockerRegistry::Available() {
   return ::access(kBinary, X_OK) == 0;
 }
 
 Result<std::unique_ptr<DockerRegistry>> DockerRegistry::Start(const std::string& dir,
-                                                              const std::string& htpasswd_path) {
+                                                              const std::string& htpasswd_path,
+                                                              const std::string& address) {
   int port = FreePort();
   if (port <= 0) {
     return Error::Internal("no free port");
   }
   std::unique_ptr<DockerRegistry> reg(new DockerRegistry());
-  reg->host_ = "127.0.0.1:" + std::to_string(port);
+  reg->host_ = address + ":" + std::to_string(port);
   reg->log_path_ = dir + "/registry.log";
   std::string config =
       "version: 0.1\n"

@@ -14,6 +14,10 @@ namespace berth::registry::test {
 // A free TCP port on 127.0.0.1 (bound, read and released; racy in theory, fine for tests).
 int FreePort();
 
+// The first IPv4 address of this machine's interfaces that is up and not loopback, or "" when
+// there is none: for registries that must not count as loopback (insecure-registry tests).
+std::string NonLoopbackIPv4();
+
 class DockerRegistry {
  public:
   static constexpr const char* kBinary = "/usr/bin/docker-registry";
@@ -21,15 +25,17 @@ class DockerRegistry {
   // Whether the binary is installed.
   static bool Available();
 
-  // Starts a registry storing under `dir`. With a non-empty `htpasswd_path` it requires basic
-  // authentication against that file. Waits until /v2/ answers.
+  // Starts a registry storing under `dir`, listening on `address` (an IPv4 address of this
+  // machine). With a non-empty `htpasswd_path` it requires basic authentication against that
+  // file. Waits until /v2/ answers.
   static Result<std::unique_ptr<DockerRegistry>> Start(const std::string& dir,
-                                                       const std::string& htpasswd_path = "");
+                                                       const std::string& htpasswd_path = "",
+                                                       const std::string& address = "127.0.0.1");
   DockerRegistry(const DockerRegistry&) = delete;
   DockerRegistry& operator=(const DockerRegistry&) = delete;
   ~DockerRegistry();
 
-  // "127.0.0.1:PORT".
+  // "ADDRESS:PORT", e.g. "127.0.0.1:5000".
   const std::string& host() const { return host_; }
   const std::string& log_path() const { return log_path_; }
 
