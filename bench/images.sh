@@ -1,29 +1,34 @@
 #!/usr/bin/env bash
-# Side-by-side image transfer benchmark on a ~200 MB Debian minbase root filesystem, in one run:
+# Side-by-side image transfer benchmark on the ~200 MB Debian minbase root filesystem that
+# `debootstrap --variant=minbase bookworm` makes (kept whole: scripts/make-debian-rootfs
+# --keep-apt-files), in one run:
 #   export: `berth image import DIR` (tar + gzip + diff-ID and blob SHA-256 + store)
 #           vs `tar -c | igzip -1` and `tar -c | gzip -6` (compression only, no hashing/storing);
 #   push:   `berth image push` vs `skopeo copy oci-archive:... docker://...` (each tool to its own
 #           fresh docker-registry on loopback), and a repeated push of the unchanged image;
-#   pull:   `berth image pull` (fetch + verify + store) vs `skopeo copy docker://... oci:DIR`.
+#   pull:   `berth image pull` (fetch + verify + store) vs `skopeo copy docker://... oci:DIR`;
+#   pull+unpack: `berth image pull` then `berth image unpack` into a directory
+#           vs `skopeo copy docker://... oci:DIR` then `umoci unpack` into a bundle.
 # Prints each time (median of RUNS) and the ratio berth/peer. Needs root, debootstrap (first
-# run only: the rootfs is cached in $BENCH_DIR), docker-registry, skopeo, isal and a Release
-# berth (built by this script).
+# run only: the rootfs is cached in $BENCH_DIR), docker-registry, skopeo, umoci, isal and a
+# Release berth (built by this script in $BUILD_DIR, default build/release).
 #
 # Usage: bench/images.sh [RUNS]   (default 3; BENCH_DIR defaults to /var/tmp/berth-bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 bench_dir=${BENCH_DIR:-/var/tmp/berth-bench}
+build_dir=${BUILD_DIR:-build/release}
 mkdir -p "$bench_dir"
 
-cmake --preset release >/dev/null
-cmake --build --preset release --target berth >/dev/null
-berth=$PWD/build/release/bin/berth
+cmake --preset release -B "$build_dir" >/dev/null
+cmake --build "$build_dir" --target berth >/dev/null
+berth=$PWD/$build_dir/bin/berth
 
-rootfs=$bench_dir/debian-rootfs
+rootfs=$bench_dir/debian-rootfs-debootstrap
 if [[ ! -d $rootfs/usr ]]; then
   rm -rf "$rootfs"
-  scripts/make-debian-rootfs "$rootfs"
+  scripts/make-debian-rootfs --keep-apt-files "$rootfs"
 fi
 size_mb=$(du -sm "$rootfs" | cut -f1)
 
@@ -34,6 +39,11 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Unpacked trees are moved aside, not deleted, between runs: on this machine's ext4, unpacking
+# right after deleting a similar tree runs many times slower (DESIGN.md, measured facts), which
+# would charge one tool for the other's clean-up. They go with $work at the end.
+mkdir -p "$work/trash"
+set_aside() { [[ ! -e $1 ]] || mv "$1" "$(mktemp -d "$work/trash/XXXXXX")/"; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start_registry() {  # NAME -> prints host:port
@@ -108,3 +118,24 @@ for r in $(seq "$runs"); do
   s+=("$(time_cmd skopeo copy --src-tls-verify=false "docker://$rb/bench/debian:1" "oci:$work/skopeo-oci:1")")
 done
 report "pull (fetch, verify, store)" "$(printf '%s\n' "${b[@]}" | median)" "skopeo copy" "$(printf '%s\n' "${s[@]}" | median)"
+
+# ---- pull + unpack ----
+b=(); s=()
+for r in $(seq "$runs"); do
+  "$berth" image rm "$rb/bench/debian:1" >/dev/null 2>&1 || true
+  set_aside "$BERTH_ROOT"
+  set_aside "$work/berth-unpacked"
+  b+=("$(time_cmd sh -c "'$berth' image pull -q '$rb/bench/debian:1' &&
+                         '$berth' image unpack '$rb/bench/debian:1' '$work/berth-unpacked'")")
+  set_aside "$work/skopeo-oci"
+  set_aside "$work/umoci-bundle"
+  s+=("$(time_cmd sh -c "skopeo copy --src-tls-verify=false 'docker://$rb/bench/debian:1' \
+                           'oci:$work/skopeo-oci:1' &&
+                         umoci unpack --image '$work/skopeo-oci:1' '$work/umoci-bundle'")")
+done
+# Both trees must hold the same files, or the times compare different work.
+if ! diff -r --no-dereference "$work/berth-unpacked" "$work/umoci-bundle/rootfs" >/dev/null; then
+  echo "error: berth and umoci unpacked different trees" >&2
+  exit 1
+fi
+report "pull + unpack" "$(printf '%s\n' "${b[@]}" | median)" "skopeo copy + umoci" "$(printf '%s\n' "${s[@]}" | median)"
