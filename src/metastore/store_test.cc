@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "metastore/sql_store.h"
+#include "metastore/testing/postgres_server.h"
 
 namespace berth::metastore {
 namespace {
@@ -69,6 +70,16 @@ TEST(OpenTest, UnreachablePostgresIsUnavailableAndHidesThePassword) {
       << store.error().ToString();
   EXPECT_NE(store.error().ToString().find("127.0.0.1:1"), std::string::npos)
       << store.error().ToString();
+}
+
+TEST(PostgresServerTest, MissingBinariesFailWithTheFix) {
+  ASSERT_EQ(::setenv("BERTH_POSTGRES_BIN", "/nonexistent/postgresql/bin", 1), 0);
+  Result<std::unique_ptr<testing::PostgresServer>> server = testing::PostgresServer::Start();
+  ::unsetenv("BERTH_POSTGRES_BIN");
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(server.error().message().find("`postgresql` package"), std::string::npos)
+      << server.error().message();
 }
 
 TEST(RedactUrlTest, HidesOnlyThePassword) {

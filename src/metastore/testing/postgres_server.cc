@@ -32,8 +32,20 @@ namespace {
 
 constexpr char kPassword[] = "berth-test-password";
 
-// The bin directory of the newest installed PostgreSQL, e.g. /usr/lib/postgresql/15/bin.
+// The bin directory of the newest installed PostgreSQL, e.g. /usr/lib/postgresql/15/bin, or
+// $BERTH_POSTGRES_BIN when set (another layout, another version).
 Result<std::string> FindBinDir() {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read once, under SharedPostgresServer's lock.
+  if (const char* bin = std::getenv("BERTH_POSTGRES_BIN"); bin != nullptr && *bin != '\0') {
+    if (::access((std::string(bin) + "/initdb").c_str(), X_OK) != 0 ||
+        ::access((std::string(bin) + "/postgres").c_str(), X_OK) != 0) {
+      return Error::FailedPrecondition(
+          "PostgreSQL server binaries not found in $BERTH_POSTGRES_BIN (" + std::string(bin) +
+          "/initdb and postgres): install Debian's `postgresql` "
+          "package (scripts/setup does) or fix the variable");
+    }
+    return std::string(bin);
+  }
   glob_t g{};
   // glob(3) is not thread-safe: tests find the server once, under SharedPostgresServer's lock.
   int rc =

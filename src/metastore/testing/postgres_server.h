@@ -19,7 +19,8 @@ namespace berth::metastore::testing {
 
 class PostgresServer {
  public:
-  // Finds /usr/lib/postgresql/*/bin/{initdb,postgres} (the newest version), creates a cluster
+  // Finds /usr/lib/postgresql/*/bin/{initdb,postgres} (the newest version; $BERTH_POSTGRES_BIN
+  // names another directory), creates a cluster
   // with trust authentication on loopback, starts the server on a free port and waits until it
   // accepts connections. FailedPrecondition when the binaries are missing. Call it from the main
   // thread: as root the server gets SIGKILL when the thread that started it exits (so that a
