@@ -19,11 +19,11 @@
 //   - Thread-safe: berthd calls one Store from many threads (see each backend for how).
 //   - `ctx` is checked first: Cancelled / DeadlineExceeded once it is done.
 //   - Errors: NotFound for a missing id (also one that cannot be an id, and a parent that does
-//     not exist), AlreadyExists for a
-//     duplicate name (org name; user or project name within an org), InvalidArgument for a bad
-//     field (empty name, negative cap, bad page), FailedPrecondition for a forbidden build
-//     status transition, Unauthenticated for any token that does not authenticate, Unavailable
-//     when the database cannot be reached or stays locked, DataLoss for damaged data.
+//     not exist), AlreadyExists for a duplicate name (org name; user or project name within an
+//     org), InvalidArgument for a bad field (empty name, negative cap, bad page),
+//     FailedPrecondition for a forbidden build status transition, Unauthenticated for any token
+//     that does not authenticate, Unavailable when the database cannot be reached or stays
+//     locked, DataLoss for damaged data.
 //
 // Not here yet (berthd's later issues): usage queries (builds and build minutes per project and
 // period, cache bytes per project), build retention clean-up (delete builds older than a
