@@ -1,7 +1,8 @@
 // libFuzzer target for the HCL parser and evaluator (frontend/bake/hcl), which read untrusted
 // bake files.
 //
-// The input is parsed as a file, as one expression and as a template. A file that parses has
+// The input is parsed as a native-syntax file, as a JSON-syntax file, as one expression and as
+// a template. A file that parses has
 // its globals resolved (with environment values for a few names, so typed overrides run too)
 // and every attribute of every block evaluated, with a resolver for `target.<name>.<attr>` that
 // evaluates other targets' attributes lazily and detects cycles, as the bake layer does. Limits
@@ -84,20 +85,21 @@ void CheckError(const berth::Error& e, std::string_view prefix) {
   Check(e.message().starts_with(prefix));
 }
 
-void EvaluateBody(const hcl::Body& body, hcl::Evaluator& ev, const hcl::Scope& scope, int depth) {
+void EvaluateBody(const hcl::Body& body, hcl::Evaluator& ev, const hcl::Scope& scope, int depth,
+                  std::string_view prefix) {
   if (depth > 4) {
     return;
   }
   for (const hcl::Attribute& attr : body.attributes) {
     berth::Result<hcl::Value> v = ev.Evaluate(*attr.expr, scope);
     if (!v.ok()) {
-      CheckError(v.error(), "docker-bake.hcl:");
+      CheckError(v.error(), prefix);
     } else {
       (void)hcl::JsonEncode(*v, 1 << 20);
     }
   }
   for (const hcl::Block& b : body.blocks) {
-    EvaluateBody(b.body, ev, scope, depth + 1);
+    EvaluateBody(b.body, ev, scope, depth + 1, prefix);
   }
 }
 
@@ -119,6 +121,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   berth::Result<hcl::ExprPtr> tmpl = hcl::ParseTemplate(input, "tmpl.hcl");
   if (!tmpl.ok()) {
     CheckError(tmpl.error(), "tmpl.hcl:");
+  }
+
+  berth::Result<hcl::File> json = hcl::ParseJson(input, "docker-bake.json");
+  if (json.ok()) {
+    berth::Result<std::unique_ptr<hcl::Globals>> g = hcl::Globals::Load({&*json}, [] {
+      hcl::GlobalsOptions o;
+      o.limits = Limits();
+      return o;
+    }());
+    if (g.ok()) {
+      EvaluateBody(json->body, (*g)->evaluator(), (*g)->scope(), 0, "docker-bake.json:");
+    } else {
+      CheckError(g.error(), "docker-bake.json:");
+    }
+  } else {
+    CheckError(json.error(), "docker-bake.json:");
   }
 
   berth::Result<hcl::File> file = hcl::Parse(input, "docker-bake.hcl");
@@ -157,6 +175,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                   const hcl::Range& range) {
     return resolver(ev, root, steps, range);
   });
-  EvaluateBody(file->body, (*globals)->evaluator(), targets, 0);
+  EvaluateBody(file->body, (*globals)->evaluator(), targets, 0, "docker-bake.hcl:");
   return 0;
 }

@@ -13,6 +13,7 @@
 //              and `%%{` escapes; heredocs `<<EOT` and `<<-EOT`.
 //   eval.h     Scope, Evaluator (limits on work, string and collection sizes, call depth),
 //              Resolver (lazy names such as `target.x.tags`), StdlibScope().
+//   json_syntax.h  ParseJson: HCL's JSON syntax (docker-bake.json) into the same File model.
 //   globals.h  Globals::Load: variables (typed, env and --var overrides, CSV and _JSON forms,
 //              validation), user functions and top-level attributes, as buildx resolves them.
 //
@@ -48,5 +49,6 @@
 #include "frontend/bake/hcl/ast.h"
 #include "frontend/bake/hcl/eval.h"
 #include "frontend/bake/hcl/globals.h"
+#include "frontend/bake/hcl/json_syntax.h"
 #include "frontend/bake/hcl/parser.h"
 #include "frontend/bake/hcl/value.h"

@@ -63,8 +63,12 @@ constexpr int kMaxHeight = 256;
 
 class Parser {
  public:
-  Parser(std::string_view src, std::string_view file_name, const ParseLimits& limits)
-      : src_(src), file_(std::make_shared<const std::string>(file_name)), limits_(limits) {
+  Parser(std::string_view src, std::string_view file_name, const ParseLimits& limits,
+         const Pos& origin = {})
+      : src_(src),
+        file_(std::make_shared<const std::string>(file_name)),
+        limits_(limits),
+        origin_(origin) {
     line_starts_.push_back(0);
     for (size_t i = 0; i < src.size(); ++i) {
       if (src[i] == '\n') {
@@ -149,9 +153,12 @@ class Parser {
     auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), byte);
     const size_t line = static_cast<size_t>(it - line_starts_.begin());
     Pos p;
-    p.line = static_cast<int>(line);
+    p.line = static_cast<int>(line) + origin_.line - 1;
     p.column = static_cast<int>(byte - line_starts_[line - 1]) + 1;
-    p.byte = byte;
+    if (line == 1) {
+      p.column += origin_.column - 1;
+    }
+    p.byte = byte + origin_.byte;
     return p;
   }
 
@@ -973,9 +980,8 @@ class Parser {
     }
     e->range = RangeOf(start, pos_);
     // A template of one plain literal (or none) is a literal string.
-    if (mode != TemplateMode::kBare &&
-        (e->children.empty() || (e->children.size() == 1 &&
-                                 e->children[0]->kind == ExprKind::kLiteral))) {
+    if (e->children.empty() ||
+        (e->children.size() == 1 && e->children[0]->kind == ExprKind::kLiteral)) {
       auto lit = Node(ExprKind::kLiteral, start, pos_);
       lit->literal = e->children.empty() ? Value::String("") : e->children[0]->literal;
       return Finish(lit);
@@ -1275,6 +1281,7 @@ class Parser {
   std::string_view src_;
   std::shared_ptr<const std::string> file_;
   ParseLimits limits_;
+  Pos origin_;
   std::vector<size_t> line_starts_;
   size_t pos_ = 0;
   int depth_ = 0;
@@ -1291,14 +1298,14 @@ Result<File> Parse(std::string_view source, std::string_view file_name,
 }
 
 Result<ExprPtr> ParseExpression(std::string_view source, std::string_view file_name,
-                                const ParseLimits& limits) {
-  Parser parser(source, file_name, limits);
+                                const ParseLimits& limits, const Pos& origin) {
+  Parser parser(source, file_name, limits, origin);
   return parser.ParseWholeExpression();
 }
 
 Result<ExprPtr> ParseTemplate(std::string_view source, std::string_view file_name,
-                              const ParseLimits& limits) {
-  Parser parser(source, file_name, limits);
+                              const ParseLimits& limits, const Pos& origin) {
+  Parser parser(source, file_name, limits, origin);
   return parser.ParseBareTemplate();
 }
 

@@ -24,12 +24,14 @@ Result<File> Parse(std::string_view source, std::string_view file_name,
                    const ParseLimits& limits = {});
 
 // Parses a single expression (all of `source`, surrounding white space and newlines allowed).
+// `origin` is where `source` starts in its file (for an expression taken from a larger text,
+// such as a JSON string); ranges are reported relative to it.
 Result<ExprPtr> ParseExpression(std::string_view source, std::string_view file_name,
-                                const ParseLimits& limits = {});
+                                const ParseLimits& limits = {}, const Pos& origin = {});
 
 // Parses `source` as the inside of a template, as if it were a quoted string's content without
 // the quotes (so `${a}-${b}` and `%{if x}...%{endif}`; newlines allowed, no escapes).
 Result<ExprPtr> ParseTemplate(std::string_view source, std::string_view file_name,
-                              const ParseLimits& limits = {});
+                              const ParseLimits& limits = {}, const Pos& origin = {});
 
 }  // namespace berth::frontend::bake::hcl
