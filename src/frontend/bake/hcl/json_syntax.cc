@@ -19,7 +19,8 @@ struct JsonNode {
   double number = 0;
   std::string text;                                        // kString: decoded
   std::vector<JsonNode> elements;                          // kArray
-  std::vector<std::pair<std::string, JsonNode>> members;  // kObject, in order
+  std::vector<std::string> keys;                           // kObject, in order
+  std::vector<JsonNode> values;                            // kObject, beside keys
   std::vector<size_t> key_offsets;                         // kObject: each key's quote
   size_t start = 0;
   size_t end = 0;
@@ -119,7 +120,8 @@ class JsonReader {
                        "The property " + QuoteString(key) + " is already defined.");
           }
           JsonNode value = BERTH_TRY(ReadValue(depth + 1));
-          node.members.emplace_back(std::move(key), std::move(value));
+          node.keys.push_back(std::move(key));
+          node.values.push_back(std::move(value));
           node.key_offsets.push_back(key_at);
           SkipSpace();
           if (pos_ < src_.size() && src_[pos_] == ',') {
@@ -312,8 +314,9 @@ class Converter {
     if (auto it = schema_.nested.find(block_type); it != schema_.nested.end()) {
       nested = &it->second;
     }
-    for (size_t i = 0; i < object.members.size(); ++i) {
-      const auto& [key, value] = object.members[i];
+    for (size_t i = 0; i < object.keys.size(); ++i) {
+      const std::string& key = object.keys[i];
+      const JsonNode& value = object.values[i];
       const size_t key_at = object.key_offsets[i];
       const Range key_range = reader_.RangeOf(key_at, key_at + key.size() + 2);
       const bool top_block = block_type.empty() && schema_.blocks.contains(key);
@@ -324,8 +327,9 @@ class Converter {
                              "The value of " + QuoteString(key) +
                                  " must be an object of labels to block bodies.");
         }
-        for (size_t j = 0; j < value.members.size(); ++j) {
-          const auto& [label, bodies] = value.members[j];
+        for (size_t j = 0; j < value.keys.size(); ++j) {
+          const std::string& label = value.keys[j];
+          const JsonNode& bodies = value.values[j];
           const Range label_range =
               reader_.RangeOf(value.key_offsets[j], value.key_offsets[j] + label.size() + 2);
           BERTH_TRY(AddBlocks(&body, key, {label}, {label_range}, key_range, bodies, depth));
@@ -431,8 +435,9 @@ class Converter {
       case JsonNode::Kind::kObject: {
         auto e = Node(ExprKind::kObject, n);
         int height = 0;
-        for (size_t i = 0; i < n.members.size(); ++i) {
-          const auto& [key, value] = n.members[i];
+        for (size_t i = 0; i < n.keys.size(); ++i) {
+          const std::string& key = n.keys[i];
+          const JsonNode& value = n.values[i];
           auto k = std::make_shared<Expr>();
           k->kind = ExprKind::kLiteral;
           k->literal = Value::String(key);
