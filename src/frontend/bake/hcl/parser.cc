@@ -816,12 +816,8 @@ class Parser {
     return std::string(t.text);
   }
 
-  // After "[" or "{": `for k, v in coll : ... if cond` and the closing bracket.
-  Result<ExprPtr> ParseFor(const Token& open, bool object_form) {
-    NewlineGuard nl(&ignore_newlines_, true);
-    Next();  // "for"
-    auto e = Node(ExprKind::kFor, open.start, open.end);
-    e->object_for = object_form;
+  // After "for": `k, v in coll` (or `v in coll`) into e's key_var and value_var; returns coll.
+  Result<ExprPtr> ParseForHeader(Expr* e, std::string_view summary) {
     std::string first = BERTH_TRY(ExpectIdent("An iteration variable name"));
     if (Peek().Is(",")) {
       Next();
@@ -832,11 +828,20 @@ class Parser {
     }
     Token in = Peek();
     if (!in.IsKeyword("in")) {
-      return Err(in.start, in.end, "Invalid 'for' expression",
+      return Err(in.start, in.end, summary,
                  "The 'in' keyword is expected after the iteration variables.");
     }
     Next();
-    ExprPtr coll = BERTH_TRY(ParseExpr());
+    return ParseExpr();
+  }
+
+  // After "[" or "{": `for k, v in coll : ... if cond` and the closing bracket.
+  Result<ExprPtr> ParseFor(const Token& open, bool object_form) {
+    NewlineGuard nl(&ignore_newlines_, true);
+    Next();  // "for"
+    auto e = Node(ExprKind::kFor, open.start, open.end);
+    e->object_for = object_form;
+    ExprPtr coll = BERTH_TRY(ParseForHeader(e.get(), "Invalid 'for' expression"));
     BERTH_TRY(Expect(":", "Invalid 'for' expression"));
     ExprPtr key;
     ExprPtr value = BERTH_TRY(ParseExpr());
@@ -1231,21 +1236,7 @@ class Parser {
     if (kw.IsKeyword("for")) {
       Next();
       auto e = Node(ExprKind::kTemplateFor, open, pos_);
-      std::string first = BERTH_TRY(ExpectIdent("An iteration variable name"));
-      if (Peek().Is(",")) {
-        Next();
-        e->key_var = std::move(first);
-        e->value_var = BERTH_TRY(ExpectIdent("A value variable name"));
-      } else {
-        e->value_var = std::move(first);
-      }
-      Token in = Peek();
-      if (!in.IsKeyword("in")) {
-        return Err(in.start, in.end, "Invalid 'for' directive",
-                   "The 'in' keyword is expected after the iteration variables.");
-      }
-      Next();
-      ExprPtr coll = BERTH_TRY(ParseExpr());
+      ExprPtr coll = BERTH_TRY(ParseForHeader(e.get(), "Invalid 'for' directive"));
       BERTH_TRY(CloseSequence(open));
       auto body = Node(ExprKind::kTemplate, pos_, pos_);
       TemplateEnd end = BERTH_TRY(ParseNested(mode, marker, open, &body->children));
