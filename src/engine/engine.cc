@@ -186,6 +186,7 @@ Result<BuildResult> Build(const Context& ctx, const BuildOptions& options) {
   env.secrets = options.secrets;
   env.ssh = options.ssh;
   env.shm_size = options.shm_size;
+  env.project = options.project;
   for (const Ulimit& u : options.ulimits) {
     std::string type = BERTH_TRY_CONTEXT(executor::RlimitType(u.name), "--ulimit");
     env.rlimits.push_back({.type = type,
@@ -193,7 +194,7 @@ Result<BuildResult> Build(const Context& ctx, const BuildOptions& options) {
                            .hard = static_cast<uint64_t>(u.hard)});
   }
   Runner runner(std::move(env));
-  IndexCache cache(*index, *snapshotter, root->path() + "/locks");
+  IndexCache cache(*index, *snapshotter, root->path() + "/locks", options.project);
   solver::Solver solver(runner, cache);
   Result<solver::VertexResult> solved = solver.Solve(
       ctx, converted.graph, converted.target,

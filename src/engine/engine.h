@@ -30,7 +30,9 @@ struct Ulimit {
 };
 
 struct BuildOptions {
-  std::string root;             // $BERTH_ROOT, resolved by the caller
+  std::string root;  // $BERTH_ROOT, resolved by the caller
+  // The project whose cache the build uses (berthd); "" is the embedded default's own cache.
+  std::string project;
   std::string context;          // the build context directory
   std::string dockerfile_text;  // the Dockerfile's contents
   std::string dockerfile_name = "Dockerfile";

@@ -543,7 +543,12 @@ Result<std::string> Runner::RunExec(const Context& ctx, const graph::Vertex& ver
       }
       case graph::MountType::kCache: {
         std::string id = m.cache_id.empty() ? m.dest : m.cache_id;
-        std::string dir = env_.root + "/cache-mounts/" + digest::FromBytes(id).hex().substr(0, 32);
+        // Per project: one project's cache mounts are never another's.
+        std::string dir =
+            env_.root + "/cache-mounts/" +
+            (env_.project.empty() ? ""
+                                  : digest::FromBytes(env_.project).hex().substr(0, 16) + "/") +
+            digest::FromBytes(id).hex().substr(0, 32);
         if (!os::Exists(dir)) {
           BERTH_TRY(os::MakeDirs(dir, m.mode_set ? static_cast<int>(m.mode) : 0755));
           if (lchown(dir.c_str(), m.uid, m.gid) != 0) {
@@ -742,7 +747,7 @@ Result<std::string> Runner::RunMerge(const Context& ctx, const std::vector<solve
 }
 
 Result<std::vector<std::string>> IndexCache::Lookup(const Context& ctx, const std::string& key) {
-  cache::Record record = BERTH_TRY(index_.Lookup(ctx, "", key));
+  cache::Record record = BERTH_TRY(index_.Lookup(ctx, project_, key));
   if (!snapshotter_.Stat(ctx, record.snapshot).ok()) {
     return Error::NotFound("cache record " + key + ": snapshot " + record.snapshot + " is gone");
   }
@@ -759,7 +764,7 @@ Result<std::vector<std::string>> IndexCache::Put(const Context& ctx, const std::
   if (Result<snapshot::DiskUsage> usage = snapshotter_.Usage(ctx, outputs[0]); usage.ok()) {
     record.size = usage->bytes;
   }
-  cache::Record stored = BERTH_TRY(index_.Put(ctx, "", key, record));
+  cache::Record stored = BERTH_TRY(index_.Put(ctx, project_, key, record));
   return std::vector<std::string>{stored.snapshot};
 }
 

@@ -70,6 +70,8 @@ struct RunnerEnv {
   std::map<std::string, std::string> ssh;
   std::vector<executor::Rlimit> rlimits;  // --ulimit
   uint64_t shm_size = 0;                  // --shm-size; 0 = the executor's default
+  // The project whose cache mounts RUN uses ("" for the embedded default).
+  std::string project;
 };
 
 class Runner final : public solver::OpRunner {
@@ -115,8 +117,14 @@ class Runner final : public solver::OpRunner {
 class IndexCache final : public solver::ResultCache {
  public:
   // `lock_dir` holds the key lock files (created if needed).
-  IndexCache(cache::Index& index, snapshot::Snapshotter& snapshotter, std::string lock_dir)
-      : index_(index), snapshotter_(snapshotter), lock_dir_(std::move(lock_dir)) {}
+  // Entries live under `project` in the index ("" for the embedded default): builds of one
+  // project never see another's.
+  IndexCache(cache::Index& index, snapshot::Snapshotter& snapshotter, std::string lock_dir,
+             std::string project = "")
+      : index_(index),
+        snapshotter_(snapshotter),
+        lock_dir_(std::move(lock_dir)),
+        project_(std::move(project)) {}
 
   Result<std::vector<std::string>> Lookup(const Context& ctx, const std::string& key) override;
   Result<std::vector<std::string>> Put(const Context& ctx, const std::string& key,
@@ -131,6 +139,7 @@ class IndexCache final : public solver::ResultCache {
   cache::Index& index_;
   snapshot::Snapshotter& snapshotter_;
   std::string lock_dir_;
+  std::string project_;
 };
 
 }  // namespace berth::engine
