@@ -170,11 +170,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   hcl::Scope targets(&(*globals)->scope());
   TargetResolver resolver(*file);
   resolver.set_scope(&targets);
-  targets.SetResolver([&resolver](hcl::Evaluator& ev, const std::string& root,
-                                  const std::vector<hcl::TraversalStep>& steps,
-                                  const hcl::Range& range) {
-    return resolver(ev, root, steps, range);
-  });
+  targets.SetResolver(
+      [&resolver](hcl::Evaluator& ev, const std::string& root,
+                  const std::vector<hcl::TraversalStep>& steps,
+                  const hcl::Range& range) { return resolver(ev, root, steps, range); });
   EvaluateBody(file->body, (*globals)->evaluator(), targets, 0, "docker-bake.hcl:");
   return 0;
 }

@@ -14,7 +14,6 @@ namespace berth::frontend::bake::hcl::internal {
 
 // Reads every record of `text`. When `same_field_count` is set, every record must have as many
 // fields as the first ("record on line N: wrong number of fields").
-Result<std::vector<std::vector<std::string>>> ReadCsv(std::string_view text,
-                                                      bool same_field_count);
+Result<std::vector<std::vector<std::string>>> ReadCsv(std::string_view text, bool same_field_count);
 
 }  // namespace berth::frontend::bake::hcl::internal

@@ -65,13 +65,13 @@ Result<Value> ApplyStep(const Value& value, const TraversalStep& step) {
         return *v;
       }
       if (value.kind() == ValueKind::kMap) {
-        return StepError(step.range, "Missing map element",
-                         "This map does not have an element with the key " +
-                             QuoteString(step.name) + ".");
+        return StepError(
+            step.range, "Missing map element",
+            "This map does not have an element with the key " + QuoteString(step.name) + ".");
       }
-      return StepError(step.range, "Unsupported attribute",
-                       "This object does not have an attribute named " + QuoteString(step.name) +
-                           ".");
+      return StepError(
+          step.range, "Unsupported attribute",
+          "This object does not have an attribute named " + QuoteString(step.name) + ".");
     }
     if (value.is_sequence()) {
       return StepError(step.range, "Unsupported attribute",
@@ -79,9 +79,9 @@ Result<Value> ApplyStep(const Value& value, const TraversalStep& step) {
                            ". Did you mean to access an attribute for a specific element of the "
                            "list, or across all elements of the list?");
     }
-    return StepError(step.range, "Unsupported attribute",
-                     "Can't access attributes on a primitive-typed value (" + value.TypeName() +
-                         ").");
+    return StepError(
+        step.range, "Unsupported attribute",
+        "Can't access attributes on a primitive-typed value (" + value.TypeName() + ").");
   }
   const double key = *step.index;
   if (value.is_null()) {
@@ -237,14 +237,16 @@ Result<Type> Evaluator::EvaluateType(const Expr& expr) {
       return Type::Any();
     }
     if (expr.name == "list" || expr.name == "set" || expr.name == "map") {
-      return invalid("The " + expr.name + " type constructor requires one argument specifying "
+      return invalid("The " + expr.name +
+                     " type constructor requires one argument specifying "
                      "the element type.");
     }
     return invalid("The keyword " + QuoteString(expr.name) + " is not a valid type specification.");
   }
   if (expr.kind != ExprKind::kCall) {
-    return invalid("A type specification is either a primitive type keyword (bool, number, "
-                   "string) or a complex type constructor call, like list(string).");
+    return invalid(
+        "A type specification is either a primitive type keyword (bool, number, "
+        "string) or a complex type constructor call, like list(string).");
   }
   if (expr.children.size() != 1 || expr.expand_final) {
     return invalid("The " + expr.name + " type constructor requires exactly one argument.");
@@ -490,9 +492,9 @@ Result<> Evaluator::AppendTemplate(const Expr& expr, const Scope& scope, std::st
           }
           Result<std::string> s = ToString(v);
           if (!s.ok()) {
-            return LocatedError(part->range, "Invalid template interpolation value",
-                                "Cannot include the given value in a string template: " +
-                                    Detail(s.error()) + ".");
+            return LocatedError(
+                part->range, "Invalid template interpolation value",
+                "Cannot include the given value in a string template: " + Detail(s.error()) + ".");
           }
           *out += *s;
         }
@@ -530,7 +532,8 @@ Result<> Evaluator::AppendTemplate(const Expr& expr, const Scope& scope, std::st
       if (coll.is_sequence()) {
         size_t i = 0;
         for (const Value& v : coll.elements()) {
-          BERTH_TRY(body(coll.kind() == ValueKind::kSet ? v : Value::Number(static_cast<double>(i)), v));
+          BERTH_TRY(
+              body(coll.kind() == ValueKind::kSet ? v : Value::Number(static_cast<double>(i)), v));
           ++i;
         }
       } else if (coll.is_mapping()) {
@@ -561,8 +564,7 @@ Result<Value> Evaluator::EvalObject(const Expr& expr, const Scope& scope) {
     const Expr& key_expr = *expr.children[i];
     Value key = BERTH_TRY(Eval(key_expr, scope));
     if (key.is_null()) {
-      return LocatedError(key_expr.range, "Null value as key",
-                          "Can't use a null value as a key.");
+      return LocatedError(key_expr.range, "Null value as key", "Can't use a null value as a key.");
     }
     Result<std::string> name = ToString(key);
     if (!name.ok()) {
@@ -583,9 +585,9 @@ Result<Value> Evaluator::EvalBinary(const Expr& expr, const Scope& scope) {
       Value v = BERTH_TRY(Eval(e, scope));
       Result<Value> b = Convert(v, Type::Bool());
       if (!b.ok() || b->is_null()) {
-        return LocatedError(e.range, "Invalid operand",
-                            std::string("Unsuitable value for ") + side +
-                                " operand: bool required.");
+        return LocatedError(
+            e.range, "Invalid operand",
+            std::string("Unsuitable value for ") + side + " operand: bool required.");
       }
       return b->AsBool();
     };
@@ -610,9 +612,8 @@ Result<Value> Evaluator::EvalBinary(const Expr& expr, const Scope& scope) {
     Result<Value> n = Convert(v, Type::Number());
     if (!n.ok() || n->is_null()) {
       return LocatedError(e.range, "Invalid operand",
-                          std::string("Unsuitable value for ") + side +
-                              " operand: " + (n.ok() ? "number required" : Detail(n.error())) +
-                              ".");
+                          std::string("Unsuitable value for ") + side + " operand: " +
+                              (n.ok() ? "number required" : Detail(n.error())) + ".");
     }
     return n->AsNumber();
   };
@@ -707,9 +708,9 @@ Result<Value> Evaluator::EvalFor(const Expr& expr, const Scope& scope) {
     }
     Result<std::string> name = ToString(k);
     if (!name.ok()) {
-      return LocatedError(key_expr->range, "Invalid object key",
-                          "The key expression produced an invalid result: " +
-                              Detail(name.error()) + ".");
+      return LocatedError(
+          key_expr->range, "Invalid object key",
+          "The key expression produced an invalid result: " + Detail(name.error()) + ".");
     }
     Value v = BERTH_TRY(Eval(value_expr, inner));
     if (expr.grouping) {
@@ -733,7 +734,8 @@ Result<Value> Evaluator::EvalFor(const Expr& expr, const Scope& scope) {
   if (coll.is_sequence()) {
     size_t i = 0;
     for (const Value& v : coll.elements()) {
-      BERTH_TRY(iterate(coll.kind() == ValueKind::kSet ? v : Value::Number(static_cast<double>(i)), v));
+      BERTH_TRY(
+          iterate(coll.kind() == ValueKind::kSet ? v : Value::Number(static_cast<double>(i)), v));
       ++i;
     }
   } else {
@@ -853,8 +855,10 @@ Result<Value> Evaluator::EvalCall(const Expr& expr, const Scope& scope) {
     return LocatedError(expr.range, "Not enough function arguments",
                         "Function " + QuoteString(name) + " expects " +
                             (fn->max_args == fn->min_args ? "" : "at least ") +
-                            std::to_string(fn->min_args) + " argument(s). Missing value for "
-                            "argument " + std::to_string(n + 1) + ".");
+                            std::to_string(fn->min_args) +
+                            " argument(s). Missing value for "
+                            "argument " +
+                            std::to_string(n + 1) + ".");
   }
   if (fn->max_args >= 0 && n > fn->max_args) {
     return LocatedError(expr.range, "Too many function arguments",
@@ -864,24 +868,25 @@ Result<Value> Evaluator::EvalCall(const Expr& expr, const Scope& scope) {
   CallContext ctx{*this, scope, expr.range};
   Result<Value> out = fn->impl(ctx, args);
   if (!out.ok()) {
-    return LocatedError(expr.range, "Error in function call",
-                        "Call to function " + QuoteString(name) +
-                            " failed: " + Detail(out.error()) + ".");
+    return LocatedError(
+        expr.range, "Error in function call",
+        "Call to function " + QuoteString(name) + " failed: " + Detail(out.error()) + ".");
   }
   Value& v = *out;
-  Result<> sized = v.is_string() ? CheckStringSize(v.AsString().size()) : CheckCollectionSize(v.size());
+  Result<> sized =
+      v.is_string() ? CheckStringSize(v.AsString().size()) : CheckCollectionSize(v.size());
   if (sized.ok()) {
     sized = Charge(1 + v.size() + (v.is_string() ? v.AsString().size() / 4096 : 0));
   }
   if (!sized.ok()) {
-    return LocatedError(expr.range, "Error in function call",
-                        "Call to function " + QuoteString(name) +
-                            " failed: " + Detail(sized.error()) + ".");
+    return LocatedError(
+        expr.range, "Error in function call",
+        "Call to function " + QuoteString(name) + " failed: " + Detail(sized.error()) + ".");
   }
   if (v.depth() > kMaxResultDepth) {
-    return LocatedError(expr.range, "Error in function call",
-                        "Call to function " + QuoteString(name) +
-                            " failed: the result is nested too deeply.");
+    return LocatedError(
+        expr.range, "Error in function call",
+        "Call to function " + QuoteString(name) + " failed: the result is nested too deeply.");
   }
   return out;
 }

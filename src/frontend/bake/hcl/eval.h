@@ -71,7 +71,9 @@ class Scope {
   // `parent` must outlive this scope.
   explicit Scope(const Scope* parent) : parent_(parent) {}
 
-  void Set(std::string name, Value value) { variables_.insert_or_assign(std::move(name), std::move(value)); }
+  void Set(std::string name, Value value) {
+    variables_.insert_or_assign(std::move(name), std::move(value));
+  }
   void SetFunction(std::string name, Function fn) {
     functions_.insert_or_assign(std::move(name), std::move(fn));
   }

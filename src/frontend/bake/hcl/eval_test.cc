@@ -139,7 +139,7 @@ TEST(Eval, Splats) {
 }
 
 TEST(Eval, FunctionCalls) {
-  EXPECT_EQ(Eval("max(list...)") .substr(0, 6), "error:");
+  EXPECT_EQ(Eval("max(list...)").substr(0, 6), "error:");
   EXPECT_EQ(Eval("max([1, 5, 2]...)"), "5");
   EXPECT_EQ(Eval("join(\"-\", list)"), "\"a-b\"");
   EXPECT_EQ(Eval("try(nothing.x, \"fallback\")"), "\"fallback\"");
@@ -165,7 +165,8 @@ TEST(Eval, ResolverSeesTraversals) {
   ASSERT_TRUE(e.ok());
   Scope scope(&StdlibScope());
   std::vector<std::string> seen;
-  scope.SetResolver([&](Evaluator&, const std::string& root, const std::vector<TraversalStep>& steps,
+  scope.SetResolver([&](Evaluator&, const std::string& root,
+                        const std::vector<TraversalStep>& steps,
                         const Range&) -> Result<std::optional<Resolution>> {
     std::string s = root;
     for (const TraversalStep& step : steps) {
@@ -225,7 +226,8 @@ TEST(Eval, EvaluateAsReportsUnsuitableType) {
   Evaluator ev;
   Result<Value> v = ev.EvaluateAs(**e, StdlibScope(), Type::String());
   ASSERT_FALSE(v.ok());
-  EXPECT_EQ(v.error().message(), "t.hcl:1:1: Unsuitable value type; Unsuitable value: string required");
+  EXPECT_EQ(v.error().message(),
+            "t.hcl:1:1: Unsuitable value type; Unsuitable value: string required");
   Result<Value> ok = ev.EvaluateAs(**e, StdlibScope(), Type::List(Type::String()));
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ValueDebugString(*ok), "[\"1\", \"2\"]");
@@ -254,8 +256,7 @@ TEST(Eval, TypeExpressions) {
 TEST(EvalLimits, WorkBudget) {
   EvalLimits limits;
   limits.max_work = 10000;
-  const std::string out =
-      Eval("[for a in range(1000) : [for b in range(1000) : b]]", limits);
+  const std::string out = Eval("[for a in range(1000) : [for b in range(1000) : b]]", limits);
   EXPECT_NE(out.find("Evaluation too expensive"), std::string::npos) << out;
 }
 

@@ -26,8 +26,10 @@ Result<Value> ParsePrimitive(const std::string& name, const std::string& raw, co
     case Type::Kind::kBool: {
       std::optional<bool> b = ParseGoBool(raw);
       if (!b) {
-        return Error::InvalidArgument("failed to parse " + name + " as bool: strconv.ParseBool: "
-                                      "parsing " + QuoteString(raw) + ": invalid syntax");
+        return Error::InvalidArgument("failed to parse " + name +
+                                      " as bool: strconv.ParseBool: "
+                                      "parsing " +
+                                      QuoteString(raw) + ": invalid syntax");
       }
       return Value::Bool(*b);
     }
@@ -70,8 +72,8 @@ Result<Value> ValueFromCsv(const std::string& name, const std::string& raw, cons
   if (!raw.empty()) {
     Result<std::vector<std::vector<std::string>>> records = internal::ReadCsv(raw, false);
     if (!records.ok()) {
-      return Error::InvalidArgument("failed to parse " + QuoteString(raw) + " as CSV: " +
-                                    records.error().message());
+      return Error::InvalidArgument("failed to parse " + QuoteString(raw) +
+                                    " as CSV: " + records.error().message());
     }
     if (records->size() > 1) {
       return Error::InvalidArgument("failed to parse " + QuoteString(raw) +
@@ -149,8 +151,8 @@ Result<std::unique_ptr<Globals>> Globals::Load(const std::vector<const File*>& f
       return std::optional<Resolution>();
     }
     BERTH_TRY(self->Resolve(root, range));
-    const Value* v = self->scope_.variables().contains(root) ? &self->scope_.variables().at(root)
-                                                             : nullptr;
+    const Value* v =
+        self->scope_.variables().contains(root) ? &self->scope_.variables().at(root) : nullptr;
     if (v == nullptr) {
       return std::optional<Resolution>();
     }
@@ -214,16 +216,16 @@ Result<> Globals::Collect(const std::vector<const File*>& files) {
           } else if (attr.name == "type") {
             def.type_attr = &attr;
           } else if (attr.name != "description") {
-            return BlockError(attr.name_range, "Unsupported argument",
-                              "An argument named " + QuoteString(attr.name) +
-                                  " is not expected here.");
+            return BlockError(
+                attr.name_range, "Unsupported argument",
+                "An argument named " + QuoteString(attr.name) + " is not expected here.");
           }
         }
         for (const Block& nested : block.body.blocks) {
           if (nested.type != "validation") {
-            return BlockError(nested.type_range, "Unsupported block type",
-                              "Blocks of type " + QuoteString(nested.type) +
-                                  " are not expected here.");
+            return BlockError(
+                nested.type_range, "Unsupported block type",
+                "Blocks of type " + QuoteString(nested.type) + " are not expected here.");
           }
           if (nested.body.FindAttribute("condition") == nullptr) {
             return BlockError(nested.type_range, "Missing required argument",
@@ -240,9 +242,9 @@ Result<> Globals::Collect(const std::vector<const File*>& files) {
         }
         for (const Attribute& attr : block.body.attributes) {
           if (attr.name != "params" && attr.name != "variadic_params" && attr.name != "result") {
-            return BlockError(attr.name_range, "Unsupported argument",
-                              "An argument named " + QuoteString(attr.name) +
-                                  " is not expected here.");
+            return BlockError(
+                attr.name_range, "Unsupported argument",
+                "An argument named " + QuoteString(attr.name) + " is not expected here.");
           }
         }
         functions_[name] = FunctionDef{name, &block};
@@ -269,8 +271,7 @@ Result<> Globals::DefineFunctions() {
       return {};
     }
     if (state[name] == 1) {
-      return LocatedError(from, "Invalid function",
-                          "function cycle not allowed for " + name);
+      return LocatedError(from, "Invalid function", "function cycle not allowed for " + name);
     }
     state[name] = 1;
     const Attribute* result = functions_.at(name).block->body.FindAttribute("result");

@@ -80,8 +80,9 @@ TEST(Globals, CycleIsAnErrorWithLocation) {
   EXPECT_NE(l.error.find("variable cycle not allowed for A"), std::string::npos) << l.error;
   EXPECT_TRUE(l.error.starts_with("docker-bake.hcl:2:")) << l.error;
   Loaded self = Load({"variable \"A\" { default = A }\n"});
-  EXPECT_NE(self.error.find("docker-bake.hcl:1:26: Invalid expression; variable cycle not allowed for A"),
-            std::string::npos)
+  EXPECT_NE(
+      self.error.find("docker-bake.hcl:1:26: Invalid expression; variable cycle not allowed for A"),
+      std::string::npos)
       << self.error;
 }
 
@@ -100,8 +101,8 @@ variable "NODEFAULT" {}
 variable "NULLDEFAULT" { default = null }
 variable "UNSET" {}
 )";
-  Loaded l = Load({file}, {{"S", "y"}, {"B", "true"}, {"N", "2.5"}, {"NODEFAULT", "v"},
-                           {"NULLDEFAULT", "w"}});
+  Loaded l = Load(
+      {file}, {{"S", "y"}, {"B", "true"}, {"N", "2.5"}, {"NODEFAULT", "v"}, {"NULLDEFAULT", "w"}});
   ASSERT_TRUE(l.globals) << l.error;
   EXPECT_EQ(l.Get("S"), "\"y\"");
   EXPECT_EQ(l.Get("B"), "true");
@@ -109,9 +110,9 @@ variable "UNSET" {}
   EXPECT_EQ(l.Get("NODEFAULT"), "\"v\"");
   EXPECT_EQ(l.Get("NULLDEFAULT"), "\"w\"");
   EXPECT_EQ(l.Get("UNSET"), "\"\"");
-  EXPECT_EQ(Load({file}, {{"B", "yes"}}).error.find("failed to parse B as bool") !=
-                std::string::npos,
-            true);
+  EXPECT_EQ(
+      Load({file}, {{"B", "yes"}}).error.find("failed to parse B as bool") != std::string::npos,
+      true);
   EXPECT_NE(Load({file}, {{"N", "x"}}).error.find("failed to parse N as number"),
             std::string::npos);
   EXPECT_NE(Load({"variable \"L\" { default = [1] }\n"}, {{"L", "x"}})
@@ -178,8 +179,9 @@ variable "FOO_JSON" {
 TEST(Globals, VarOverridesWinOverEnvironment) {
   GlobalsOptions options;
   options.overrides = {{"TAG", "cli"}, {"PORTS", "1,2"}};
-  Loaded l = Load({"variable \"TAG\" { default = \"def\" }\nvariable \"PORTS\" { type = list(number) }\n"},
-                  {{"TAG", "env"}}, options);
+  Loaded l =
+      Load({"variable \"TAG\" { default = \"def\" }\nvariable \"PORTS\" { type = list(number) }\n"},
+           {{"TAG", "env"}}, options);
   ASSERT_TRUE(l.globals) << l.error;
   EXPECT_EQ(l.Get("TAG"), "\"cli\"");
   EXPECT_EQ(l.Get("PORTS"), "[1, 2]");
@@ -232,8 +234,9 @@ variable "PORT" {
   Loaded bad = Load({file}, {{"PORT", "70000"}});
   EXPECT_EQ(bad.error,
             "docker-bake.hcl:6:17: Validation failed; PORT must be a valid port, not 70000.");
-  EXPECT_NE(Load({"variable \"A\" {\n  validation {}\n}\n"}).error.find("\"condition\" is required"),
-            std::string::npos);
+  EXPECT_NE(
+      Load({"variable \"A\" {\n  validation {}\n}\n"}).error.find("\"condition\" is required"),
+      std::string::npos);
 }
 
 TEST(Globals, UnsupportedArgumentsInVariable) {
@@ -283,11 +286,11 @@ function "b" {
 }
 )"});
   EXPECT_NE(l.error.find("function cycle not allowed for a"), std::string::npos) << l.error;
-  EXPECT_NE(Load({"function \"f\" {\n  params = [x]\n  result = f(x)\n}\n"}).error.find(
-                "function cycle not allowed for f"),
+  EXPECT_NE(Load({"function \"f\" {\n  params = [x]\n  result = f(x)\n}\n"})
+                .error.find("function cycle not allowed for f"),
             std::string::npos);
-  EXPECT_NE(Load({"function \"f\" {\n  params = [\"x\"]\n  result = 1\n}\n"}).error.find(
-                "Invalid param element"),
+  EXPECT_NE(Load({"function \"f\" {\n  params = [\"x\"]\n  result = 1\n}\n"})
+                .error.find("Invalid param element"),
             std::string::npos);
   EXPECT_NE(Load({"function \"f\" {\n  params = []\n}\n"}).error.find("\"params\" and \"result\""),
             std::string::npos);
@@ -315,7 +318,8 @@ X = 1
 }
 
 TEST(Globals, ReservedBlocksAreSkipped) {
-  Loaded l = Load({"target \"app\" { tags = [NOPE] }\ngroup \"default\" { targets = [\"app\"] }\n"});
+  Loaded l =
+      Load({"target \"app\" { tags = [NOPE] }\ngroup \"default\" { targets = [\"app\"] }\n"});
   ASSERT_TRUE(l.globals) << l.error;
   // Target attributes are evaluated by the caller later, with their own errors.
   const Block& target = l.files[0].body.blocks[0];

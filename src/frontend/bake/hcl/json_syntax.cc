@@ -17,11 +17,11 @@ struct JsonNode {
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject } kind = Kind::kNull;
   bool boolean = false;
   double number = 0;
-  std::string text;                                        // kString: decoded
-  std::vector<JsonNode> elements;                          // kArray
-  std::vector<std::string> keys;                           // kObject, in order
-  std::vector<JsonNode> values;                            // kObject, beside keys
-  std::vector<size_t> key_offsets;                         // kObject: each key's quote
+  std::string text;                 // kString: decoded
+  std::vector<JsonNode> elements;   // kArray
+  std::vector<std::string> keys;    // kObject, in order
+  std::vector<JsonNode> values;     // kObject, beside keys
+  std::vector<size_t> key_offsets;  // kObject: each key's quote
   size_t start = 0;
   size_t end = 0;
 };
@@ -83,9 +83,9 @@ class JsonReader {
 
   Result<JsonNode> ReadValue(int depth) {
     if (depth > limits_.max_depth) {
-      return Err(pos_, "Nesting too deep",
-                 "JSON values may nest at most " + std::to_string(limits_.max_depth) +
-                     " levels deep.");
+      return Err(
+          pos_, "Nesting too deep",
+          "JSON values may nest at most " + std::to_string(limits_.max_depth) + " levels deep.");
     }
     SkipSpace();
     JsonNode node;
@@ -170,8 +170,8 @@ class JsonReader {
       pos_ += 4;
     } else if (c == '-' || (c >= '0' && c <= '9')) {
       size_t end = pos_ + 1;
-      while (end < src_.size() && std::string_view("0123456789.eE+-").find(src_[end]) !=
-                                      std::string_view::npos) {
+      while (end < src_.size() &&
+             std::string_view("0123456789.eE+-").find(src_[end]) != std::string_view::npos) {
         ++end;
       }
       std::optional<double> n = ParseNumber(src_.substr(pos_, end - pos_));
@@ -323,9 +323,9 @@ class Converter {
       const bool nested_block = nested != nullptr && nested->contains(key);
       if (top_block) {
         if (value.kind != JsonNode::Kind::kObject) {
-          return reader_.Err(value.start, "Invalid block",
-                             "The value of " + QuoteString(key) +
-                                 " must be an object of labels to block bodies.");
+          return reader_.Err(
+              value.start, "Invalid block",
+              "The value of " + QuoteString(key) + " must be an object of labels to block bodies.");
         }
         for (size_t j = 0; j < value.keys.size(); ++j) {
           const std::string& label = value.keys[j];
@@ -372,8 +372,7 @@ class Converter {
     }
     for (const JsonNode* b : bodies) {
       if (b->kind != JsonNode::Kind::kObject) {
-        return reader_.Err(b->start, "Invalid block body",
-                           "A block body must be a JSON object.");
+        return reader_.Err(b->start, "Invalid block body", "A block body must be a JSON object.");
       }
       Block block;
       block.type = type;

@@ -30,7 +30,8 @@ TEST(JsonSyntax, BakeFile) {
     "multi": [{"context": "a"}, {"context": "b"}]
   },
   "GLOBAL": "g"
-})json", "docker-bake.json");
+})json",
+                             "docker-bake.json");
   ASSERT_TRUE(f.ok()) << f.error().message();
   const Body& body = f->body;
   ASSERT_EQ(body.attributes.size(), 1u);
@@ -48,8 +49,8 @@ TEST(JsonSyntax, BakeFile) {
   EXPECT_EQ(ValueDebugString(*(*g)->scope().Lookup("PORTS")), "[80, 443]");
   const Block& app = body.blocks[4];
   ASSERT_EQ(app.labels, std::vector<std::string>{"app"});
-  Result<Value> tags = (*g)->evaluator().Evaluate(*app.body.FindAttribute("tags")->expr,
-                                                  (*g)->scope());
+  Result<Value> tags =
+      (*g)->evaluator().Evaluate(*app.body.FindAttribute("tags")->expr, (*g)->scope());
   ASSERT_TRUE(tags.ok()) << tags.error().message();
   EXPECT_EQ(ValueDebugString(*tags), "[\"repo:latest\", \"x:latest\"]");
   Result<Value> args = (*g)->evaluator().EvaluateAs(*app.body.FindAttribute("args")->expr,
@@ -59,13 +60,13 @@ TEST(JsonSyntax, BakeFile) {
 }
 
 TEST(JsonSyntax, ErrorsAndRangesPointIntoStrings) {
-  Result<File> f = ParseJson("{\n  \"target\": {\"a\": {\"tags\": [\"x${NOPE}\"]}}\n}",
-                             "docker-bake.json");
+  Result<File> f =
+      ParseJson("{\n  \"target\": {\"a\": {\"tags\": [\"x${NOPE}\"]}}\n}", "docker-bake.json");
   ASSERT_TRUE(f.ok()) << f.error().message();
   Result<std::unique_ptr<Globals>> g = Globals::Load({&*f}, {});
   ASSERT_TRUE(g.ok());
-  Result<Value> v = (*g)->evaluator().Evaluate(
-      *f->body.blocks[0].body.FindAttribute("tags")->expr, (*g)->scope());
+  Result<Value> v = (*g)->evaluator().Evaluate(*f->body.blocks[0].body.FindAttribute("tags")->expr,
+                                               (*g)->scope());
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.error().message(),
             "docker-bake.json:2:33: Unknown variable; There is no variable named \"NOPE\".");

@@ -264,8 +264,8 @@ class Parser {
         end = at + 2;
       }
     } else {
-      static constexpr std::array<std::string_view, 8> kLong = {"...", "==", "!=", "<=",
-                                                                ">=",  "&&", "||", "=>"};
+      static constexpr std::array<std::string_view, 8> kLong = {
+          "...", "==", "!=", "<=", ">=", "&&", "||", "=>"};
       t.kind = Tok::kInvalid;
       for (std::string_view p : kLong) {
         if (src_.substr(at, p.size()) == p) {
@@ -351,9 +351,9 @@ class Parser {
     }
     e->height = height + 1;
     if (e->height > kMaxHeight) {
-      return LocatedError(e->range, "Expression too complex",
-                          "Expressions may nest at most " + std::to_string(kMaxHeight) +
-                              " operations deep.");
+      return LocatedError(
+          e->range, "Expression too complex",
+          "Expressions may nest at most " + std::to_string(kMaxHeight) + " operations deep.");
     }
     return ExprPtr(std::move(e));
   }
@@ -385,8 +385,7 @@ class Parser {
       }
       if (t.kind != Tok::kIdent) {
         return Err(t.start, t.end, "Argument or block definition required",
-                   "An argument or block definition is required here; found " + Describe(t) +
-                       ".");
+                   "An argument or block definition is required here; found " + Describe(t) + ".");
       }
       Next();
       Token after = Peek();
@@ -579,7 +578,8 @@ class Parser {
       g->children = {source};
       return Finish(g);
     }
-    if (n.kind == Tok::kNumber && n.text.find_first_not_of("0123456789") == std::string_view::npos) {
+    if (n.kind == Tok::kNumber &&
+        n.text.find_first_not_of("0123456789") == std::string_view::npos) {
       auto key = Node(ExprKind::kLiteral, n.start, n.end);
       key->literal = Value::Number(ParseNumber(n.text).value_or(0));
       auto idx = Node(ExprKind::kIndex, start, pos_);
@@ -1087,9 +1087,8 @@ class Parser {
           return TemplateEnd::kEnd;
         }
         return Err(start, start + 1, "Unterminated template string",
-                   mode == TemplateMode::kHeredoc
-                       ? "No closing marker was found for this heredoc."
-                       : "No closing quote was found for this string.");
+                   mode == TemplateMode::kHeredoc ? "No closing marker was found for this heredoc."
+                                                  : "No closing quote was found for this string.");
       }
       const char c = src_[pos_];
       if (mode == TemplateMode::kQuoted) {
@@ -1282,8 +1281,7 @@ class Parser {
 
 }  // namespace
 
-Result<File> Parse(std::string_view source, std::string_view file_name,
-                   const ParseLimits& limits) {
+Result<File> Parse(std::string_view source, std::string_view file_name, const ParseLimits& limits) {
   Parser parser(source, file_name, limits);
   return parser.ParseFile();
 }

@@ -15,7 +15,7 @@
 namespace berth::frontend::bake::hcl {
 
 struct ParseLimits {
-  int max_depth = 128;               // nested expressions, templates and blocks
+  int max_depth = 128;  // nested expressions, templates and blocks
   size_t max_source_bytes = 16 << 20;
 };
 

@@ -73,8 +73,7 @@ TEST(Parser, NestedBlocks) {
 }
 
 TEST(Parser, Literals) {
-  File f = MustParse(
-      "a = 1\nb = 1.5\nc = 1e3\nd = true\ne = null\nf = \"s\"\ng = -2\nh = 0.1\n");
+  File f = MustParse("a = 1\nb = 1.5\nc = 1e3\nd = true\ne = null\nf = \"s\"\ng = -2\nh = 0.1\n");
   EXPECT_EQ(EvalAttr(f, "a"), "1");
   EXPECT_EQ(EvalAttr(f, "b"), "1.5");
   EXPECT_EQ(EvalAttr(f, "c"), "1000");
@@ -96,8 +95,9 @@ c = "$x %y $"
 }
 
 TEST(Parser, Heredocs) {
-  File f = MustParse("a = <<EOT\nhello\n  world\nEOT\nb = <<-EOT\n    one\n      two\n    EOT\n"
-                     "c = <<EOT\nx ${1 + 1} y\nEOT\n");
+  File f = MustParse(
+      "a = <<EOT\nhello\n  world\nEOT\nb = <<-EOT\n    one\n      two\n    EOT\n"
+      "c = <<EOT\nx ${1 + 1} y\nEOT\n");
   EXPECT_EQ(EvalAttr(f, "a"), "\"hello\\n  world\\n\"");
   EXPECT_EQ(EvalAttr(f, "b"), "\"one\\n  two\\n\"");
   EXPECT_EQ(EvalAttr(f, "c"), "\"x 2 y\\n\"");
@@ -149,8 +149,7 @@ TEST(Parser, ExpressionFunctions) {
 }
 
 TEST(Parser, CollectReferences) {
-  Result<ExprPtr> e =
-      ParseExpression("[for x in xs : x + y if z] + foo.bar[baz] + f(q)", "expr");
+  Result<ExprPtr> e = ParseExpression("[for x in xs : x + y if z] + foo.bar[baz] + f(q)", "expr");
   ASSERT_TRUE(e.ok());
   std::vector<std::string> names;
   for (const Reference& r : CollectReferences(**e)) {
@@ -170,8 +169,10 @@ TEST(ParserErrors, MissingNewline) {
 
 TEST(ParserErrors, Locations) {
   EXPECT_TRUE(ParseError("target \"a\" {\n  tags = [\n}\n").starts_with("docker-bake.hcl:3:1:"));
-  EXPECT_TRUE(ParseError("x = \"abc\n").starts_with("docker-bake.hcl:1:5: Unterminated template string"));
-  EXPECT_TRUE(ParseError("target \"a\" {\n  x = 1\n").starts_with("docker-bake.hcl:1:12: Unclosed configuration block"));
+  EXPECT_TRUE(
+      ParseError("x = \"abc\n").starts_with("docker-bake.hcl:1:5: Unterminated template string"));
+  EXPECT_TRUE(ParseError("target \"a\" {\n  x = 1\n")
+                  .starts_with("docker-bake.hcl:1:12: Unclosed configuration block"));
   EXPECT_TRUE(ParseError("a = <<EOT\nno end\n").find("Unterminated template string") !=
               std::string::npos);
   EXPECT_TRUE(ParseError("a = 1\na = 2\n").starts_with("docker-bake.hcl:2:1: Attribute redefined"));

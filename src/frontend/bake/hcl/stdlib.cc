@@ -280,7 +280,11 @@ Result<std::string> FormatOne(const FormatSpec& spec, const Value& arg) {
         s.insert(0, static_cast<size_t>(spec.precision) - s.size(), '0');
       }
       if (spec.sharp) {
-        s.insert(0, spec.verb == 'b' ? "0b" : spec.verb == 'o' ? "0" : spec.verb == 'x' ? "0x" : spec.verb == 'X' ? "0X" : "");
+        s.insert(0, spec.verb == 'b'   ? "0b"
+                    : spec.verb == 'o' ? "0"
+                    : spec.verb == 'x' ? "0x"
+                    : spec.verb == 'X' ? "0X"
+                                       : "");
       }
       return Pad(sign(n, s), spec, true);
     }
@@ -329,8 +333,7 @@ Result<std::string> FormatOne(const FormatSpec& spec, const Value& arg) {
   return Error::InvalidArgument("unsupported format verb %" + std::string(1, spec.verb));
 }
 
-Result<std::string> Format(CallContext& ctx, std::string_view fmt, const Args& args,
-                           size_t first) {
+Result<std::string> Format(CallContext& ctx, std::string_view fmt, const Args& args, size_t first) {
   std::string out;
   size_t next_arg = first;
   size_t i = 0;
@@ -406,10 +409,9 @@ Result<std::string> Format(CallContext& ctx, std::string_view fmt, const Args& a
     ++i;
     if (next_arg >= args.size()) {
       return Error::InvalidArgument("not enough arguments for \"%" + std::string(1, spec.verb) +
-                                    "\" at " + std::to_string(i - 1) +
-                                    ": need index " + std::to_string(next_arg - first + 1) +
-                                    " but have " + std::to_string(args.size() - first) +
-                                    " total");
+                                    "\" at " + std::to_string(i - 1) + ": need index " +
+                                    std::to_string(next_arg - first + 1) + " but have " +
+                                    std::to_string(args.size() - first) + " total");
     }
     out += BERTH_TRY(FormatOne(spec, args[next_arg]));
     ++next_arg;
@@ -547,7 +549,8 @@ void DefineStrings(Scope* s) {
       size_t pos = 0;
       while (true) {
         size_t hit = in.find(sep, pos);
-        out.push_back(Str(in.substr(pos, hit == std::string::npos ? std::string::npos : hit - pos)));
+        out.push_back(
+            Str(in.substr(pos, hit == std::string::npos ? std::string::npos : hit - pos)));
         if (hit == std::string::npos) {
           break;
         }
@@ -601,10 +604,9 @@ void DefineStrings(Scope* s) {
     for (size_t i = 1; i < a.size(); ++i) {
       if (a[i].is_sequence()) {
         if (any_list && a[i].size() != n) {
-          return Error::InvalidArgument("argument " + std::to_string(i) + " has length " +
-                                        std::to_string(a[i].size()) +
-                                        ", which is inconsistent with argument 1 of length " +
-                                        std::to_string(n));
+          return Error::InvalidArgument(
+              "argument " + std::to_string(i) + " has length " + std::to_string(a[i].size()) +
+              ", which is inconsistent with argument 1 of length " + std::to_string(n));
         }
         n = a[i].size();
         any_list = true;
@@ -812,9 +814,10 @@ void DefineCollections(Scope* s) {
     Value::Elements out;
     for (double v = start; step > 0 ? v < end : v > end; v += step) {
       if (out.size() >= kMaxRange) {
-        return Error::InvalidArgument("more than 1024 values were generated; either decrease "
-                                      "the difference between start and end or use a smaller "
-                                      "step");
+        return Error::InvalidArgument(
+            "more than 1024 values were generated; either decrease "
+            "the difference between start and end or use a smaller "
+            "step");
       }
       out.push_back(Num(v));
     }
@@ -841,16 +844,19 @@ void DefineCollections(Scope* s) {
     const int64_t b = BERTH_TRY(IntArg(a, 1, "start_index"));
     const int64_t e = BERTH_TRY(IntArg(a, 2, "end_index"));
     if (b < 0) {
-      return Error::InvalidArgument("invalid value for \"start_index\" parameter: must be "
-                                    "greater than or equal to 0");
+      return Error::InvalidArgument(
+          "invalid value for \"start_index\" parameter: must be "
+          "greater than or equal to 0");
     }
     if (e > static_cast<int64_t>(v.size())) {
-      return Error::InvalidArgument("invalid value for \"end_index\" parameter: end index must "
-                                    "be less than or equal to the length of the list");
+      return Error::InvalidArgument(
+          "invalid value for \"end_index\" parameter: end index must "
+          "be less than or equal to the length of the list");
     }
     if (b > e) {
-      return Error::InvalidArgument("invalid value for \"start_index\" parameter: start index "
-                                    "must be less than or equal to end index");
+      return Error::InvalidArgument(
+          "invalid value for \"start_index\" parameter: start index "
+          "must be less than or equal to end index");
     }
     Value::Elements out(v.elements().begin() + b, v.elements().begin() + e);
     return SameKindSequence(v.kind() == ValueKind::kSet ? Value::EmptyTuple() : v, std::move(out));
@@ -860,13 +866,15 @@ void DefineCollections(Scope* s) {
     std::vector<std::string> strs;
     for (const Value& e : v.elements()) {
       if (e.is_null()) {
-        return Error::InvalidArgument("given list element is null; a null value cannot be "
-                                      "sorted");
+        return Error::InvalidArgument(
+            "given list element is null; a null value cannot be "
+            "sorted");
       }
       Result<std::string> str = ToString(e);
       if (!str.ok()) {
-        return Error::InvalidArgument("invalid value for \"list\" parameter: list of string "
-                                      "required");
+        return Error::InvalidArgument(
+            "invalid value for \"list\" parameter: list of string "
+            "required");
       }
       strs.push_back(*str);
     }
@@ -914,14 +922,16 @@ void DefineCollections(Scope* s) {
       if (const Value* v = c.Find(key)) {
         return *v;
       }
-      return Error::InvalidArgument("the given key does not identify an element in this "
-                                    "collection value");
+      return Error::InvalidArgument(
+          "the given key does not identify an element in this "
+          "collection value");
     }
     if (c.is_sequence() && c.kind() != ValueKind::kSet) {
       const int64_t i = BERTH_TRY(IntArg(a, 1, "key"));
       if (i < 0 || static_cast<uint64_t>(i) >= c.size()) {
-        return Error::InvalidArgument("the given key does not identify an element in this "
-                                      "collection value");
+        return Error::InvalidArgument(
+            "the given key does not identify an element in this "
+            "collection value");
       }
       return c.elements()[static_cast<size_t>(i)];
     }
@@ -972,8 +982,9 @@ void DefineCollections(Scope* s) {
       }
       Result<std::string> str = ToString(v);
       if (!str.ok()) {
-        return Error::InvalidArgument("invalid value for \"list\" parameter: list of string "
-                                      "required");
+        return Error::InvalidArgument(
+            "invalid value for \"list\" parameter: list of string "
+            "required");
       }
       if (!str->empty()) {
         out.push_back(Str(*str));
@@ -993,8 +1004,9 @@ void DefineCollections(Scope* s) {
     for (size_t i = 0; i < keys.size(); ++i) {
       Result<std::string> k = ToString(keys[i]);
       if (!k.ok()) {
-        return Error::InvalidArgument("invalid value for \"keys\" parameter: list of string "
-                                      "required");
+        return Error::InvalidArgument(
+            "invalid value for \"keys\" parameter: list of string "
+            "required");
       }
       out.insert_or_assign(*k, values[i]);
     }
@@ -1114,8 +1126,9 @@ void DefineNumbers(Scope* s) {
     std::string str = BERTH_TRY(StringArg(a, 0, "number"));
     const int64_t base = BERTH_TRY(IntArg(a, 1, "base"));
     if (base < 2 || base > 62) {
-      return Error::InvalidArgument("invalid value for \"base\" parameter: base must be a whole "
-                                    "number between 2 and 62 inclusive");
+      return Error::InvalidArgument(
+          "invalid value for \"base\" parameter: base must be a whole "
+          "number between 2 and 62 inclusive");
     }
     size_t i = 0;
     bool neg = false;
@@ -1158,12 +1171,10 @@ void DefineNumbers(Scope* s) {
   compare("greaterthanorequalto", [](double x, double y) { return x >= y; });
   compare("lessthan", [](double x, double y) { return x < y; });
   compare("lessthanorequalto", [](double x, double y) { return x <= y; });
-  Define(s, "equal", 2, 2, [](CallContext&, Args& a) -> Result<Value> {
-    return Value::Bool(a[0] == a[1]);
-  });
-  Define(s, "notequal", 2, 2, [](CallContext&, Args& a) -> Result<Value> {
-    return Value::Bool(!(a[0] == a[1]));
-  });
+  Define(s, "equal", 2, 2,
+         [](CallContext&, Args& a) -> Result<Value> { return Value::Bool(a[0] == a[1]); });
+  Define(s, "notequal", 2, 2,
+         [](CallContext&, Args& a) -> Result<Value> { return Value::Bool(!(a[0] == a[1])); });
   Define(s, "and", 2, 2, [](CallContext&, Args& a) -> Result<Value> {
     const bool x = BERTH_TRY(BoolArg(a, 0, "a"));
     const bool y = BERTH_TRY(BoolArg(a, 1, "b"));
@@ -1187,8 +1198,8 @@ std::string Base64Encode(std::string_view in) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    const uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                       static_cast<uint8_t>(in[i + 2]);
+    const uint32_t n = (static_cast<uint8_t>(in[i]) << 16) |
+                       (static_cast<uint8_t>(in[i + 1]) << 8) | static_cast<uint8_t>(in[i + 2]);
     out += kBase64[(n >> 18) & 63];
     out += kBase64[(n >> 12) & 63];
     out += kBase64[(n >> 6) & 63];
@@ -1260,8 +1271,9 @@ void DefineEncodings(Scope* s) {
   Define(s, "base64decode", 1, 1, [](CallContext&, Args& a) -> Result<Value> {
     std::string out = BERTH_TRY(Base64Decode(BERTH_TRY(StringArg(a, 0, "str"))));
     if (!ValidUtf8(out)) {
-      return Error::InvalidArgument("the result of decoding the provided string is not valid "
-                                    "UTF-8");
+      return Error::InvalidArgument(
+          "the result of decoding the provided string is not valid "
+          "UTF-8");
     }
     return Str(out);
   });
@@ -1487,7 +1499,8 @@ Result<bool> MatchTerm(const SemVer& v, std::string_view term) {
   };
   if (op.empty() || op == "=" || op == "==") {
     if (c->given < 3) {
-      return CompareSemVer(v, lo) >= 0 && CompareSemVer(v, upper(c->given == 0 ? -1 : c->given - 1)) < 0;
+      return CompareSemVer(v, lo) >= 0 &&
+             CompareSemVer(v, upper(c->given == 0 ? -1 : c->given - 1)) < 0;
     }
     return cmp == 0;
   }

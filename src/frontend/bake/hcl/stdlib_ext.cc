@@ -1,17 +1,17 @@
 // The bake standard library, part two: hashing and UUIDs (OpenSSL), regular expressions
 // (std::regex with RE2 syntax translated; see hcl.h for what is not supported), date and time,
 // and IP network arithmetic.
-#include <arpa/inet.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
-
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <regex>
+
+#include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
 
 #include "base/strings.h"
 #include "frontend/bake/hcl/stdlib_internal.h"
@@ -64,9 +64,12 @@ std::optional<std::string> ParseUuidBytes(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < 32; i += 2) {
     auto nib = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      if (c >= '0' && c <= '9')
+        return c - '0';
+      if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
       return -1;
     };
     const int hi = nib(hex[i]);
@@ -101,8 +104,8 @@ void DefineHashing(Scope* s) {
     const char* name;
     const EVP_MD* (*md)();
   };
-  for (const Algo& algo : {Algo{"md5", EVP_md5}, Algo{"sha1", EVP_sha1},
-                           Algo{"sha256", EVP_sha256}, Algo{"sha512", EVP_sha512}}) {
+  for (const Algo& algo : {Algo{"md5", EVP_md5}, Algo{"sha1", EVP_sha1}, Algo{"sha256", EVP_sha256},
+                           Algo{"sha512", EVP_sha512}}) {
     auto md = algo.md;
     Define(s, algo.name, 1, 1, [md](CallContext&, Args& a) -> Result<Value> {
       return Str(BERTH_TRY(Digest(md(), BERTH_TRY(StringArg(a, 0, "str")), true)));
@@ -276,9 +279,9 @@ Result<CompiledRegex> CompileRegex(std::string_view pattern) {
       continue;
     }
     if (c == '(') {
-      if (pattern.substr(i, 4) == "(?P<" || (pattern.substr(i, 3) == "(?<" &&
-                                             pattern.substr(i, 4) != "(?<=" &&
-                                             pattern.substr(i, 4) != "(?<!")) {
+      if (pattern.substr(i, 4) == "(?P<" ||
+          (pattern.substr(i, 3) == "(?<" && pattern.substr(i, 4) != "(?<=" &&
+           pattern.substr(i, 4) != "(?<!")) {
         const size_t start = pattern[i + 2] == 'P' ? i + 4 : i + 3;
         const size_t close = pattern.find('>', start);
         if (close == std::string_view::npos) {
@@ -307,14 +310,16 @@ Result<CompiledRegex> CompileRegex(std::string_view pattern) {
       uint64_t n = 0;
       uint64_t m = 0;
       bool digits = false;
-      while (j < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[j])) && n < 100000) {
+      while (j < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[j])) &&
+             n < 100000) {
         n = n * 10 + static_cast<uint64_t>(pattern[j] - '0');
         ++j;
         digits = true;
       }
       if (digits && j < pattern.size() && pattern[j] == ',') {
         ++j;
-        while (j < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[j])) && m < 100000) {
+        while (j < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[j])) &&
+               m < 100000) {
           m = m * 10 + static_cast<uint64_t>(pattern[j] - '0');
           ++j;
         }
@@ -322,8 +327,9 @@ Result<CompiledRegex> CompileRegex(std::string_view pattern) {
       if (digits) {
         repeat_product *= std::max<uint64_t>(1, std::max(n, m));
         if (repeat_product > 1000 || repeat_product * pattern.size() > 8000) {
-          return Error::InvalidArgument("invalid regular expression: counted repetition is too "
-                                        "large");
+          return Error::InvalidArgument(
+              "invalid regular expression: counted repetition is too "
+              "large");
         }
       }
       translated += c;
@@ -363,8 +369,9 @@ Result<Value> MatchResult(const CompiledRegex& re, const std::smatch& m) {
     (n.empty() ? any_unnamed : any_named) = true;
   }
   if (any_named && any_unnamed) {
-    return Error::InvalidArgument("invalid regular expression: can't mix both named and unnamed "
-                                  "capture groups");
+    return Error::InvalidArgument(
+        "invalid regular expression: can't mix both named and unnamed "
+        "capture groups");
   }
   auto group = [&](size_t i) {
     return m[i].matched ? Str(m.str(i)) : Value::Null();
@@ -407,7 +414,8 @@ std::string Expand(const CompiledRegex& re, const std::smatch& m, std::string_vi
       name = std::string(tmpl.substr(j + 1, close - j - 1));
       j = close + 1;
     } else {
-      while (j < tmpl.size() && (std::isalnum(static_cast<unsigned char>(tmpl[j])) || tmpl[j] == '_')) {
+      while (j < tmpl.size() &&
+             (std::isalnum(static_cast<unsigned char>(tmpl[j])) || tmpl[j] == '_')) {
         name.push_back(tmpl[j]);
         ++j;
       }
@@ -452,8 +460,8 @@ void DefineRegex(Scope* s) {
     CompiledRegex re = BERTH_TRY(CompileRegex(pattern));
     BERTH_TRY(CheckRegexCost(re, str));
     Value::Elements out;
-    for (auto it = std::sregex_iterator(str.begin(), str.end(), re.re); it != std::sregex_iterator();
-         ++it) {
+    for (auto it = std::sregex_iterator(str.begin(), str.end(), re.re);
+         it != std::sregex_iterator(); ++it) {
       out.push_back(BERTH_TRY(MatchResult(re, *it)));
       BERTH_TRY(ctx.evaluator.CheckCollectionSize(out.size()));
     }
@@ -467,8 +475,8 @@ void DefineRegex(Scope* s) {
     BERTH_TRY(CheckRegexCost(re, str));
     std::string out;
     auto last = str.cbegin();
-    for (auto it = std::sregex_iterator(str.begin(), str.end(), re.re); it != std::sregex_iterator();
-         ++it) {
+    for (auto it = std::sregex_iterator(str.begin(), str.end(), re.re);
+         it != std::sregex_iterator(); ++it) {
       const std::smatch& m = *it;
       out.append(last, m[0].first);
       out += Expand(re, m, replace);
@@ -504,10 +512,10 @@ void CivilFromDays(int64_t z, int64_t* y, int64_t* m, int64_t* d) {
 }
 
 struct Time {
-  int64_t unix = 0;    // seconds since the epoch, UTC
-  int64_t nanos = 0;   // 0..999999999
-  int offset = 0;      // seconds east of UTC
-  bool utc = true;     // written with "Z"
+  int64_t unix = 0;   // seconds since the epoch, UTC
+  int64_t nanos = 0;  // 0..999999999
+  int offset = 0;     // seconds east of UTC
+  bool utc = true;    // written with "Z"
 };
 
 struct Civil {
@@ -607,8 +615,9 @@ std::string FormatRfc3339(const Time& t) {
 }
 
 Result<std::string> FormatDate(std::string_view spec, const Time& t) {
-  static const char* kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
-                                  "July",    "August",   "September", "October", "November", "December"};
+  static const char* kMonths[] = {"January",   "February", "March",    "April",
+                                  "May",       "June",     "July",     "August",
+                                  "September", "October",  "November", "December"};
   static const char* kDays[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                 "Thursday", "Friday", "Saturday"};
   const Civil c = ToCivil(t);
@@ -713,7 +722,9 @@ Result<std::string> FormatDate(std::string_view spec, const Time& t) {
 // Go's time.ParseDuration: "1h30m", "-1.5h", "300ms", units ns us µs ms s m h.
 Result<double> ParseDurationSeconds(std::string_view s) {
   const std::string orig(s);
-  auto bad = [&]() { return Error::InvalidArgument("time: invalid duration " + QuoteString(orig)); };
+  auto bad = [&]() {
+    return Error::InvalidArgument("time: invalid duration " + QuoteString(orig));
+  };
   double sign = 1;
   if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
     sign = s[0] == '-' ? -1 : 1;
@@ -756,8 +767,10 @@ Result<double> ParseDurationSeconds(std::string_view s) {
     } else if (unit == "h") {
       scale = 3600;
     } else {
-      return Error::InvalidArgument("time: " + std::string(unit.empty() ? "missing unit" : "unknown unit " + QuoteString(unit)) +
-                                    " in duration " + QuoteString(orig));
+      return Error::InvalidArgument(
+          "time: " +
+          std::string(unit.empty() ? "missing unit" : "unknown unit " + QuoteString(unit)) +
+          " in duration " + QuoteString(orig));
     }
     total += *n * scale;
   }
@@ -800,14 +813,17 @@ void DefineTime(Scope* s) {
     Time t;
     t.unix = static_cast<int64_t>(std::floor(n));
     Civil c = ToCivil(t);
-    static const char* kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
-                                    "July",    "August",   "September", "October", "November", "December"};
+    static const char* kMonths[] = {"January",   "February", "March",    "April",
+                                    "May",       "June",     "July",     "August",
+                                    "September", "October",  "November", "December"};
     static const char* kDays[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                   "Thursday", "Friday", "Saturday"};
     const int64_t yday = DaysFromCivil(c.year, c.month, c.day) - DaysFromCivil(c.year, 1, 1) + 1;
     // ISO 8601 week: week 1 holds the year's first Thursday.
     auto weeks_in_year = [](int64_t y) {
-      auto p = [](int64_t v) { return (v + v / 4 - v / 100 + v / 400) % 7; };
+      auto p = [](int64_t v) {
+        return (v + v / 4 - v / 100 + v / 400) % 7;
+      };
       return (p(y) == 4 || p(y - 1) == 3) ? 53 : 52;
     };
     const int64_t wd = c.weekday == 0 ? 7 : c.weekday;
@@ -907,7 +923,8 @@ Result<Net> Subnet(const Net& base, int64_t newbits, double netnum) {
   const double max = std::ldexp(1.0, static_cast<int>(newbits));
   if (netnum < 0 || netnum >= max || netnum != std::floor(netnum)) {
     return Error::InvalidArgument("prefix extension of " + std::to_string(newbits) +
-                                  " does not accommodate a subnet numbered " + FormatNumber(netnum));
+                                  " does not accommodate a subnet numbered " +
+                                  FormatNumber(netnum));
   }
   Net out = base;
   out.prefix = base.prefix + static_cast<int>(newbits);
@@ -921,8 +938,9 @@ void DefineNetwork(Scope* s) {
     Net n = BERTH_TRY(ParseCidr(BERTH_TRY(StringArg(a, 0, "prefix"))));
     const int64_t host = BERTH_TRY(IntArg(a, 1, "hostnum"));
     const int host_bits = n.bits() - n.prefix;
-    const unsigned __int128 size = host_bits >= 127 ? ~static_cast<unsigned __int128>(0)
-                                                    : static_cast<unsigned __int128>(1) << host_bits;
+    const unsigned __int128 size = host_bits >= 127
+                                       ? ~static_cast<unsigned __int128>(0)
+                                       : static_cast<unsigned __int128>(1) << host_bits;
     const unsigned __int128 mag = static_cast<unsigned __int128>(host < 0 ? -host : host);
     if ((host >= 0 && mag >= size) || (host < 0 && mag > size)) {
       return Error::InvalidArgument("prefix of " + std::to_string(n.prefix) +
@@ -956,17 +974,18 @@ void DefineNetwork(Scope* s) {
     for (size_t i = 1; i < a.size(); ++i) {
       const int64_t newbits = BERTH_TRY(IntArg(a, i, "newbits"));
       if (newbits < 1 || base.prefix + newbits > base.bits()) {
-        return Error::InvalidArgument("would extend prefix to " +
-                                      std::to_string(base.prefix + newbits) +
-                                      " bits, which is too long for an IPv" +
-                                      (base.v4 ? "4" : "6") + " address");
+        return Error::InvalidArgument(
+            "would extend prefix to " + std::to_string(base.prefix + newbits) +
+            " bits, which is too long for an IPv" + (base.v4 ? "4" : "6") + " address");
       }
       const int plen = base.prefix + static_cast<int>(newbits);
       const unsigned __int128 size_mask = HostMask(base.bits() - plen);
       unsigned __int128 start = (next + size_mask) & ~size_mask;
       if (exhausted || start < next || start > end || ((start | size_mask) > end)) {
-        return Error::InvalidArgument("not enough remaining address space for a subnet with a "
-                                      "prefix of " + std::to_string(plen) + " bits");
+        return Error::InvalidArgument(
+            "not enough remaining address space for a subnet with a "
+            "prefix of " +
+            std::to_string(plen) + " bits");
       }
       out.push_back(Str(FormatIp(start, base.v4) + "/" + std::to_string(plen)));
       const unsigned __int128 last = start | size_mask;

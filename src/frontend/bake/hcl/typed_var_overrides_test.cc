@@ -67,7 +67,8 @@ Result<std::string> RunCase(const Case& c) {
   GlobalsOptions options;
   const std::string env_name = c.mode == "json" ? "FOO_JSON" : "FOO";
   const std::string env_value = c.override_value;
-  options.lookup_env = [env_name, env_value](const std::string& name) -> std::optional<std::string> {
+  options.lookup_env = [env_name,
+                        env_value](const std::string& name) -> std::optional<std::string> {
     if (name == env_name) {
       return env_value;
     }
@@ -97,8 +98,7 @@ TEST_P(TypedVarOverrides, Case) {
   if (!c.want_error.empty()) {
     ASSERT_FALSE(got.ok()) << "want an error containing \"" << c.want_error << "\", got "
                            << got.value();
-    EXPECT_NE(got.error().message().find(c.want_error), std::string::npos)
-        << got.error().message();
+    EXPECT_NE(got.error().message().find(c.want_error), std::string::npos) << got.error().message();
     EXPECT_TRUE(got.error().message().starts_with("docker-bake.hcl:")) << got.error().message();
   } else {
     ASSERT_TRUE(got.ok()) << got.error().message();

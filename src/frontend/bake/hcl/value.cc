@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
@@ -737,7 +738,9 @@ Result<Value> FromJsonAs(const nlohmann::json& j, const Type& type, const std::s
   if (j.is_null()) {
     return Value::Null();
   }
-  auto fail = [&](const std::string& message) { return ConvError(path, message); };
+  auto fail = [&](const std::string& message) {
+    return ConvError(path, message);
+  };
   switch (type.kind()) {
     case Type::Kind::kAny:
       return FromJson(j, depth);
@@ -783,8 +786,8 @@ Result<Value> FromJsonAs(const nlohmann::json& j, const Type& type, const std::s
         return fail("wrong number of elements in tuple");
       }
       for (const auto& e : j) {
-        const Type& et = type.kind() == Type::Kind::kTuple ? type.tuple_elements()[i]
-                                                           : type.element();
+        const Type& et =
+            type.kind() == Type::Kind::kTuple ? type.tuple_elements()[i] : type.element();
         out.push_back(BERTH_TRY(FromJsonAs(e, et, ElementPath(path, i), depth + 1)));
         ++i;
       }
@@ -802,8 +805,8 @@ Result<Value> FromJsonAs(const nlohmann::json& j, const Type& type, const std::s
       }
       Value::Attributes out;
       for (const auto& [k, v] : j.items()) {
-        out.insert_or_assign(k,
-                             BERTH_TRY(FromJsonAs(v, type.element(), AttributePath(path, k), depth + 1)));
+        out.insert_or_assign(
+            k, BERTH_TRY(FromJsonAs(v, type.element(), AttributePath(path, k), depth + 1)));
       }
       return Value::Map(std::move(out));
     }
@@ -817,7 +820,8 @@ Result<Value> FromJsonAs(const nlohmann::json& j, const Type& type, const std::s
         if (it == type.attributes().end()) {
           return fail("unsupported attribute " + QuoteString(k));
         }
-        out.insert_or_assign(k, BERTH_TRY(FromJsonAs(v, it->second, AttributePath(path, k), depth + 1)));
+        out.insert_or_assign(
+            k, BERTH_TRY(FromJsonAs(v, it->second, AttributePath(path, k), depth + 1)));
       }
       for (const auto& [name, t] : type.attributes()) {
         if (!out.contains(name)) {

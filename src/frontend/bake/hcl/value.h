@@ -121,7 +121,8 @@ class Type {
   static Type Set(Type element);
   static Type Map(Type element);
   static Type Tuple(std::vector<Type> elements);
-  static Type Object(std::map<std::string, Type> attributes, std::vector<std::string> optional = {});
+  static Type Object(std::map<std::string, Type> attributes,
+                     std::vector<std::string> optional = {});
 
   Kind kind() const { return kind_; }
   bool is_primitive() const {
