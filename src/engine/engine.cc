@@ -99,6 +99,21 @@ bool IsImageOutput(const Output& out) {
 
 }  // namespace
 
+Result<size_t> UnpackStoredImage(const Context& ctx, const std::string& root_path,
+                                 const std::string& name) {
+  std::unique_ptr<images::Root> root = BERTH_TRY(images::Root::Open(root_path));
+  std::string normalized = BERTH_TRY(images::NormalizeName(name));
+  images::Image stored = BERTH_TRY(root->images().Get(ctx, normalized));
+  LoadedImage image = BERTH_TRY(
+      LoadImage(ctx, root->content(), normalized, stored.target, platform::HostPlatform()));
+  std::unique_ptr<snapshot::OverlaySnapshotter> snapshotter =
+      BERTH_TRY(snapshot::OverlaySnapshotter::Open(root->path() + "/snapshots"));
+  std::unique_ptr<cache::SqliteIndex> index =
+      BERTH_TRY(cache::SqliteIndex::Open({.path = root->path() + "/cache.db"}));
+  BERTH_TRY(UnpackImage(ctx, *snapshotter, *index, root->content(), image));
+  return image.manifest.layers.size();
+}
+
 Result<BuildResult> Build(const Context& ctx, const BuildOptions& options) {
   std::unique_ptr<images::Root> root = BERTH_TRY(images::Root::Open(options.root));
   StoreResolver resolver(ctx, root->content(), root->images(), root->path(), options.pull);

@@ -82,6 +82,12 @@ struct BuildResult {
   std::vector<std::string> pushed;
 };
 
+// Unpacks the stored image `name` (for the host platform) into the shared snapshot chains that
+// builds start from, as `buildah from` does, so that the first build on it needs no unpacking.
+// `berth image import` and `pull` call it. Returns the number of layers.
+Result<size_t> UnpackStoredImage(const Context& ctx, const std::string& root,
+                                 const std::string& name);
+
 // Runs the whole build. Errors name the Dockerfile line of a failing step.
 Result<BuildResult> Build(const Context& ctx, const BuildOptions& options);
 

@@ -244,6 +244,43 @@ Result<> CheckNotIgnored(const graph::CopyAction& copy, const std::vector<std::s
 
 }  // namespace
 
+Result<std::string> UnpackImage(const Context& ctx, snapshot::OverlaySnapshotter& snapshotter,
+                                cache::Index& index, content::Store& content,
+                                const LoadedImage& image) {
+  const std::vector<digest::Digest>& diff_ids = image.config.rootfs.diff_ids;
+  if (diff_ids.size() != image.manifest.layers.size()) {
+    return Error::InvalidArgument("image " + image.name + ": " +
+                                  std::to_string(image.manifest.layers.size()) + " layers but " +
+                                  std::to_string(diff_ids.size()) + " diff ids");
+  }
+  std::string parent;
+  std::string chain;
+  for (size_t i = 0; i < diff_ids.size(); ++i) {
+    chain = i == 0 ? diff_ids[i].ToString()
+                   : digest::FromBytes(chain + " " + diff_ids[i].ToString()).ToString();
+    std::string name = "chain-" + digest::Digest::Parse(chain).value().hex();
+    const oci::Descriptor& layer = image.manifest.layers[i];
+    if (!snapshotter.Stat(ctx, name).ok()) {
+      std::unique_ptr<content::BlobReader> reader =
+          BERTH_TRY(content.OpenReader(ctx, layer.digest));
+      BERTH_TRY_CONTEXT(snapshot::ApplyLayerSnapshot(ctx, snapshotter, parent, name, *reader),
+                        "unpacking layer " + layer.digest.ToString() + " of " + image.name);
+    }
+    cache::Record record;
+    record.snapshot = name;
+    record.description = "layer " + std::to_string(i + 1) + " of " + image.name;
+    BERTH_TRY(index.Put(ctx, "", LayerKey(name), record));
+    BERTH_TRY(index.AddLayer(ctx, "", LayerKey(name),
+                             cache::Layer{.media_type = layer.media_type,
+                                          .digest = layer.digest,
+                                          .size = layer.size,
+                                          .diff_id = diff_ids[i],
+                                          .compression = Compression(layer.media_type)}));
+    parent = name;
+  }
+  return parent;
+}
+
 std::string LayerKey(const std::string& snapshot) {
   return "layer:" + snapshot;
 }
@@ -415,39 +452,8 @@ Result<std::string> Runner::RunImage(const Context& ctx, const graph::Vertex& ve
   LoadedImage image = BERTH_TRY_CONTEXT(
       env_.resolver->Load(op.identifier.substr(kImageScheme.size()), vertex.op.platform),
       StepName(vertex));
-  const std::vector<digest::Digest>& diff_ids = image.config.rootfs.diff_ids;
-  if (diff_ids.size() != image.manifest.layers.size()) {
-    return Error::InvalidArgument("image " + image.name + ": " +
-                                  std::to_string(image.manifest.layers.size()) + " layers but " +
-                                  std::to_string(diff_ids.size()) + " diff ids");
-  }
-  std::string parent;
-  std::string chain;
-  for (size_t i = 0; i < diff_ids.size(); ++i) {
-    chain = i == 0 ? diff_ids[i].ToString()
-                   : digest::FromBytes(chain + " " + diff_ids[i].ToString()).ToString();
-    std::string name = "chain-" + digest::Digest::Parse(chain).value().hex();
-    if (!env_.snapshotter->Stat(ctx, name).ok()) {
-      const oci::Descriptor& layer = image.manifest.layers[i];
-      std::unique_ptr<content::BlobReader> reader =
-          BERTH_TRY(env_.content->OpenReader(ctx, layer.digest));
-      BERTH_TRY_CONTEXT(snapshot::ApplyLayerSnapshot(ctx, *env_.snapshotter, parent, name, *reader),
-                        "unpacking layer " + layer.digest.ToString() + " of " + image.name);
-    }
-    const oci::Descriptor& layer = image.manifest.layers[i];
-    cache::Record record;
-    record.snapshot = name;
-    record.description = "layer " + std::to_string(i + 1) + " of " + image.name;
-    BERTH_TRY(env_.index->Put(ctx, "", LayerKey(name), record));
-    BERTH_TRY(env_.index->AddLayer(ctx, "", LayerKey(name),
-                                   cache::Layer{.media_type = layer.media_type,
-                                                .digest = layer.digest,
-                                                .size = layer.size,
-                                                .diff_id = diff_ids[i],
-                                                .compression = Compression(layer.media_type)}));
-    parent = name;
-  }
-  return parent;
+  return BERTH_TRY_CONTEXT(UnpackImage(ctx, *env_.snapshotter, *env_.index, *env_.content, image),
+                           StepName(vertex));
 }
 
 Result<std::string> Runner::RunExec(const Context& ctx, const graph::Vertex& vertex,

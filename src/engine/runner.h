@@ -43,6 +43,13 @@ struct LocalContext {
   std::vector<std::string> excludes;
 };
 
+// Unpacks `image`'s layers into the shared chain of committed snapshots ("chain-<hex>", one per
+// layer chain id; layers already unpacked are kept) and records each layer's blob in the index
+// (project ""), so that exports reuse them. Returns the top snapshot ("" for no layers).
+Result<std::string> UnpackImage(const Context& ctx, snapshot::OverlaySnapshotter& snapshotter,
+                                cache::Index& index, content::Store& content,
+                                const LoadedImage& image);
+
 // The cache index key that records the exported layer of snapshot `name`.
 std::string LayerKey(const std::string& snapshot);
 
