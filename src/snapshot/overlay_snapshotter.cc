@@ -472,15 +472,19 @@ Result<> OverlaySnapshotter::Remove(const Context& ctx, const std::string& key) 
   {
     FileLockGuard lock = BERTH_TRY(FileLockGuard::Acquire(root_ + "/lock"));
     Record r = BERTH_TRY(ReadRecord(MetaPath(escaped), key));
-    // Refuse while a child exists.
+    // Refuse while a child exists. Only committed snapshots can be parents (CreateSnapshot
+    // takes a committed parent), so active and view snapshots skip the scan of every record.
     std::string child;
-    Result<> walked = Walk(ctx, [&](const Info& info) -> Result<> {
-      if (info.parent == key) {
-        child = info.name;
-        return Error(ErrorCode::kAborted, "found a child");
-      }
-      return {};
-    });
+    Result<> walked;
+    if (r.kind == Kind::kCommitted) {
+      walked = Walk(ctx, [&](const Info& info) -> Result<> {
+        if (info.parent == key) {
+          child = info.name;
+          return Error(ErrorCode::kAborted, "found a child");
+        }
+        return {};
+      });
+    }
     if (!child.empty()) {
       return Error::FailedPrecondition("snapshot " + key + " has a child: " + child);
     }
