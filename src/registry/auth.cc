@@ -282,9 +282,9 @@ Result<std::optional<Credentials>> DockerConfig::Lookup(std::string_view domain)
     Result<std::optional<Credentials>> found =
         run_helper_ ? run_helper_(helper, url) : RunCredentialHelper(helper, url);
     if (!found.ok()) {
-      return std::move(found).error().AddContext(
-          "credentials for registry " + key + " (" + source +
-          (path_.empty() ? std::string() : " in " + path_) + ")");
+      return std::move(found).error().AddContext("credentials for registry " + key + " (" + source +
+                                                 (path_.empty() ? std::string() : " in " + path_) +
+                                                 ")");
     }
     if (found->has_value()) {
       return found;

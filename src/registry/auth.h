@@ -98,8 +98,8 @@ class DockerConfig {
   bool empty() const { return auths_.empty() && helpers_.empty() && creds_store_.empty(); }
 
  private:
-  std::string path_;                          // the file read, for error messages ("" if none)
-  std::map<std::string, Credentials> auths_;  // by CredentialHost of the normalised key
+  std::string path_;                            // the file read, for error messages ("" if none)
+  std::map<std::string, Credentials> auths_;    // by CredentialHost of the normalised key
   std::map<std::string, std::string> helpers_;  // credHelpers, by the same key
   std::string creds_store_;                     // credsStore
   CredentialHelperFn run_helper_;

@@ -120,17 +120,17 @@ TEST(DockerConfig, HelpersComeFirstInDockersOrder) {
   })");
   ASSERT_TRUE(config.ok()) << config.error().ToString();
   std::vector<std::string> calls;
-  config->SetHelperRunner([&](const std::string& helper, const std::string& url)
-                              -> Result<std::optional<Credentials>> {
-    calls.push_back(helper + " " + url);
-    if (helper == "gcloud") {
-      return std::optional<Credentials>(Credentials{"oauth2accesstoken", "ya29", ""});
-    }
-    if (helper == "local") {
-      return Error::FailedPrecondition("docker-credential-local get failed (exit status 3)");
-    }
-    return std::optional<Credentials>();  // desktop has nothing
-  });
+  config->SetHelperRunner(
+      [&](const std::string& helper, const std::string& url) -> Result<std::optional<Credentials>> {
+        calls.push_back(helper + " " + url);
+        if (helper == "gcloud") {
+          return std::optional<Credentials>(Credentials{"oauth2accesstoken", "ya29", ""});
+        }
+        if (helper == "local") {
+          return Error::FailedPrecondition("docker-credential-local get failed (exit status 3)");
+        }
+        return std::optional<Credentials>();  // desktop has nothing
+      });
   std::string source;
   EXPECT_EQ(config->HelperFor("gcr.io", &source), "gcloud");
   EXPECT_EQ(source, "credHelpers[\"gcr.io\"]");
@@ -191,7 +191,8 @@ TEST_F(CredentialHelperTest, ProtocolAnswers) {
 [ "$1" = get ] || exit 9
 printf '{"ServerURL":"%s","Username":"u-%s","Secret":"s3cret"}\n' "$url" "$url"
 )");
-  Helper("token", R"(cat >/dev/null; echo '{"ServerURL":"x","Username":"<token>","Secret":"refresh"}')");
+  Helper("token",
+         R"(cat >/dev/null; echo '{"ServerURL":"x","Username":"<token>","Secret":"refresh"}')");
   Helper("none", "echo 'credentials not found in native keychain'; exit 1\n");
   Helper("broken", "echo 'gpg: decryption failed' >&2; exit 4\n");
   Helper("garbage", "echo 'not json'\n");

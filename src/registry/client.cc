@@ -144,8 +144,8 @@ struct Client::Impl {
 
   HttpClient http;
   std::mutex mu;
-  std::map<std::string, HostAuth> auth;                                    // by endpoint host
-  std::map<std::string, std::optional<Credentials>> credentials;           // by endpoint host
+  std::map<std::string, HostAuth> auth;                           // by endpoint host
+  std::map<std::string, std::optional<Credentials>> credentials;  // by endpoint host
   std::set<std::string> plain_http_hosts;  // http_fallback endpoints whose HTTPS failed
   std::map<std::string, std::map<digest::Digest, std::string>> locations;  // domain -> blob -> path
 

@@ -4,8 +4,8 @@
 // Client::FetchBlob*, Client::PushBlob, Pull and Push call a ProgressFn with a BlobProgress for
 // each blob: kStarted, then kTransferring as bytes move (as often as the HTTP transport reports,
 // many times a second), then one of kDone / kExists / kMounted when it succeeds (nothing more
-// when it fails: the error says why). A blob found in place reports only kExists. Renderers (the CLI) decide what to show;
-// ThrottledProgress sits between the two.
+// when it fails: the error says why). A blob found in place reports only kExists. Renderers (the
+// CLI) decide what to show; ThrottledProgress sits between the two.
 #pragma once
 
 #include <chrono>

@@ -331,10 +331,10 @@ TEST(RegistryFaults, IdentityTokenIsARefreshTokenGrant) {
       return TinyResponse{200, {}, R"({"access_token":"acc","expires_in":300})"};
     }
     if (req.Header("authorization") != "Bearer acc") {
-      return TinyResponse{401,
-                          {{"WWW-Authenticate",
-                            "Bearer realm=\"http://" + host + "/token\",service=\"tiny\""}},
-                          ""};
+      return TinyResponse{
+          401,
+          {{"WWW-Authenticate", "Bearer realm=\"http://" + host + "/token\",service=\"tiny\""}},
+          ""};
     }
     return ManifestResponse();
   });

@@ -365,11 +365,12 @@ TEST_F(AuthRegistryIntegration, InsecureRegistryWithACredentialHelper) {
   std::string helper = bin + "/docker-credential-berthtest";
   FILE* f = fopen(helper.c_str(), "w");
   ASSERT_NE(f, nullptr);
-  fputs(("#!/bin/sh\nread url\n"
-         "[ \"$url\" = \"" + host + "\" ] || { echo 'credentials not found in native keychain'; exit 1; }\n"
-         "echo '{\"ServerURL\":\"" + host + "\",\"Username\":\"carol\",\"Secret\":\"pa55\"}'\n")
-            .c_str(),
-        f);
+  std::string script = "#!/bin/sh\nread url\n";
+  script += "[ \"$url\" = '" + host + "' ] || ";
+  script += "{ echo 'credentials not found in native keychain'; exit 1; }\n";
+  script += R"(echo '{"ServerURL":"x","Username":"carol","Secret":"pa55"}')";
+  script += "\n";
+  fputs(script.c_str(), f);
   fclose(f);
   ASSERT_EQ(::chmod(helper.c_str(), 0755), 0);
   const char* path = getenv("PATH");
@@ -390,8 +391,8 @@ TEST_F(AuthRegistryIntegration, InsecureRegistryWithACredentialHelper) {
   auto pushed = Push(ctx, client, blobs, image->manifest, {ref});
   auto store = content::LocalStore::Open(dir.Join("store"));
   ASSERT_TRUE(store.ok());
-  auto pulled = pushed.ok() ? Pull(ctx, client, ref, Amd64(), **store)
-                            : Result<PullResult>(pushed.error());
+  auto pulled =
+      pushed.ok() ? Pull(ctx, client, ref, Amd64(), **store) : Result<PullResult>(pushed.error());
   setenv("PATH", saved_path.c_str(), 1);
   ASSERT_TRUE(pushed.ok()) << pushed.error().ToString();
   ASSERT_TRUE(pulled.ok()) << pulled.error().ToString();

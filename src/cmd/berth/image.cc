@@ -425,10 +425,9 @@ class ProgressLines {
         return;
       case State::kDone: {
         auto it = started_.find(p.digest);
-        double seconds =
-            it == started_.end()
-                ? 0.0
-                : std::chrono::duration<double>(Clock::now() - it->second).count();
+        double seconds = it == started_.end()
+                             ? 0.0
+                             : std::chrono::duration<double>(Clock::now() - it->second).count();
         if (it != started_.end()) {
           started_.erase(it);
         }
@@ -536,8 +535,8 @@ Result<> ImageUnpack(const ImageFlags& flags, const std::string& name, const std
     const oci::Descriptor& layer = manifest.layers[i];
     std::unique_ptr<Reader> in = BERTH_TRY(blobs.Open(layer.digest));
     BERTH_TRY_CONTEXT(archive::ApplyLayer(ctx, *in, dir, options),
-                      "unpacking layer " + std::to_string(i + 1) + " (" +
-                          layer.digest.ToString() + ") of " + ref.Familiar());
+                      "unpacking layer " + std::to_string(i + 1) + " (" + layer.digest.ToString() +
+                          ") of " + ref.Familiar());
   }
   return {};
 }

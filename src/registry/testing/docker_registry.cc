@@ -1,6 +1,7 @@
 #include "registry/testing/docker_registry.h"
 
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -11,7 +12,6 @@
 #include <thread>
 
 #include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 
