@@ -283,6 +283,12 @@ class TtyRenderer final : public Renderer {
 
 std::string ToJson(const StepUpdate& u) {
   nlohmann::json j = {{"step", u.step}, {"name", u.name}, {"kind", KindName(u.kind)}};
+  if (!u.vertex.empty()) {
+    j["vertex"] = u.vertex;
+  }
+  if (u.line > 0) {
+    j["line"] = u.line;
+  }
   if (u.kind == StepUpdate::Kind::kDone || u.kind == StepUpdate::Kind::kError) {
     j["seconds"] = u.seconds;
   }
@@ -317,6 +323,8 @@ Result<StepUpdate> StepUpdateFromJson(std::string_view line) {
     }
     u.seconds = j.value("seconds", 0.0);
     u.text = j.value("text", "");
+    u.vertex = j.value("vertex", "");
+    u.line = j.value("line", 0);
     return u;
   } catch (const std::exception& e) {
     return Error::InvalidArgument(std::string("progress event: ") + e.what());
@@ -352,6 +360,13 @@ std::unique_ptr<Renderer> NewRenderer(ProgressMode mode, FILE* out) {
   return std::make_unique<PlainRenderer>(out);
 }
 
+void Progress::Describe(graph::VertexId id, StepUpdate& u) const {
+  const graph::Vertex& v = graph_.vertex(id);
+  u.name = v.metadata.description;
+  u.vertex = v.digest.ToString();
+  u.line = v.metadata.locations.empty() ? 0 : v.metadata.locations.front().start_line;
+}
+
 int Progress::NumberLocked(graph::VertexId vertex, bool* fresh) {
   auto [it, inserted] = numbers_.emplace(vertex, static_cast<int>(numbers_.size()) + 1);
   *fresh = inserted;
@@ -367,7 +382,7 @@ void Progress::Event(const solver::VertexEvent& event) {
   StepUpdate u;
   bool fresh = false;
   u.step = NumberLocked(event.vertex, &fresh);
-  u.name = graph_.vertex(event.vertex).metadata.description;
+  Describe(event.vertex, u);
   u.seconds = std::chrono::duration<double>(event.duration).count();
   switch (event.kind) {
     case solver::VertexEvent::Kind::kStarted:
@@ -395,7 +410,7 @@ void Progress::Log(graph::VertexId vertex, std::string_view line) {
   StepUpdate u;
   bool fresh = false;
   u.step = NumberLocked(vertex, &fresh);
-  u.name = graph_.vertex(vertex).metadata.description;
+  Describe(vertex, u);
   u.kind = StepUpdate::Kind::kLog;
   u.text = std::string(line);
   renderer_->Update(u);

@@ -29,6 +29,8 @@ struct StepUpdate {
   enum class Kind { kStarted, kCached, kDone, kError, kLog };
   int step = 0;      // 1-based
   std::string name;  // the vertex description: "[build 2/4] RUN make"
+  std::string vertex;  // the vertex digest ("sha256:..."), stable across builds
+  int line = 0;        // the Dockerfile line the step comes from; 0 if none
   Kind kind = Kind::kStarted;
   double seconds = 0;  // kDone / kError: how long the step took
   std::string text;    // kLog: one output line; kError: the message
@@ -64,6 +66,7 @@ class Progress {
 
  private:
   int NumberLocked(graph::VertexId vertex, bool* fresh);
+  void Describe(graph::VertexId id, StepUpdate& update) const;
 
   const graph::Graph& graph_;
   Renderer* renderer_;
