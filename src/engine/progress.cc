@@ -8,6 +8,7 @@
 #include <deque>
 #include <set>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -289,6 +290,9 @@ std::string ToJson(const StepUpdate& u) {
   if (u.line > 0) {
     j["line"] = u.line;
   }
+  if (u.source) {
+    j["source"] = true;
+  }
   if (u.kind == StepUpdate::Kind::kDone || u.kind == StepUpdate::Kind::kError) {
     j["seconds"] = u.seconds;
   }
@@ -325,6 +329,7 @@ Result<StepUpdate> StepUpdateFromJson(std::string_view line) {
     u.text = j.value("text", "");
     u.vertex = j.value("vertex", "");
     u.line = j.value("line", 0);
+    u.source = j.value("source", false);
     return u;
   } catch (const std::exception& e) {
     return Error::InvalidArgument(std::string("progress event: ") + e.what());
@@ -365,6 +370,7 @@ void Progress::Describe(graph::VertexId id, StepUpdate& u) const {
   u.name = v.metadata.description;
   u.vertex = v.digest.ToString();
   u.line = v.metadata.locations.empty() ? 0 : v.metadata.locations.front().start_line;
+  u.source = std::holds_alternative<graph::SourceOp>(v.op.op);
 }
 
 int Progress::NumberLocked(graph::VertexId vertex, bool* fresh) {

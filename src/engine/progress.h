@@ -27,10 +27,13 @@ namespace berth::engine {
 
 struct StepUpdate {
   enum class Kind { kStarted, kCached, kDone, kError, kLog };
-  int step = 0;      // 1-based
-  std::string name;  // the vertex description: "[build 2/4] RUN make"
+  int step = 0;        // 1-based
+  std::string name;    // the vertex description: "[build 2/4] RUN make"
   std::string vertex;  // the vertex digest ("sha256:..."), stable across builds
   int line = 0;        // the Dockerfile line the step comes from; 0 if none
+  // Loading a source (an image's metadata, the context, a URL), not a Dockerfile step: it has
+  // no cache entry of its own and "runs" every build.
+  bool source = false;
   Kind kind = Kind::kStarted;
   double seconds = 0;  // kDone / kError: how long the step took
   std::string text;    // kLog: one output line; kError: the message
