@@ -5,8 +5,8 @@
 namespace berth::frontend::bake::hcl {
 
 const std::string& Range::filename() const {
-  static const std::string kEmpty;
-  return file ? *file : kEmpty;
+  static const std::string empty;
+  return file ? *file : empty;
 }
 
 std::string Range::ToString() const {

@@ -112,8 +112,11 @@ struct EvalLimits {
 class Evaluator {
  public:
   explicit Evaluator(EvalLimits limits = {}) : limits_(limits) {}
+  ~Evaluator() = default;
   Evaluator(const Evaluator&) = delete;
   Evaluator& operator=(const Evaluator&) = delete;
+  Evaluator(Evaluator&&) = delete;
+  Evaluator& operator=(Evaluator&&) = delete;
 
   Result<Value> Evaluate(const Expr& expr, const Scope& scope);
   // Evaluates and converts to `type`; a conversion failure reads like gohcl's:

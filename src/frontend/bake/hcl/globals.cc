@@ -228,9 +228,9 @@ Result<> Globals::Collect(const std::vector<const File*>& files) {
                 "Blocks of type " + QuoteString(nested.type) + " are not expected here.");
           }
           if (nested.body.FindAttribute("condition") == nullptr) {
-            return BlockError(nested.type_range, "Missing required argument",
-                              "The argument \"condition\" is required, but no definition was "
-                              "found.");
+            return BlockError(
+                nested.type_range, "Missing required argument",
+                R"(The argument "condition" is required, but no definition was found.)");
           }
         }
         variables_[name] = def;

@@ -84,7 +84,7 @@ class Globals {
     const Block* block = nullptr;
   };
 
-  Globals(GlobalsOptions options)
+  explicit Globals(GlobalsOptions options)
       : options_(std::move(options)), scope_(&StdlibScope()), evaluator_(options_.limits) {}
 
   Result<> Collect(const std::vector<const File*>& files);

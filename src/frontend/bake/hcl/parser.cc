@@ -481,7 +481,7 @@ class Parser {
   }
 
   Result<ExprPtr> ParseBinary(int level) {
-    static const std::array<std::vector<std::string_view>, 6> kLevels = {{
+    static constexpr std::array<std::array<std::string_view, 4>, 6> kLevels = {{
         {"||"},
         {"&&"},
         {"==", "!="},

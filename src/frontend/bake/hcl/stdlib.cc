@@ -1308,7 +1308,7 @@ void DefineEncodings(Scope* s) {
   });
   Define(s, "urlencode", 1, 1, [](CallContext&, Args& a) -> Result<Value> {
     std::string in = BERTH_TRY(StringArg(a, 0, "str"));
-    static const char* kHex = "0123456789ABCDEF";
+    static constexpr char kHex[] = "0123456789ABCDEF";
     std::string out;
     for (unsigned char c : in) {
       if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -1595,7 +1595,8 @@ void DefineMisc(Scope* s) {
     return Str(DirName(BERTH_TRY(StringArg(a, 0, "path"))));
   });
   Define(s, "homedir", 0, 0, [](CallContext&, Args&) -> Result<Value> {
-    const char* home = std::getenv("HOME");
+    // berth does not change its environment after startup, so reading it is safe.
+    const char* home = std::getenv("HOME");  // NOLINT(concurrency-mt-unsafe)
     if (home == nullptr || *home == '\0') {
       return Error::InvalidArgument("the home directory is not known ($HOME is unset)");
     }
@@ -1633,20 +1634,20 @@ void DefineMiscFunctions(Scope* scope) {
 }  // namespace internal
 
 const Scope& StdlibScope() {
-  static const Scope* scope = [] {
-    auto* s = new Scope();
-    internal::DefineStringFunctions(s);
-    internal::DefineCollectionFunctions(s);
-    internal::DefineNumericFunctions(s);
-    internal::DefineEncodingFunctions(s);
-    internal::DefineCryptoFunctions(s);
-    internal::DefineRegexFunctions(s);
-    internal::DefineTimeFunctions(s);
-    internal::DefineNetworkFunctions(s);
-    internal::DefineMiscFunctions(s);
+  static const Scope scope = [] {
+    Scope s;
+    internal::DefineStringFunctions(&s);
+    internal::DefineCollectionFunctions(&s);
+    internal::DefineNumericFunctions(&s);
+    internal::DefineEncodingFunctions(&s);
+    internal::DefineCryptoFunctions(&s);
+    internal::DefineRegexFunctions(&s);
+    internal::DefineTimeFunctions(&s);
+    internal::DefineNetworkFunctions(&s);
+    internal::DefineMiscFunctions(&s);
     return s;
   }();
-  return *scope;
+  return scope;
 }
 
 std::vector<std::string> StdlibFunctionNames() {
@@ -1655,7 +1656,7 @@ std::vector<std::string> StdlibFunctionNames() {
     names.push_back(name);
   }
   for (const char* special : {"can", "convert", "try"}) {
-    names.push_back(special);
+    names.emplace_back(special);
   }
   std::sort(names.begin(), names.end());
   return names;

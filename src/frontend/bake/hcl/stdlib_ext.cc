@@ -1,6 +1,7 @@
 // The bake standard library, part two: hashing and UUIDs (OpenSSL), regular expressions
 // (std::regex with RE2 syntax translated; see hcl.h for what is not supported), date and time,
 // and IP network arithmetic.
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -27,7 +28,7 @@ Value Str(std::string s) {
 // ---- hashing ----
 
 std::string Hex(const unsigned char* data, size_t n) {
-  static const char* kHex = "0123456789abcdef";
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (size_t i = 0; i < n; ++i) {
     out.push_back(kHex[data[i] >> 4]);
@@ -64,12 +65,15 @@ std::optional<std::string> ParseUuidBytes(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < 32; i += 2) {
     auto nib = [](char c) -> int {
-      if (c >= '0' && c <= '9')
+      if (c >= '0' && c <= '9') {
         return c - '0';
-      if (c >= 'a' && c <= 'f')
+      }
+      if (c >= 'a' && c <= 'f') {
         return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F')
+      }
+      if (c >= 'A' && c <= 'F') {
         return c - 'A' + 10;
+      }
       return -1;
     };
     const int hi = nib(hex[i]);
@@ -123,14 +127,20 @@ void DefineHashing(Scope* s) {
   Define(s, "uuidv5", 2, 2, [](CallContext&, Args& a) -> Result<Value> {
     std::string ns = BERTH_TRY(StringArg(a, 0, "namespace"));
     std::string name = BERTH_TRY(StringArg(a, 1, "name"));
-    static const std::map<std::string, std::string> kNamespaces = {
+    // RFC 4122's predefined namespaces.
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kNamespaces = {{
         {"dns", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"},
         {"url", "6ba7b811-9dad-11d1-80b4-00c04fd430c8"},
         {"oid", "6ba7b812-9dad-11d1-80b4-00c04fd430c8"},
         {"x500", "6ba7b814-9dad-11d1-80b4-00c04fd430c8"},
-    };
-    auto it = kNamespaces.find(ns);
-    std::optional<std::string> ns_bytes = ParseUuidBytes(it != kNamespaces.end() ? it->second : ns);
+    }};
+    std::string_view uuid = ns;
+    for (const auto& [short_name, value] : kNamespaces) {
+      if (ns == short_name) {
+        uuid = value;
+      }
+    }
+    std::optional<std::string> ns_bytes = ParseUuidBytes(uuid);
     if (!ns_bytes) {
       return Error::InvalidArgument("uuidv5() doesn't support namespace " + QuoteString(ns));
     }
@@ -490,6 +500,12 @@ void DefineRegex(Scope* s) {
 
 // ---- time ----
 
+constexpr std::array<const char*, 12> kMonths = {"January",   "February", "March",    "April",
+                                                 "May",       "June",     "July",     "August",
+                                                 "September", "October",  "November", "December"};
+constexpr std::array<const char*, 7> kDays = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                              "Thursday", "Friday", "Saturday"};
+
 int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
   y -= m <= 2;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -615,11 +631,6 @@ std::string FormatRfc3339(const Time& t) {
 }
 
 Result<std::string> FormatDate(std::string_view spec, const Time& t) {
-  static const char* kMonths[] = {"January",   "February", "March",    "April",
-                                  "May",       "June",     "July",     "August",
-                                  "September", "October",  "November", "December"};
-  static const char* kDays[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
-                                "Thursday", "Friday", "Saturday"};
   const Civil c = ToCivil(t);
   std::string out;
   size_t i = 0;
@@ -813,11 +824,6 @@ void DefineTime(Scope* s) {
     Time t;
     t.unix = static_cast<int64_t>(std::floor(n));
     Civil c = ToCivil(t);
-    static const char* kMonths[] = {"January",   "February", "March",    "April",
-                                    "May",       "June",     "July",     "August",
-                                    "September", "October",  "November", "December"};
-    static const char* kDays[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
-                                  "Thursday", "Friday", "Saturday"};
     const int64_t yday = DaysFromCivil(c.year, c.month, c.day) - DaysFromCivil(c.year, 1, 1) + 1;
     // ISO 8601 week: week 1 holds the year's first Thursday.
     auto weeks_in_year = [](int64_t y) {
