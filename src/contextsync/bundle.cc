@@ -1,9 +1,7 @@
 #include "contextsync/bundle.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -80,50 +78,14 @@ class CountingReader final : public Reader {
   uint64_t bytes_ = 0;
 };
 
-// Opens `path` (a validated manifest path) for reading beneath `root` without following any
-// symlink on the way, so a context changed since the scan cannot make us send a file from
-// outside it.
-Result<UniqueFd> OpenBeneath(int root, const std::string& path) {
-  struct open_how how {};
-  how.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  long fd = ::syscall(SYS_openat2, root, path.c_str(), &how, sizeof(how));
-  if (fd >= 0) {
-    return UniqueFd(static_cast<int>(fd));
-  }
-  if (errno != ENOSYS) {
-    return Error::FromErrno("open " + path, errno);
-  }
-  // No openat2 (Linux before 5.6): one component at a time, none of them a symlink.
-  UniqueFd dir;
-  int at = root;
-  size_t start = 0;
-  for (;;) {
-    size_t slash = path.find('/', start);
-    std::string part = path.substr(start, slash == std::string::npos ? slash : slash - start);
-    bool last = slash == std::string::npos;
-    int flags = last ? O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC
-                     : O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-    UniqueFd next(::openat(at, part.c_str(), flags));
-    if (!next) {
-      return Error::FromErrno("open " + path, errno);
-    }
-    if (last) {
-      return next;
-    }
-    dir = std::move(next);
-    at = dir.get();
-    start = slash + 1;
-  }
-}
-
 Result<> SendFile(const Context& ctx, int root, const Entry& e, Writer& out,
                   std::vector<char>& buf) {
   auto changed = [&](const std::string& how) {
     return Error::FailedPrecondition(e.path + " changed since the context was scanned (" + how +
                                      "); sync again");
   };
-  UniqueFd fd = BERTH_TRY(OpenBeneath(root, e.path));
+  UniqueFd fd = BERTH_TRY(
+      internal::OpenBeneath(root, e.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
     return Error::FromErrno("stat " + e.path, errno);
@@ -205,9 +167,14 @@ Result<BundleStats> WriteBundle(const Context& ctx, const std::string& dir,
     return Error::FromErrno("open context " + dir, errno);
   }
   CountingWriter counted(out);
+  uint64_t total = 0;
+  for (const Entry* e : files) {
+    total += e->size;
+  }
   compress::WriterOptions copts;
   copts.level = options.level;
-  copts.threads = options.threads;
+  // zstd's worker threads take longer to start than a small bundle takes to compress.
+  copts.threads = total < (uint64_t{4} << 20) ? 0 : options.threads;
   std::unique_ptr<Writer> z =
       BERTH_TRY(compress::NewWriter(compress::Format::kZstd, counted, copts));
   BERTH_TRY(z->Write(kMagic));

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <random>
 #include <set>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "contextsync/internal.h"
@@ -389,6 +391,54 @@ Result<bool> FileStore::PlaceFile(int dir_fd, const std::string& name, const Ent
   return false;
 }
 
+Result<> FileStore::PlaceLeaves(const Context& ctx, int root, const std::vector<Leaf>& leaves,
+                                size_t begin, size_t end, const std::atomic<bool>& stop,
+                                MaterializeStats* stats) {
+  // The directory of the previous leaf stays open: leaves come grouped by directory.
+  std::string_view open_path;
+  UniqueFd open_fd;
+  bool cross_device = false;
+  for (size_t i = begin; i < end; ++i) {
+    if ((i - begin) % 256 == 0) {
+      BERTH_TRY(ctx.Check());
+      if (stop.load(std::memory_order_relaxed)) {
+        return Error::Cancelled("materialize: stopped by another worker's error");
+      }
+    }
+    const Entry& e = *leaves[i].entry;
+    std::string_view parent = ParentOf(e.path);
+    int dir_fd = root;
+    if (!parent.empty()) {
+      if (!open_fd || parent != open_path) {
+        open_fd = BERTH_TRY(internal::OpenBeneath(root, std::string(parent),
+                                                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                                      O_CLOEXEC));
+        open_path = parent;
+      }
+      dir_fd = open_fd.get();
+    }
+    std::string name(BaseOf(e.path));
+    if (e.type == EntryType::kSymlink) {
+      if (::symlinkat(e.link_target.c_str(), dir_fd, name.c_str()) != 0) {
+        return Error::FromErrno("symlink " + e.path, errno);
+      }
+      ++stats->symlinks;
+    } else if (e.size == 0) {
+      UniqueFd fd(::openat(dir_fd, name.c_str(),
+                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!fd || ::fchmod(fd.get(), e.mode) != 0) {
+        return Error::FromErrno("create " + e.path, errno);
+      }
+      ++stats->empty;
+    } else {
+      bool linked = BERTH_TRY(PlaceFile(dir_fd, name, e, leaves[i].must_copy, &cross_device));
+      ++(linked ? stats->linked : stats->copied);
+      Touch(e.digest.hex());
+    }
+  }
+  return {};
+}
+
 Result<MaterializeStats> FileStore::Materialize(const Context& ctx, const Manifest& manifest,
                                                 const std::string& dest) {
   BERTH_TRY(ValidateManifest(manifest));
@@ -400,80 +450,90 @@ Result<MaterializeStats> FileStore::Materialize(const Context& ctx, const Manife
     return Error::FailedPrecondition("materialize: " + dest + " is not empty");
   }
 
+  // Pass 1, in manifest order: the directories (writable for now), and the list of everything
+  // else, each file marked for copying when its content and mode came up before in this tree.
+  // (Two paths of one tree never share an inode: a COPY of both would make them a hardlink.)
+  MaterializeStats stats;
   struct OpenDir {
     std::string_view path;
     UniqueFd fd;
-    uint32_t mode;
   };
   std::vector<OpenDir> stack;
-  // Modes go on after the contents, so that a read-only directory can still be filled.
-  auto pop = [&]() -> Result<> {
-    OpenDir& d = stack.back();
-    if (::fchmod(d.fd.get(), d.mode) != 0) {
-      return Error::FromErrno("chmod " + std::string(d.path), errno);
-    }
-    stack.pop_back();
-    return {};
-  };
-
-  MaterializeStats stats;
+  std::vector<const Entry*> dirs;
+  std::vector<Leaf> leaves;
   std::set<std::pair<std::string_view, uint32_t>> placed;
-  bool cross_device = false;
-  size_t count = 0;
   for (const Entry& e : manifest.entries) {
-    if (++count % 256 == 0) {
-      BERTH_TRY(ctx.Check());
+    if (e.type != EntryType::kDir) {
+      bool must_copy = e.type == EntryType::kFile && e.size > 0 &&
+                       !placed.insert({e.digest.hex(), e.mode}).second;
+      leaves.push_back({&e, must_copy});
+      continue;
     }
     std::string_view parent = ParentOf(e.path);
     while (!stack.empty() && stack.back().path != parent) {
-      BERTH_TRY(pop());
+      stack.pop_back();
     }
     if (!parent.empty() && stack.empty()) {
       return Error::Internal("materialize: parent of " + e.path + " is not open");
     }
     int dir_fd = stack.empty() ? root.get() : stack.back().fd.get();
     std::string name(BaseOf(e.path));
-    switch (e.type) {
-      case EntryType::kDir: {
-        if (::mkdirat(dir_fd, name.c_str(), 0700) != 0) {
-          return Error::FromErrno("mkdir " + e.path, errno);
-        }
-        UniqueFd fd(
-            ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!fd) {
-          return Error::FromErrno("open " + e.path, errno);
-        }
-        stack.push_back({e.path, std::move(fd), e.mode});
-        ++stats.dirs;
-        break;
-      }
-      case EntryType::kSymlink:
-        if (::symlinkat(e.link_target.c_str(), dir_fd, name.c_str()) != 0) {
-          return Error::FromErrno("symlink " + e.path, errno);
-        }
-        ++stats.symlinks;
-        break;
-      case EntryType::kFile: {
-        if (e.size == 0) {
-          UniqueFd fd(::openat(dir_fd, name.c_str(),
-                               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-          if (!fd || ::fchmod(fd.get(), e.mode) != 0) {
-            return Error::FromErrno("create " + e.path, errno);
-          }
-          ++stats.empty;
-          break;
-        }
-        // Two paths of one tree never share an inode: a COPY would turn them into a hardlink.
-        bool first = placed.insert({e.digest.hex(), e.mode}).second;
-        bool linked = BERTH_TRY(PlaceFile(dir_fd, name, e, !first, &cross_device));
-        ++(linked ? stats.linked : stats.copied);
-        Touch(e.digest.hex());
-        break;
-      }
+    if (::mkdirat(dir_fd, name.c_str(), 0700) != 0) {
+      return Error::FromErrno("mkdir " + e.path, errno);
     }
+    UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+      return Error::FromErrno("open " + e.path, errno);
+    }
+    stack.push_back({e.path, std::move(fd)});
+    dirs.push_back(&e);
+    ++stats.dirs;
   }
-  while (!stack.empty()) {
-    BERTH_TRY(pop());
+  stack.clear();
+
+  // Pass 2: files and symlinks, in two halves on two threads when there are many (linkat and
+  // file creation are kernel time, and directories lock separately).
+  constexpr size_t kParallelFrom = 1000;
+  std::atomic<bool> stop{false};
+  size_t half = leaves.size() >= kParallelFrom ? leaves.size() / 2 : leaves.size();
+  MaterializeStats second;
+  Result<> second_result;
+  std::thread helper;
+  if (half < leaves.size()) {
+    helper = std::thread([&] {
+      second_result = PlaceLeaves(ctx, root.get(), leaves, half, leaves.size(), stop, &second);
+      if (!second_result.ok()) {
+        stop = true;
+      }
+    });
+  }
+  Result<> first_result = PlaceLeaves(ctx, root.get(), leaves, 0, half, stop, &stats);
+  if (!first_result.ok()) {
+    stop = true;
+  }
+  if (helper.joinable()) {
+    helper.join();
+  }
+  // Report the error that caused the stop, not the other worker's Cancelled.
+  if (!first_result.ok() &&
+      (second_result.ok() || first_result.error().code() != ErrorCode::kCancelled)) {
+    return std::move(first_result).error();
+  }
+  BERTH_TRY(std::move(second_result));
+  stats.symlinks += second.symlinks;
+  stats.linked += second.linked;
+  stats.copied += second.copied;
+  stats.empty += second.empty;
+
+  // Pass 3: directory modes, children before parents (reverse manifest order), so that a
+  // read-only directory could still be filled.
+  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+    const Entry& e = **it;
+    UniqueFd fd = BERTH_TRY(internal::OpenBeneath(root.get(), e.path,
+                                                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (::fchmod(fd.get(), e.mode) != 0) {
+      return Error::FromErrno("chmod " + e.path, errno);
+    }
   }
   bool save = false;
   {

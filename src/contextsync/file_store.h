@@ -22,6 +22,7 @@
 // holds; it spares blobs used within `protect_recent` to make that a non-issue in practice.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -145,7 +146,18 @@ class FileStore {
   friend class IngestWriter;
   FileStore(std::string root, Options options, UniqueFd blobs, UniqueFd tmp, bool proc_fd);
 
+  // A non-directory entry of a tree being materialized.
+  struct Leaf {
+    const Entry* entry;
+    bool must_copy;  // its content and mode appeared before in the tree
+  };
+
   void Touch(const std::string& hex);
+  // Creates leaves[begin, end) beneath `root`, whose directories exist. Stops early (Cancelled)
+  // once `stop` is set.
+  Result<> PlaceLeaves(const Context& ctx, int root, const std::vector<Leaf>& leaves,
+                       size_t begin, size_t end, const std::atomic<bool>& stop,
+                       MaterializeStats* stats);
   // Puts the content of file entry `e` at `name` in `dir_fd`: a hardlink to the store (returns
   // true) unless `must_copy` or the link fails across devices, else a copy (returns false).
   // Sets *cross_device on EXDEV so that later files go straight to copying.

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,6 +37,38 @@ Result<std::vector<std::string>> ListNames(int dir_fd, const std::string& what) 
     return Error::FromErrno("readdir " + what, err);
   }
   return names;
+}
+
+Result<UniqueFd> OpenBeneath(int root, const std::string& path, int flags) {
+  struct open_how how {};
+  how.flags = static_cast<uint64_t>(flags);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long fd = ::syscall(SYS_openat2, root, path.c_str(), &how, sizeof(how));
+  if (fd >= 0) {
+    return UniqueFd(static_cast<int>(fd));
+  }
+  if (errno != ENOSYS) {
+    return Error::FromErrno("open " + path, errno);
+  }
+  UniqueFd dir;
+  int at = root;
+  size_t start = 0;
+  for (;;) {
+    size_t slash = path.find('/', start);
+    bool last = slash == std::string::npos;
+    std::string part = path.substr(start, last ? slash : slash - start);
+    UniqueFd next(::openat(at, part.c_str(),
+                           last ? flags : O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next) {
+      return Error::FromErrno("open " + path, errno);
+    }
+    if (last) {
+      return next;
+    }
+    dir = std::move(next);
+    at = dir.get();
+    start = slash + 1;
+  }
 }
 
 std::string HexEncode(std::string_view bytes) {

@@ -1,6 +1,7 @@
 #include "contextsync/manifest.h"
 
 #include <exception>
+#include <optional>
 #include <string>
 #include <unordered_set>
 
@@ -94,151 +95,272 @@ std::string Quote(std::string_view s) {
   return IsUtf8(s) ? "\"" + std::string(s) + "\"" : "hex:" + internal::HexEncode(s);
 }
 
-void PutString(nlohmann::json& j, const char* key, const char* hex_key, const std::string& s) {
-  if (IsUtf8(s)) {
-    j[key] = s;
-  } else {
-    j[hex_key] = internal::HexEncode(s);
-  }
-}
-
 std::string_view Parent(std::string_view path) {
   size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
 }
 
-// Reads a string field given plainly (`key`) or hex-encoded (`hex_key`); exactly one must be
-// present. Returns false when neither is.
-Result<bool> GetString(const nlohmann::json& j, const char* key, const char* hex_key,
-                       std::string* out) {
-  auto plain = j.find(key);
-  auto hex = j.find(hex_key);
-  if (plain != j.end() && hex != j.end()) {
-    return Error::InvalidArgument(std::string("both \"") + key + "\" and \"" + hex_key +
-                                  "\" given");
-  }
-  if (plain != j.end()) {
-    if (!plain->is_string()) {
-      return Error::InvalidArgument(std::string("\"") + key + "\" is not a string");
+// Appends `s` as a JSON string. REQUIRES: IsUtf8(s).
+void AppendJsonString(std::string* out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(ch);
+    } else if (c < 0x20) {
+      *out += "\\u00";
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 0xF]);
+    } else {
+      out->push_back(ch);
     }
-    *out = plain->get<std::string>();
-    return true;
   }
-  if (hex != j.end()) {
-    if (!hex->is_string()) {
-      return Error::InvalidArgument(std::string("\"") + hex_key + "\" is not a string");
-    }
-    *out = BERTH_TRY_CONTEXT(FromHex(hex->get_ref<const std::string&>()), hex_key);
-    return true;
-  }
-  return false;
+  out->push_back('"');
 }
 
-Result<uint64_t> GetUnsigned(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end()) {
-    return Error::InvalidArgument(std::string("missing \"") + key + "\"");
-  }
-  if (!it->is_number_unsigned()) {
-    return Error::InvalidArgument(std::string("\"") + key +
-                                  "\" is not a non-negative integer");
-  }
-  return it->get<uint64_t>();
+// Appends ,"key":"s" or, for a string that is not UTF-8, ,"hex_key":"<hex>".
+void AppendStringField(std::string* out, const char* key, const char* hex_key,
+                       std::string_view s) {
+  bool plain = IsUtf8(s);
+  *out += ",\"";
+  *out += plain ? key : hex_key;
+  *out += "\":";
+  AppendJsonString(out, plain ? std::string(s) : internal::HexEncode(s));
 }
 
-Result<Entry> ParseEntry(const nlohmann::json& j) {
-  if (!j.is_object()) {
-    return Error::InvalidArgument("not an object");
-  }
-  for (const auto& [key, value] : j.items()) {
-    if (key != "path" && key != "path_hex" && key != "type" && key != "mode" && key != "size" &&
-        key != "digest" && key != "target" && key != "target_hex") {
-      return Error::InvalidArgument("unknown field \"" + key + "\"");
-    }
-  }
+// The fields of one entry as they arrive, checked for type and duplicates; BuildEntry checks
+// that they make an entry.
+struct RawEntry {
+  std::optional<std::string> path, path_hex, type, digest, target, target_hex;
+  std::optional<uint64_t> mode, size;
+};
+
+Result<Entry> BuildEntry(RawEntry& raw) {
   Entry e;
-  if (!BERTH_TRY(GetString(j, "path", "path_hex", &e.path))) {
+  if (raw.path && raw.path_hex) {
+    return Error::InvalidArgument("both \"path\" and \"path_hex\" given");
+  }
+  if (raw.path) {
+    e.path = std::move(*raw.path);
+  } else if (raw.path_hex) {
+    e.path = BERTH_TRY_CONTEXT(FromHex(*raw.path_hex), "path_hex");
+  } else {
     return Error::InvalidArgument("missing \"path\"");
   }
-  auto type = j.find("type");
-  if (type == j.end() || !type->is_string()) {
-    return Error::InvalidArgument("missing or non-string \"type\"");
+  if (!raw.type) {
+    return Error::InvalidArgument("missing \"type\"");
   }
-  const auto& type_name = type->get_ref<const std::string&>();
-  if (type_name == "file") {
+  if (*raw.type == "file") {
     e.type = EntryType::kFile;
-  } else if (type_name == "dir") {
+  } else if (*raw.type == "dir") {
     e.type = EntryType::kDir;
-  } else if (type_name == "symlink") {
+  } else if (*raw.type == "symlink") {
     e.type = EntryType::kSymlink;
   } else {
-    return Error::InvalidArgument("unknown type \"" + type_name + "\"");
+    return Error::InvalidArgument("unknown type \"" + *raw.type + "\"");
   }
-  uint64_t mode = BERTH_TRY(GetUnsigned(j, "mode"));
-  if (mode > 07777) {
-    return Error::InvalidArgument("mode " + std::to_string(mode) + " has bits beyond 07777");
+  if (!raw.mode) {
+    return Error::InvalidArgument("missing \"mode\"");
   }
-  e.mode = static_cast<uint32_t>(mode);
-  bool has_target = j.contains("target") || j.contains("target_hex");
+  if (*raw.mode > 07777) {
+    return Error::InvalidArgument("mode " + std::to_string(*raw.mode) + " has bits beyond 07777");
+  }
+  e.mode = static_cast<uint32_t>(*raw.mode);
+  bool has_target = raw.target || raw.target_hex;
   if (e.type == EntryType::kFile) {
-    e.size = BERTH_TRY(GetUnsigned(j, "size"));
-    auto d = j.find("digest");
-    if (d == j.end() || !d->is_string()) {
-      return Error::InvalidArgument("missing or non-string \"digest\"");
+    if (!raw.size) {
+      return Error::InvalidArgument("missing \"size\"");
     }
-    e.digest = BERTH_TRY(digest::Digest::Parse(d->get_ref<const std::string&>()));
+    e.size = *raw.size;
+    if (!raw.digest) {
+      return Error::InvalidArgument("missing \"digest\"");
+    }
+    e.digest = BERTH_TRY(digest::Digest::Parse(*raw.digest));
     if (has_target) {
       return Error::InvalidArgument("a file has no \"target\"");
     }
-  } else {
-    if (j.contains("size") || j.contains("digest")) {
-      return Error::InvalidArgument("only files have \"size\" and \"digest\"");
-    }
-    if (e.type == EntryType::kSymlink) {
-      if (!BERTH_TRY(GetString(j, "target", "target_hex", &e.link_target))) {
-        return Error::InvalidArgument("missing \"target\"");
-      }
-    } else if (has_target) {
+    return e;
+  }
+  if (raw.size || raw.digest) {
+    return Error::InvalidArgument("only files have \"size\" and \"digest\"");
+  }
+  if (e.type == EntryType::kDir) {
+    if (has_target) {
       return Error::InvalidArgument("a directory has no \"target\"");
     }
+    return e;
+  }
+  if (raw.target && raw.target_hex) {
+    return Error::InvalidArgument("both \"target\" and \"target_hex\" given");
+  }
+  if (raw.target) {
+    e.link_target = std::move(*raw.target);
+  } else if (raw.target_hex) {
+    e.link_target = BERTH_TRY_CONTEXT(FromHex(*raw.target_hex), "target_hex");
+  } else {
+    return Error::InvalidArgument("missing \"target\"");
   }
   return e;
 }
 
-Result<Manifest> ParseDocument(const nlohmann::json& doc) {
-  if (!doc.is_object()) {
-    return Error::InvalidArgument("manifest: not a JSON object");
-  }
-  for (const auto& [key, value] : doc.items()) {
-    if (key != "version" && key != "entries") {
-      return Error::InvalidArgument("manifest: unknown field \"" + key + "\"");
+// Builds the manifest straight from nlohmann's SAX events: no document tree, and the first
+// thing out of place stops the parse. The expected shape is
+//   {"version":1,"entries":[{<scalar fields>}, ...]}
+// with no other keys, no nesting inside an entry and no repeated key.
+class ManifestSax final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  Result<Manifest> Take() {
+    if (error_) {
+      return std::move(*error_);
     }
+    if (!version_seen_) {
+      return Error::InvalidArgument("manifest: missing \"version\"");
+    }
+    if (!entries_seen_) {
+      return Error::InvalidArgument("manifest: missing \"entries\"");
+    }
+    return std::move(manifest_);
   }
-  auto version = doc.find("version");
-  if (version == doc.end() || !version->is_number_integer() ||
-      version->get<int64_t>() != kVersion) {
-    return Error::InvalidArgument("manifest: missing or unsupported \"version\" (want " +
-                                  std::to_string(kVersion) + ")");
+
+  bool null() override { return Scalar(Value{}); }
+  bool boolean(bool) override { return Scalar(Value{}); }
+  bool number_integer(number_integer_t v) override {
+    return v >= 0 ? Scalar(Value{.number = static_cast<uint64_t>(v)}) : Scalar(Value{});
   }
-  auto entries = doc.find("entries");
-  if (entries == doc.end() || !entries->is_array()) {
-    return Error::InvalidArgument("manifest: missing or non-array \"entries\"");
+  bool number_unsigned(number_unsigned_t v) override { return Scalar(Value{.number = v}); }
+  bool number_float(number_float_t, const string_t&) override { return Scalar(Value{}); }
+  bool string(string_t& v) override { return Scalar(Value{.text = &v}); }
+  bool binary(binary_t&) override { return Fail("unexpected binary value"); }
+
+  bool start_object(std::size_t) override {
+    if (state_ == State::kStart) {
+      state_ = State::kTop;
+      return true;
+    }
+    if (state_ == State::kEntries) {
+      if (manifest_.entries.size() >= kMaxEntries) {
+        return Fail("more than " + std::to_string(kMaxEntries) + " entries");
+      }
+      raw_ = RawEntry{};
+      state_ = State::kEntry;
+      return true;
+    }
+    return Fail(Where() + "unexpected object");
   }
-  if (entries->size() > kMaxEntries) {
-    return Error::InvalidArgument("manifest: more than " + std::to_string(kMaxEntries) +
-                                  " entries");
+  bool end_object() override {
+    if (state_ == State::kEntry) {
+      Result<Entry> e = BuildEntry(raw_);
+      if (!e.ok()) {
+        error_ = std::move(e).error().AddContext(Where());
+        return false;
+      }
+      manifest_.entries.push_back(std::move(*e));
+      state_ = State::kEntries;
+      return true;
+    }
+    state_ = State::kDone;
+    return true;
   }
-  Manifest m;
-  m.entries.reserve(entries->size());
-  size_t index = 0;
-  for (const nlohmann::json& j : *entries) {
-    m.entries.push_back(
-        BERTH_TRY_CONTEXT(ParseEntry(j), "manifest: entry " + std::to_string(index)));
-    ++index;
+  bool start_array(std::size_t) override {
+    if (state_ == State::kTop && key_ == "entries") {
+      if (entries_seen_) {
+        return Fail("\"entries\" given twice");
+      }
+      entries_seen_ = true;
+      state_ = State::kEntries;
+      return true;
+    }
+    return Fail(Where() + "unexpected array");
   }
-  BERTH_TRY(ValidateManifest(m));
-  return m;
-}
+  bool end_array() override {
+    state_ = State::kTop;
+    return true;
+  }
+  bool key(string_t& k) override {
+    key_ = std::move(k);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception& e) override {
+    if (!error_) {
+      error_ = Error::InvalidArgument(std::string("manifest: bad JSON: ") + e.what());
+    }
+    return false;
+  }
+
+ private:
+  enum class State { kStart, kTop, kEntries, kEntry, kDone };
+  struct Value {
+    std::optional<uint64_t> number;  // a non-negative integer
+    std::string* text = nullptr;     // a string
+  };
+
+  bool Fail(const std::string& what) {
+    error_ = Error::InvalidArgument("manifest: " + what);
+    return false;
+  }
+  std::string Where() const {
+    return state_ == State::kEntry || state_ == State::kEntries
+               ? "entry " + std::to_string(manifest_.entries.size()) + ": "
+               : "";
+  }
+
+  bool Scalar(Value v) {
+    if (state_ == State::kTop) {
+      if (key_ != "version") {
+        return Fail(key_ == "entries" ? "\"entries\" is not an array"
+                                      : "unknown field \"" + key_ + "\"");
+      }
+      if (version_seen_ || v.number != uint64_t{kVersion}) {
+        return Fail("unsupported or repeated \"version\" (want " + std::to_string(kVersion) + ")");
+      }
+      version_seen_ = true;
+      return true;
+    }
+    if (state_ != State::kEntry) {
+      return Fail(Where() + "unexpected value");
+    }
+    auto text = [&](std::optional<std::string>& field) {
+      if (field) {
+        return Fail(Where() + "\"" + key_ + "\" given twice");
+      }
+      if (v.text == nullptr) {
+        return Fail(Where() + "\"" + key_ + "\" is not a string");
+      }
+      field = std::move(*v.text);
+      return true;
+    };
+    auto number = [&](std::optional<uint64_t>& field) {
+      if (field) {
+        return Fail(Where() + "\"" + key_ + "\" given twice");
+      }
+      if (!v.number) {
+        return Fail(Where() + "\"" + key_ + "\" is not a non-negative integer");
+      }
+      field = v.number;
+      return true;
+    };
+    if (key_ == "path") return text(raw_.path);
+    if (key_ == "path_hex") return text(raw_.path_hex);
+    if (key_ == "type") return text(raw_.type);
+    if (key_ == "digest") return text(raw_.digest);
+    if (key_ == "target") return text(raw_.target);
+    if (key_ == "target_hex") return text(raw_.target_hex);
+    if (key_ == "mode") return number(raw_.mode);
+    if (key_ == "size") return number(raw_.size);
+    return Fail(Where() + "unknown field \"" + key_ + "\"");
+  }
+
+  State state_ = State::kStart;
+  std::string key_;
+  bool version_seen_ = false;
+  bool entries_seen_ = false;
+  RawEntry raw_;
+  Manifest manifest_;
+  std::optional<Error> error_;
+};
 
 }  // namespace
 
@@ -382,24 +504,32 @@ Result<> ValidateManifest(const Manifest& manifest) {
 }
 
 std::string ManifestToJson(const Manifest& manifest) {
-  nlohmann::json entries = nlohmann::json::array();
+  std::string out = "{\"version\":" + std::to_string(kVersion) + ",\"entries\":[";
+  out.reserve(out.size() + manifest.entries.size() * 160);
+  bool first = true;
   for (const Entry& e : manifest.entries) {
-    nlohmann::json j = nlohmann::json::object();
-    PutString(j, "path", "path_hex", e.path);
-    j["type"] = EntryTypeName(e.type);
-    j["mode"] = e.mode;
+    out += first ? "{" : ",{";
+    first = false;
+    // Starts with a field that has no leading comma, so every later one can have it.
+    out += "\"type\":\"";
+    out += EntryTypeName(e.type);
+    out += '"';
+    AppendStringField(&out, "path", "path_hex", e.path);
+    out += ",\"mode\":";
+    out += std::to_string(e.mode);
     if (e.type == EntryType::kFile) {
-      j["size"] = e.size;
-      j["digest"] = e.digest.ToString();
+      out += ",\"size\":";
+      out += std::to_string(e.size);
+      out += ",\"digest\":\"";
+      out += e.digest.ToString();
+      out += '"';
     } else if (e.type == EntryType::kSymlink) {
-      PutString(j, "target", "target_hex", e.link_target);
+      AppendStringField(&out, "target", "target_hex", e.link_target);
     }
-    entries.push_back(std::move(j));
+    out += '}';
   }
-  nlohmann::json doc = {{"version", kVersion}, {"entries", std::move(entries)}};
-  // Every string is valid UTF-8 (IsUtf8 sent the others to the hex fields); `replace` only
-  // keeps dump() from ever throwing.
-  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += "]}";
+  return out;
 }
 
 Result<Manifest> ParseManifestJson(std::string_view json) {
@@ -407,12 +537,15 @@ Result<Manifest> ParseManifestJson(std::string_view json) {
     return Error::InvalidArgument("manifest: larger than " +
                                   std::to_string(kMaxManifestJsonBytes) + " bytes");
   }
+  ManifestSax sax;
   try {
-    nlohmann::json doc = nlohmann::json::parse(json);
-    return ParseDocument(doc);
+    nlohmann::json::sax_parse(json, &sax);
   } catch (const std::exception& e) {
     return Error::InvalidArgument(std::string("manifest: bad JSON: ") + e.what());
   }
+  Manifest m = BERTH_TRY(sax.Take());
+  BERTH_TRY(ValidateManifest(m));
+  return m;
 }
 
 std::vector<digest::Digest> FileDigests(const Manifest& manifest) {
