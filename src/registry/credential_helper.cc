@@ -1,7 +1,6 @@
 // RunCredentialHelper (auth.h): Docker's credential-helper protocol over a child process.
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -9,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <string>
 #include <vector>
 

@@ -30,19 +30,22 @@ ProgressFn ThrottledProgress(ProgressFn inner, std::chrono::milliseconds interva
     if (!state->inner) {
       return;
     }
-    std::lock_guard lock(state->mu);
-    auto t = state->now();
-    if (p.state == BlobProgress::State::kTransferring) {
-      auto [it, inserted] = state->last.try_emplace(p.digest, t);
-      if (inserted || t - it->second < state->interval) {
-        return;
+    {
+      std::lock_guard lock(state->mu);
+      auto t = state->now();
+      if (p.state == BlobProgress::State::kTransferring) {
+        auto [it, inserted] = state->last.try_emplace(p.digest, t);
+        if (inserted || t - it->second < state->interval) {
+          return;
+        }
+        it->second = t;
+      } else if (IsFinal(p.state)) {
+        state->last.erase(p.digest);
+      } else {
+        state->last[p.digest] = t;
       }
-      it->second = t;
-    } else if (IsFinal(p.state)) {
-      state->last.erase(p.digest);
-    } else {
-      state->last[p.digest] = t;
     }
+    // Outside the lock: `inner` does I/O.
     state->inner(p);
   };
 }

@@ -40,8 +40,9 @@ bool IsFinal(BlobProgress::State state);
 
 // Wraps `inner` so that, per blob, kTransferring reports reach it at most once per `interval`
 // (the first one only after `interval` has passed since kStarted, so blobs that finish quickly
-// show no intermediate line); kStarted and the final states always pass. Thread-safe: `inner`
-// is called under a lock, one report at a time. `now` is the clock (tests pass a fake one).
+// show no intermediate line); kStarted and the final states always pass. Thread-safe; `inner`
+// is called from the reporting threads, concurrently for different blobs, so it must be
+// thread-safe too. `now` is the clock (tests pass a fake one).
 ProgressFn ThrottledProgress(
     ProgressFn inner, std::chrono::milliseconds interval,
     std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now);

@@ -8,8 +8,10 @@
 //      input in no known format does not pass through unchanged, or when reading goes on after
 //      the decoder reported its end. Output beyond kMaxOutput (a decompression bomb) stops the
 //      read: memory must stay bounded however much a stream expands.
-//   2. The input, taken as plain data, is compressed with gzip and with zstd (level chosen from
-//      its first byte) and must decompress back to exactly itself.
+//   2. For one input in two (chosen by its first byte, which also picks the format and level),
+//      the input taken as plain data is compressed with gzip or zstd and must decompress back to
+//      exactly itself. Setting up a compressor costs several times a decompression, so doing this
+//      for every input would slow the search down sevenfold.
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -106,7 +108,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   (void)Decompress(input, size < (size_t{1} << 20));
   int selector = size > 0 ? data[0] : 0;
-  RoundTrip(input, compress::Format::kGzip, selector % 10);
-  RoundTrip(input, compress::Format::kZstd, selector % 2 == 0 ? 1 : -1);
+  switch (selector % 4) {
+    case 0:
+      RoundTrip(input, compress::Format::kGzip, (selector / 4) % 10);
+      break;
+    case 1:
+      RoundTrip(input, compress::Format::kZstd, (selector / 4) % 2 == 0 ? 1 : -1);
+      break;
+    default:
+      break;
+  }
   return 0;
 }

@@ -411,41 +411,50 @@ class ProgressLines {
   using Clock = std::chrono::steady_clock;
   using State = registry::BlobProgress::State;
 
-  // Called one report at a time (ThrottledProgress holds a lock around it).
+  // Called from transfer threads, concurrently for different blobs.
   void Print(const registry::BlobProgress& p) {
     std::string id = p.digest.ToString().substr(0, 7 + 12);
     std::string total = HumanSize(static_cast<int64_t>(p.total));
+    std::string what;
     switch (p.state) {
-      case State::kStarted:
+      case State::kStarted: {
+        std::lock_guard lock(mu_);
         started_[p.digest] = Clock::now();
         return;
+      }
       case State::kTransferring:
-        std::fprintf(stderr, "%s %s: %s / %s\n", verb_.c_str(), id.c_str(),
-                     HumanSize(static_cast<int64_t>(p.done)).c_str(), total.c_str());
-        return;
+        what = HumanSize(static_cast<int64_t>(p.done)) + " / " + total;
+        break;
       case State::kDone: {
-        auto it = started_.find(p.digest);
-        double seconds = it == started_.end()
-                             ? 0.0
-                             : std::chrono::duration<double>(Clock::now() - it->second).count();
-        if (it != started_.end()) {
-          started_.erase(it);
+        double seconds = 0;
+        {
+          std::lock_guard lock(mu_);
+          auto it = started_.find(p.digest);
+          if (it != started_.end()) {
+            seconds = std::chrono::duration<double>(Clock::now() - it->second).count();
+            started_.erase(it);
+          }
         }
-        std::fprintf(stderr, "%s %s: done (%s in %.1fs)\n", verb_.c_str(), id.c_str(),
-                     total.c_str(), seconds);
-        return;
+        char secs[32];
+        std::snprintf(secs, sizeof(secs), "%.1fs", seconds);
+        what = "done (" + total + " in " + secs + ")";
+        break;
       }
       case State::kExists:
-      case State::kMounted:
+      case State::kMounted: {
+        std::lock_guard lock(mu_);
         started_.erase(p.digest);
-        std::fprintf(stderr, "%s %s: %s (%s)\n", verb_.c_str(), id.c_str(),
-                     p.state == State::kExists ? "exists" : "mounted", total.c_str());
-        return;
+        what = std::string(p.state == State::kExists ? "exists" : "mounted") + " (" + total + ")";
+        break;
+      }
     }
+    // One call per line, so lines from parallel transfers do not interleave.
+    std::fprintf(stderr, "%s %s: %s\n", verb_.c_str(), id.c_str(), what.c_str());
   }
 
   std::string verb_;
-  std::map<digest::Digest, Clock::time_point> started_;
+  std::mutex mu_;
+  std::map<digest::Digest, Clock::time_point> started_;  // guarded by mu_
 };
 
 Result<> ImagePull(const ImageFlags& flags, const PullFlags& pull) {
