@@ -238,7 +238,7 @@ Result<> Globals::Collect(const std::vector<const File*>& files) {
         if (block.body.FindAttribute("params") == nullptr ||
             block.body.FindAttribute("result") == nullptr) {
           return BlockError(block.type_range, "Missing required argument",
-                            "A function block needs the arguments \"params\" and \"result\".");
+                            R"(A function block needs the arguments "params" and "result".)");
         }
         for (const Attribute& attr : block.body.attributes) {
           if (attr.name != "params" && attr.name != "variadic_params" && attr.name != "result") {

@@ -113,6 +113,8 @@ class Parser {
     ~DepthGuard() { --*depth_; }
     DepthGuard(const DepthGuard&) = delete;
     DepthGuard& operator=(const DepthGuard&) = delete;
+    DepthGuard(DepthGuard&&) = delete;
+    DepthGuard& operator=(DepthGuard&&) = delete;
 
    private:
     int* depth_;
@@ -127,6 +129,8 @@ class Parser {
     ~NewlineGuard() { stack_->pop_back(); }
     NewlineGuard(const NewlineGuard&) = delete;
     NewlineGuard& operator=(const NewlineGuard&) = delete;
+    NewlineGuard(NewlineGuard&&) = delete;
+    NewlineGuard& operator=(NewlineGuard&&) = delete;
 
    private:
     std::vector<bool>* stack_;
@@ -570,7 +574,7 @@ class Parser {
   }
 
   // After a ".": an attribute name or a legacy numeric index (`foo.0`).
-  Result<ExprPtr> ParseAttrStep(ExprPtr source, size_t start) {
+  Result<ExprPtr> ParseAttrStep(const ExprPtr& source, size_t start) {
     Token n = Next();
     if (n.kind == Tok::kIdent) {
       auto g = Node(ExprKind::kGetAttr, start, pos_);
@@ -621,7 +625,7 @@ class Parser {
       }
     }
     auto s = Node(ExprKind::kSplat, start, pos_);
-    s->children = {source, each};
+    s->children = {std::move(source), each};
     return Finish(s);
   }
 

@@ -268,7 +268,7 @@ Result<std::string> FormatOne(const FormatSpec& spec, const Value& arg) {
         return Error::InvalidArgument("unsupported value for \"%" + std::string(1, spec.verb) +
                                       "\": an integer is required");
       }
-      uint64_t u = static_cast<uint64_t>(std::fabs(n));
+      auto u = static_cast<uint64_t>(std::fabs(n));
       const int base = spec.verb == 'd' ? 10 : spec.verb == 'b' ? 2 : spec.verb == 'o' ? 8 : 16;
       const char* digits = spec.verb == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
       std::string s;
@@ -1571,7 +1571,7 @@ Result<bool> SemVerMatches(const SemVer& v, std::string_view constraint) {
         words.push_back(current);
       }
       if (words.empty()) {
-        words.push_back("*");
+        words.emplace_back("*");
       }
       for (const std::string& w : words) {
         all = all && BERTH_TRY(MatchTerm(v, w));

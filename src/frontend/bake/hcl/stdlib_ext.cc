@@ -95,7 +95,7 @@ Result<std::string> DecodeBase64(std::string_view in) {
   if (n < 0 || in.size() % 4 != 0) {
     return Error::InvalidArgument("failed to decode base64 data");
   }
-  size_t len = static_cast<size_t>(n);
+  auto len = static_cast<size_t>(n);
   for (size_t i = in.size(); i > 0 && in[i - 1] == '='; --i) {
     --len;
   }
@@ -892,8 +892,8 @@ Result<Net> ParseCidr(std::string_view s) {
     }
   } else if (inet_pton(AF_INET6, ip.c_str(), buf) == 1) {
     n.v4 = false;
-    for (int i = 0; i < 16; ++i) {
-      n.addr = (n.addr << 8) | buf[i];
+    for (unsigned char b : buf) {
+      n.addr = (n.addr << 8) | b;
     }
   } else {
     return Error::InvalidArgument("invalid CIDR address: " + std::string(s));
@@ -927,15 +927,18 @@ Result<Net> Subnet(const Net& base, int64_t newbits, double netnum) {
                                   std::to_string(base.prefix) + " by " + std::to_string(newbits));
   }
   const double max = std::ldexp(1.0, static_cast<int>(newbits));
-  if (netnum < 0 || netnum >= max || netnum != std::floor(netnum)) {
+  // netnum is a double: subnet numbers beyond 2^63 cannot be given exactly anyway.
+  if (netnum < 0 || netnum >= max || netnum != std::floor(netnum) || netnum >= 9.2e18) {
     return Error::InvalidArgument("prefix extension of " + std::to_string(newbits) +
                                   " does not accommodate a subnet numbered " +
                                   FormatNumber(netnum));
   }
   Net out = base;
   out.prefix = base.prefix + static_cast<int>(newbits);
-  out.addr = base.addr | (static_cast<unsigned __int128>(static_cast<uint64_t>(netnum))
-                          << (base.bits() - out.prefix));
+  if (netnum > 0) {
+    out.addr = base.addr | (static_cast<unsigned __int128>(static_cast<uint64_t>(netnum))
+                            << (base.bits() - out.prefix));
+  }
   return out;
 }
 

@@ -270,7 +270,7 @@ std::string FormatNumber(double n) {
   if (ec != std::errc()) {
     return "NaN";
   }
-  return std::string(buf, end);
+  return {buf, end};
 }
 
 std::optional<double> ParseNumber(std::string_view text) {
