@@ -43,7 +43,8 @@ namespace berth::contextsync {
 class FileStore;
 
 // Receives one blob. Write() the content, then Close() to verify and commit it. Destroying the
-// writer without a successful Close() discards everything written. Not thread-safe.
+// writer without a successful Close() discards everything written. The FileStore must outlive
+// the writer. Not thread-safe.
 class IngestWriter final : public Writer {
  public:
   ~IngestWriter() override;

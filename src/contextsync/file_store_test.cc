@@ -226,6 +226,48 @@ TEST_F(MaterializeTest, MissingBlobIsNotFound) {
   EXPECT_EQ(r.error().code(), ErrorCode::kNotFound) << r.error().ToString();
 }
 
+// Enough files for Materialize to use both threads; the blob missing in the second half must
+// surface as NotFound, not as the other thread's Cancelled.
+TEST(FileStoreTest, MaterializeOnTwoThreadsReportsTheRealError) {
+  TempDir t;
+  auto store = Must(FileStore::Open(t / "store"));
+  Manifest m;
+  Entry dir;
+  dir.path = "d";
+  dir.type = EntryType::kDir;
+  dir.mode = 0555;
+  m.entries.push_back(dir);
+  constexpr int kFiles = 1500;
+  for (int i = 0; i < kFiles; ++i) {
+    std::string content = "file " + std::to_string(i);
+    Entry e;
+    e.path = "d/" + std::to_string(100000 + i);
+    e.mode = i % 2 == 0 ? 0644 : 0755;
+    e.size = content.size();
+    e.digest = digest::FromBytes(content);
+    m.entries.push_back(e);
+    if (i != kFiles - 10) {
+      Must(Put(*store, content));
+    }
+  }
+  Result<MaterializeStats> r = store->Materialize(Context::Background(), m, t / "dest");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound) << r.error().ToString();
+  // With the blob there, the whole tree appears, the directory read-only at the end.
+  Must(Put(*store, "file " + std::to_string(kFiles - 10)));
+  MaterializeStats stats = Must(store->Materialize(Context::Background(), m, t / "dest2"));
+  EXPECT_EQ(stats.linked, uint64_t{kFiles});
+  EXPECT_EQ(CountFiles(t / "dest2/d"), size_t{kFiles});
+  struct stat st {};
+  ASSERT_EQ(::stat((t / "dest2/d").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0555u);
+  ASSERT_EQ(::stat((t / "dest2/d/100001").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  // Materialized trees are removed by their owner; make the read-only directory writable.
+  ASSERT_EQ(::chmod((t / "dest/d").c_str(), 0755), 0);
+  ASSERT_EQ(::chmod((t / "dest2/d").c_str(), 0755), 0);
+}
+
 TEST(FileStorePruneTest, DropsLeastRecentlyUsedFirst) {
   TempDir t;
   auto blob = [](char c) { return std::string(1000, c); };

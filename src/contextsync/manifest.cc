@@ -559,4 +559,23 @@ std::vector<digest::Digest> FileDigests(const Manifest& manifest) {
   return out;
 }
 
+std::vector<std::string> PathsWithDigests(const Manifest& manifest,
+                                          const std::vector<digest::Digest>& digests) {
+  std::unordered_set<std::string_view> wanted;
+  for (const digest::Digest& d : digests) {
+    wanted.insert(d.hex());
+  }
+  std::vector<std::string> out;
+  for (const Entry& e : manifest.entries) {
+    if (e.type == EntryType::kFile && wanted.contains(e.digest.hex())) {
+      out.push_back(e.path);
+    }
+  }
+  return out;
+}
+
+digest::Digest ManifestDigest(const Manifest& manifest) {
+  return digest::FromBytes(ManifestToJson(manifest));
+}
+
 }  // namespace berth::contextsync

@@ -91,6 +91,15 @@ Result<Manifest> ParseManifestJson(std::string_view json);
 // The distinct digests of the non-empty files, in manifest order.
 std::vector<digest::Digest> FileDigests(const Manifest& manifest);
 
+// The paths of the manifest's files whose content is one of `digests` (every path of a content
+// that occurs twice), in manifest order: what a build record lists as the files sent.
+std::vector<std::string> PathsWithDigests(const Manifest& manifest,
+                                          const std::vector<digest::Digest>& digests);
+
+// The SHA-256 of ManifestToJson(manifest): equal for equal manifests, so it names a context
+// state (to reuse a materialized tree, or in a build record).
+digest::Digest ManifestDigest(const Manifest& manifest);
+
 // The SHA-256 of empty content.
 const digest::Digest& EmptyDigest();
 

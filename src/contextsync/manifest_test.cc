@@ -80,6 +80,18 @@ TEST(ManifestTest, FileDigestsAreDistinctAndSkipEmptyFiles) {
   EXPECT_EQ(FileDigests(m), want);
 }
 
+TEST(ManifestTest, PathsWithDigestsAndManifestDigest) {
+  Manifest m;
+  m.entries = {File("a", "same"), File("b", "other"), File("c", "same"), Link("l", "a")};
+  EXPECT_EQ(PathsWithDigests(m, {digest::FromBytes("same")}),
+            (std::vector<std::string>{"a", "c"}));
+  EXPECT_TRUE(PathsWithDigests(m, {}).empty());
+  Manifest changed = m;
+  changed.entries[1].mode = 0755;
+  EXPECT_EQ(ManifestDigest(m), ManifestDigest(Manifest(m)));
+  EXPECT_NE(ManifestDigest(m), ManifestDigest(changed));
+}
+
 TEST(ManifestTest, ValidatePathRejectsUncleanPaths) {
   EXPECT_TRUE(ValidatePath("a/b.c").ok());
   EXPECT_TRUE(ValidatePath("..a/b..").ok());
