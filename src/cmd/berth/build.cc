@@ -24,6 +24,7 @@
 #include "base/strings.h"
 #include "cmd/berth/flags.h"
 #include "cmd/berth/interrupt.h"
+#include "cmd/berth/remote_build.h"
 #include "compress/compress.h"
 #include "engine/engine.h"
 #include "engine/output.h"
@@ -68,7 +69,46 @@ struct BuildFlags {
   bool quiet = false;
   std::string progress = "auto";
   std::string root;
+  // berthd: where to build (empty: here, on the embedded default).
+  std::string host;
+  std::string token;
+  std::string project;
 };
+
+// The project of a remote build: --project, BERTH_PROJECT, else the "id" of the first berth.json
+// (or depot.json) found in `dir` or a directory above it.
+Result<std::string> FindProject(const std::string& flag, const std::string& dir) {
+  if (!flag.empty()) {
+    return flag;
+  }
+  if (const char* env = std::getenv("BERTH_PROJECT"); env != nullptr && *env != '\0') {
+    return std::string(env);
+  }
+  char* real = realpath(dir.c_str(), nullptr);
+  std::string at = real != nullptr ? real : dir;
+  free(real);  // NOLINT(cppcoreguidelines-no-malloc)
+  while (!at.empty()) {
+    for (const char* name : {"berth.json", "depot.json"}) {
+      std::string path = at + "/" + name;
+      if (!os::Exists(path)) {
+        continue;
+      }
+      std::string text = BERTH_TRY(os::ReadFile(path));
+      nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+      if (j.is_object() && j.contains("id") && j["id"].is_string()) {
+        return j["id"].get<std::string>();
+      }
+      return Error::InvalidArgument(path + ": want {\"id\": \"<project id>\"}");
+    }
+    if (at == "/") {
+      break;
+    }
+    size_t slash = at.rfind('/');
+    at = slash == 0 ? "/" : at.substr(0, slash);
+  }
+  return Error::InvalidArgument(
+      "a remote build needs a project: --project, BERTH_PROJECT or a berth.json (berth init)");
+}
 
 // --secret id=ID[,src=FILE|,env=VAR][,type=file|env]: the value. A bare id=ID reads the
 // environment variable ID, as buildx does.
@@ -435,7 +475,31 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
   options.source_date_epoch = BERTH_TRY(archive::SourceDateEpochFromEnv());
   Context ctx = Context::Background().WithCancel();
   InterruptWatcher interrupt(ctx);
-  Result<engine::BuildResult> built = engine::Build(ctx, options);
+  std::string host = flags.host;
+  if (const char* env = std::getenv("BERTH_HOST"); host.empty() && env != nullptr) {
+    host = env;
+  }
+  Result<engine::BuildResult> built = Error::Internal("unset");
+  if (!host.empty()) {
+    RemoteTarget target{.host = host, .token = flags.token};
+    if (const char* env = std::getenv("BERTH_TOKEN"); target.token.empty() && env != nullptr) {
+      target.token = env;
+    }
+    target.project = BERTH_TRY(usage(FindProject(flags.project, context)));
+    RemoteStats stats;
+    built = RemoteBuild(ctx, target, options, &stats);
+    if (!flags.quiet && !stats.build_id.empty()) {
+      std::fprintf(stderr, "remote build %s: %llu context file(s) sent, %llu bytes\n",
+                   stats.build_id.c_str(), static_cast<unsigned long long>(stats.files_sent),
+                   static_cast<unsigned long long>(stats.wire_bytes));
+      if (std::getenv("BERTH_NO_SUMMARY_LINK") == nullptr) {
+        std::fprintf(stderr, "build record: %s/api/v1/builds/%s\n", NormalizeHost(host).c_str(),
+                     stats.build_id.c_str());
+      }
+    }
+  } else {
+    built = engine::Build(ctx, options);
+  }
   if (!built.ok() && interrupt.signal() != 0) {
     exit_code = 130;
     return Error::Cancelled("build cancelled: " + built.error().ToString());
@@ -522,6 +586,10 @@ void RegisterBuildCommand(CLI::App& app, int& exit_code) {
       ->allow_extra_args(false);
   build->add_flag("--push", flags->push, "Shorthand for --output=type=registry");
   build->add_flag("--load", flags->load, "Shorthand for --output=type=docker (the local store)");
+  build->add_option("--host", flags->host, "berthd to build on (default: $BERTH_HOST; none: here)");
+  build->add_option("--token", flags->token, "Token for berthd (default: $BERTH_TOKEN)");
+  build->add_option("--project", flags->project,
+                    "berthd project (default: $BERTH_PROJECT, then berth.json)");
   build->add_option("--metadata-file", flags->metadata_file,
                     "Write build result metadata to a file (JSON)");
   build->callback([flags, &exit_code] {

@@ -21,6 +21,8 @@
 #include "metastore/store.h"
 #include "os/file.h"
 #include "service/api.h"
+#include "service/builder.h"
+#include "service/remote.h"
 
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "0.1.0-dev"
@@ -39,6 +41,7 @@ struct Config {
   std::string tls_cert;
   std::string tls_key;
   int threads = 32;
+  int builds = 2;  // builds running at once; more wait queued
 };
 
 // Fills the fields the flags left unset from the TOML file.
@@ -75,6 +78,14 @@ Result<> LoadConfig(const std::string& path, Config& config, const CLI::App& app
       BERTH_TRY(set_string("--tls-cert", config.tls_cert));
     } else if (k == "tls_key") {
       BERTH_TRY(set_string("--tls-key", config.tls_key));
+    } else if (k == "builds") {
+      std::optional<int64_t> v = value.value<int64_t>();
+      if (!v || *v < 1 || *v > 256) {
+        return Error::InvalidArgument(path + ": builds: want an integer in [1, 256]");
+      }
+      if (app.count("--builds") == 0) {
+        config.builds = static_cast<int>(*v);
+      }
     } else if (k == "threads") {
       std::optional<int64_t> v = value.value<int64_t>();
       if (!v || *v < 1 || *v > 1024) {
@@ -144,6 +155,11 @@ Result<> Serve(const Config& config) {
                                             .tls_key = config.tls_key,
                                             .threads = static_cast<size_t>(config.threads)}));
   service::RegisterApi(*server, *store);
+  // The builder's engine state (images, cache, snapshots) lives in ROOT/builder; base images
+  // resolve there first, then through ROOT/builder/config.toml's registry mirrors.
+  service::Builder builder(*store, {.root = config.root + "/builder",
+                                    .max_concurrent = static_cast<size_t>(config.builds)});
+  service::RegisterRemoteBuilds(*server, *store, builder, {.root = config.root});
   BERTH_TRY_CONTEXT(server->Start(), "listening on " + config.listen);
   std::printf("berthd: listening on %s://%s:%d\n", config.tls_cert.empty() ? "http" : "https",
               host.c_str(), server->port());
@@ -171,6 +187,8 @@ int Run(int argc, char** argv) {
   app.add_option("--tls-cert", config.tls_cert, "TLS certificate (PEM); with --tls-key");
   app.add_option("--tls-key", config.tls_key, "TLS private key (PEM)");
   app.add_option("--threads", config.threads, "HTTP worker threads")->check(CLI::Range(1, 1024));
+  app.add_option("--builds", config.builds, "Builds running at once (more wait, queued)")
+      ->check(CLI::Range(1, 256));
   app.add_option("--config", config_file, "TOML config file (keys as the flags, with _)");
   try {
     app.parse(argc, argv);

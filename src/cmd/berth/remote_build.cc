@@ -1,0 +1,314 @@
+#include "cmd/berth/remote_build.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "archive/apply.h"
+#include "base/io.h"
+#include "base/scope_exit.h"
+#include "contextsync/bundle.h"
+#include "contextsync/manifest.h"
+#include "contextsync/scan.h"
+#include "engine/options_json.h"
+#include "engine/progress.h"
+#include "os/file.h"
+#include "registry/http.h"
+
+namespace berth::cmd {
+namespace {
+
+using json = nlohmann::json;
+
+// Splits a streamed body into lines and hands each to `on_line`.
+class LineWriter final : public Writer {
+ public:
+  explicit LineWriter(std::function<Result<>(std::string_view)> on_line)
+      : on_line_(std::move(on_line)) {}
+  Result<> Write(std::string_view data) override {
+    partial_.append(data);
+    size_t start = 0;
+    for (size_t nl = partial_.find('\n'); nl != std::string::npos;
+         nl = partial_.find('\n', start)) {
+      BERTH_TRY(on_line_(std::string_view(partial_).substr(start, nl - start)));
+      start = nl + 1;
+    }
+    partial_.erase(0, start);
+    if (partial_.size() > (size_t{64} << 20)) {
+      return Error::DataLoss("the build stream sent a line over 64 MiB");
+    }
+    return {};
+  }
+  Result<> Close() override { return {}; }
+
+ private:
+  std::function<Result<>(std::string_view)> on_line_;
+  std::string partial_;
+};
+
+// The API's error document as an Error with the matching code.
+Error ApiError(const registry::HttpResponse& r, const std::string& what) {
+  std::string message = "HTTP " + std::to_string(r.status);
+  ErrorCode code = ErrorCode::kUnavailable;
+  try {
+    json j = json::parse(r.body);
+    message = j.at("error").at("message").get<std::string>();
+  } catch (const std::exception&) {
+  }
+  switch (r.status) {
+    case 400:
+      code = ErrorCode::kInvalidArgument;
+      break;
+    case 401:
+      code = ErrorCode::kUnauthenticated;
+      message += " (check the token: --token, BERTH_TOKEN or berth login)";
+      break;
+    case 403:
+      code = ErrorCode::kPermissionDenied;
+      break;
+    case 404:
+      code = ErrorCode::kNotFound;
+      break;
+    case 412:
+      code = ErrorCode::kFailedPrecondition;
+      break;
+    default:
+      break;
+  }
+  return Error(code, what + ": " + message);
+}
+
+std::string CacheDir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg != nullptr && *xdg != '\0') {
+    return std::string(xdg) + "/berth/contextsync";
+  }
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : "/tmp") + "/.cache/berth/contextsync";
+}
+
+// A temporary file, removed when this goes away.
+struct TempFile {
+  std::string path;
+  UniqueFd fd;
+  ~TempFile() {
+    if (!path.empty()) {
+      (void)unlink(path.c_str());
+    }
+  }
+  static Result<std::unique_ptr<TempFile>> Create(const std::string& dir) {
+    auto t = std::make_unique<TempFile>();
+    t->path = dir + "/berth-remote-XXXXXX";
+    int fd = mkstemp(t->path.data());
+    if (fd < 0) {
+      t->path.clear();
+      return Error::FromErrno("creating a temporary file in " + dir, errno);
+    }
+    t->fd = UniqueFd(fd);
+    return t;
+  }
+};
+
+}  // namespace
+
+std::string NormalizeHost(const std::string& host) {
+  std::string h = host;
+  while (h.ends_with('/')) {
+    h.pop_back();
+  }
+  if (h.starts_with("http://") || h.starts_with("https://")) {
+    return h;
+  }
+  bool loopback = h.starts_with("127.") || h.starts_with("localhost") || h.starts_with("[::1]");
+  return (loopback ? "http://" : "https://") + h;
+}
+
+Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& target,
+                                        const engine::BuildOptions& options, RemoteStats* stats) {
+  if (!options.ssh.empty()) {
+    return Error::Unimplemented("--ssh is not forwarded to a remote builder yet");
+  }
+  for (const auto& [name, value] : options.build_contexts) {
+    if (!value.starts_with("docker-image://")) {
+      return Error::Unimplemented("--build-context " + name +
+                                  "=DIR: only docker-image:// contexts work remotely so far");
+    }
+  }
+  std::string base = NormalizeHost(target.host);
+  std::string project_path = "/api/v1/projects/" + target.project;
+  registry::HttpClient http;
+  auto request = [&](std::string method, std::string path) {
+    registry::HttpRequest r;
+    r.method = std::move(method);
+    r.url = base + path;
+    r.headers.emplace_back("Authorization", "Bearer " + target.token);
+    return r;
+  };
+
+  // 1. The manifest, and what the builder lacks.
+  contextsync::Manifest manifest = BERTH_TRY_CONTEXT(
+      contextsync::Scan(ctx, options.context, options.context_excludes, {.cache_dir = CacheDir()}),
+      "scanning the context " + options.context);
+  registry::HttpRequest missing_req = request("POST", project_path + "/context/missing");
+  missing_req.headers.emplace_back("Content-Type", "application/json");
+  missing_req.body = "{\"manifest\":" + contextsync::ManifestToJson(manifest) + "}";
+  missing_req.max_body = size_t{256} << 20;
+  registry::HttpResponse missing_resp =
+      BERTH_TRY_CONTEXT(http.Do(ctx, missing_req), "reaching " + base);
+  if (missing_resp.status != 200) {
+    return ApiError(missing_resp, "sending the context manifest");
+  }
+  std::string manifest_id;
+  std::vector<digest::Digest> missing;
+  try {
+    json j = json::parse(missing_resp.body);
+    manifest_id = j.at("manifest_id").get<std::string>();
+    for (const json& d : j.at("missing")) {
+      missing.push_back(BERTH_TRY(digest::Digest::Parse(d.get<std::string>())));
+    }
+  } catch (const std::exception& e) {
+    return Error::DataLoss(std::string("the builder's missing list: ") + e.what());
+  }
+
+  // 2. Only those files, as one compressed bundle.
+  RemoteStats local_stats;
+  if (!missing.empty()) {
+    std::unique_ptr<TempFile> bundle = BERTH_TRY(TempFile::Create("/tmp"));
+    {
+      FdWriter writer(bundle->fd.get());
+      BERTH_TRY_CONTEXT(contextsync::WriteBundle(ctx, options.context, manifest, missing, writer),
+                        "packing the context files");
+    }
+    struct stat st {};
+    if (fstat(bundle->fd.get(), &st) != 0 || lseek(bundle->fd.get(), 0, SEEK_SET) != 0) {
+      return Error::FromErrno("reading " + bundle->path, errno);
+    }
+    FdReader reader(bundle->fd.get());
+    registry::HttpRequest put = request("PUT", project_path + "/context/" + manifest_id);
+    put.body_reader = &reader;
+    put.body_size = st.st_size;
+    registry::HttpResponse put_resp = BERTH_TRY_CONTEXT(http.Do(ctx, put), "uploading the context");
+    if (put_resp.status != 200) {
+      return ApiError(put_resp, "uploading the context");
+    }
+    local_stats.files_sent = missing.size();
+    local_stats.wire_bytes = static_cast<uint64_t>(st.st_size);
+  }
+
+  // 3. The build, its progress streamed back.
+  std::unique_ptr<engine::Renderer> own_renderer;
+  engine::Renderer* renderer = options.renderer;
+  if (renderer == nullptr && options.progress != nullptr) {
+    own_renderer = engine::NewRenderer(options.progress_mode, options.progress);
+    renderer = own_renderer.get();
+  }
+  registry::HttpRequest start = request("POST", project_path + "/builds");
+  start.headers.emplace_back("Content-Type", "application/json");
+  start.body = "{\"options\":" + engine::OptionsToJson(options, /*with_secrets=*/true) +
+               ",\"manifest_id\":\"" + manifest_id + "\"}";
+  std::optional<json> result;
+  std::optional<json> failure;
+  LineWriter lines([&](std::string_view line) -> Result<> {
+    if (line.empty()) {
+      return {};
+    }
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      return Error::DataLoss("the build stream sent a line that is not JSON");
+    }
+    if (j.contains("build") && j["build"].is_object()) {
+      local_stats.build_id = j["build"].value("id", "");
+    } else if (j.contains("step") && renderer != nullptr) {
+      Result<engine::StepUpdate> u = engine::StepUpdateFromJson(j["step"].dump());
+      if (u.ok()) {
+        renderer->Update(*u);
+      }
+    } else if (j.contains("result")) {
+      result = j["result"];
+    } else if (j.contains("error")) {
+      failure = j["error"];
+    }
+    return {};
+  });
+  start.sink = &lines;
+  Result<registry::HttpResponse> started = http.Do(ctx, start);
+  if (renderer != nullptr) {
+    renderer->Finish();
+  }
+  if (!started.ok()) {
+    return std::move(started).error().AddContext("running the build on " + base);
+  }
+  if (started->status != 200) {
+    return ApiError(*started, "starting the build");
+  }
+  if (stats != nullptr) {
+    *stats = local_stats;
+  }
+  if (failure) {
+    return Error::Internal(failure->value("message", "the build failed"));
+  }
+  if (!result) {
+    return Error::Unavailable("the build stream ended without a result (builder restarted?)");
+  }
+
+  // 4. Client-side outputs.
+  engine::BuildResult out;
+  out.manifest_digest = result->value("manifest_digest", "");
+  out.config_digest = result->value("config_digest", "");
+  out.manifest_size = result->value("manifest_size", int64_t{0});
+  out.manifest_media_type = result->value("manifest_media_type", "");
+  out.platform = result->value("platform", "");
+  out.tags = result->value("tags", std::vector<std::string>{});
+  out.pushed = result->value("pushed", std::vector<std::string>{});
+  for (const json& o : result->value("outputs", json::array())) {
+    size_t index = o.value("index", size_t{0});
+    std::string url = o.value("url", "");
+    if (index >= options.outputs.size() || !url.starts_with("/api/v1/builds/")) {
+      return Error::DataLoss("the builder named an output berth did not ask for");
+    }
+    const engine::Output& want = options.outputs[index];
+    std::unique_ptr<TempFile> file = BERTH_TRY(TempFile::Create("/tmp"));
+    FdWriter writer(file->fd.get());
+    registry::HttpRequest get = request("GET", url);
+    get.sink = &writer;
+    registry::HttpResponse got = BERTH_TRY_CONTEXT(http.Do(ctx, get), "fetching an output");
+    if (got.status != 200) {
+      return ApiError(got, "fetching output " + std::to_string(index));
+    }
+    if (lseek(file->fd.get(), 0, SEEK_SET) != 0) {
+      return Error::FromErrno("reading " + file->path, errno);
+    }
+    bool unpack = want.type == engine::OutputType::kLocal ||
+                  (want.type == engine::OutputType::kOci && !want.tar);
+    if (unpack) {
+      BERTH_TRY(os::MakeDirs(want.dest, 0755));
+      FdReader reader(file->fd.get());
+      BERTH_TRY_CONTEXT(archive::ApplyLayer(ctx, reader, want.dest, {}),
+                        "unpacking the output into " + want.dest);
+    } else if (want.dest == "-") {
+      std::fflush(options.stdout_stream);
+      FdReader reader(file->fd.get());
+      FdWriter to_stdout(fileno(options.stdout_stream));
+      BERTH_TRY(Copy(to_stdout, reader));
+    } else {
+      std::string tmp = want.dest + ".berth-tmp";
+      {
+        UniqueFd dest = BERTH_TRY(os::Open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        FdReader reader(file->fd.get());
+        FdWriter dest_writer(dest.get());
+        BERTH_TRY(Copy(dest_writer, reader));
+      }
+      if (::rename(tmp.c_str(), want.dest.c_str()) != 0) {
+        return Error::FromErrno("renaming to " + want.dest, errno);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace berth::cmd

@@ -1,0 +1,38 @@
+// `berth build` against berthd: sync the context (only what the project's builder lacks), start
+// the build, render its progress as a local build does, and bring client-side outputs back
+// (service/remote.h has the protocol).
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "base/context.h"
+#include "base/result.h"
+#include "engine/engine.h"
+
+namespace berth::cmd {
+
+struct RemoteTarget {
+  std::string host;  // "http://127.0.0.1:8088" or "https://builder.example.com"
+  std::string token;
+  std::string project;  // project id
+};
+
+struct RemoteStats {
+  std::string build_id;
+  uint64_t files_sent = 0;
+  uint64_t wire_bytes = 0;
+};
+
+// Runs `options` (a local build's options: context dir, outputs with local destinations) on
+// `target`. Progress goes to options.renderer (or is drawn on options.progress). Cancelling
+// `ctx` (Ctrl-C) cancels the build on the server.
+Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& target,
+                                        const engine::BuildOptions& options,
+                                        RemoteStats* stats = nullptr);
+
+// "host:port" -> "http://host:port" for loopback hosts, "https://host:port" otherwise; URLs with
+// a scheme are kept (without a trailing slash).
+std::string NormalizeHost(const std::string& host);
+
+}  // namespace berth::cmd

@@ -1,0 +1,385 @@
+#include "service/remote.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "base/io.h"
+#include "base/scope_exit.h"
+#include "contextsync/bundle.h"
+#include "contextsync/file_store.h"
+#include "contextsync/manifest.h"
+#include "digest/digest.h"
+#include "engine/options_json.h"
+#include "os/file.h"
+#include "service/api.h"
+#include "snapshot/fs_util.h"
+
+namespace berth::service {
+namespace {
+
+using httpserver::Request;
+using httpserver::Response;
+using json = nlohmann::json;
+
+bool IsHex64(const std::string& s) {
+  if (s.size() != 64) {
+    return false;
+  }
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// NDJSON lines to the client, from the build's threads and the heartbeat; the first failed
+// write (the client went away) cancels the build.
+class Stream {
+ public:
+  Stream(Writer& out, Context ctx) : out_(out), ctx_(std::move(ctx)) {}
+
+  void Line(const json& j) {
+    std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    std::lock_guard lock(mu_);
+    if (broken_) {
+      return;
+    }
+    if (!out_.Write(line).ok()) {
+      broken_ = true;
+      ctx_.Cancel("the client went away");
+    }
+  }
+
+ private:
+  Writer& out_;
+  Context ctx_;
+  std::mutex mu_;
+  bool broken_ = false;
+};
+
+class StreamRenderer final : public engine::Renderer {
+ public:
+  explicit StreamRenderer(Stream& stream) : stream_(stream) {}
+  void Update(const engine::StepUpdate& u) override {
+    stream_.Line({{"step", json::parse(engine::ToJson(u))}});
+  }
+
+ private:
+  Stream& stream_;
+};
+
+class Remote {
+ public:
+  Remote(metastore::Store& store, Builder& builder, RemoteOptions options)
+      : store_(store), builder_(builder), options_(std::move(options)) {}
+
+  httpserver::Handler Authed(
+      std::function<Result<Response>(const Context&, const Principal&, const Request&)> action) {
+    return [this, action = std::move(action)](const Request& r) -> Response {
+      Context ctx = Context::Background();
+      Result<Principal> who = Authenticate(ctx, store_, r);
+      if (!who.ok()) {
+        return Response::FromError(who.error());
+      }
+      Result<Response> out = action(ctx, *who, r);
+      return out.ok() ? std::move(out).value() : Response::FromError(out.error());
+    };
+  }
+
+  std::string ProjectDir(const std::string& id) const { return options_.root + "/projects/" + id; }
+
+  Result<std::unique_ptr<contextsync::FileStore>> Files(const std::string& project) {
+    return contextsync::FileStore::Open(ProjectDir(project) + "/files");
+  }
+
+  Result<contextsync::Manifest> LoadManifest(const std::string& project, const std::string& id) {
+    if (!IsHex64(id)) {
+      return Error::InvalidArgument("manifest id " + id + ": want 64 hex digits");
+    }
+    Result<std::string> text = os::ReadFile(ProjectDir(project) + "/manifests/" + id + ".json");
+    if (!text.ok()) {
+      return Error::NotFound("manifest " + id + " not found: send it to context/missing first");
+    }
+    return contextsync::ParseManifestJson(*text);
+  }
+
+  Result<Response> Missing(const Context& ctx, const Principal& who, const Request& r) {
+    metastore::Project project = BERTH_TRY(AuthorizeProject(ctx, store_, who, r.params.at("id")));
+    json body;
+    try {
+      body = json::parse(r.body);
+    } catch (const std::exception& e) {
+      return Error::InvalidArgument(std::string("request body: ") + e.what());
+    }
+    if (!body.is_object() || !body.contains("manifest")) {
+      return Error::InvalidArgument("request body: field \"manifest\" is required");
+    }
+    contextsync::Manifest manifest =
+        BERTH_TRY(contextsync::ParseManifestJson(body["manifest"].dump()));
+    std::string canonical = contextsync::ManifestToJson(manifest);
+    std::string id = digest::FromBytes(canonical).hex();
+    std::string dir = ProjectDir(project.id) + "/manifests";
+    BERTH_TRY(os::MakeDirs(dir, 0700));
+    BERTH_TRY(os::WriteFileAtomic(dir + "/" + id + ".json", canonical, 0600));
+    std::unique_ptr<contextsync::FileStore> files = BERTH_TRY(Files(project.id));
+    json missing = json::array();
+    for (const digest::Digest& d : BERTH_TRY(files->Missing(manifest))) {
+      missing.push_back(d.ToString());
+    }
+    return Response::Json(200, json{{"manifest_id", id}, {"missing", missing}}.dump());
+  }
+
+  Result<Response> Upload(const Context& ctx, const Principal& who, const Request& r) {
+    metastore::Project project = BERTH_TRY(AuthorizeProject(ctx, store_, who, r.params.at("id")));
+    std::string id = r.params.at("manifest");
+    contextsync::Manifest manifest = BERTH_TRY(LoadManifest(project.id, id));
+    std::unique_ptr<contextsync::FileStore> files = BERTH_TRY(Files(project.id));
+    std::vector<digest::Digest> expected = BERTH_TRY(files->Missing(manifest));
+    // The body goes to a temporary file first (the bundle reader pulls; the server pushes),
+    // which a failed or cut-off upload removes.
+    std::string tmp_dir = ProjectDir(project.id) + "/uploads";
+    BERTH_TRY(os::MakeDirs(tmp_dir, 0700));
+    std::string tmp = tmp_dir + "/bundle-XXXXXX";
+    int raw = mkstemp(tmp.data());
+    if (raw < 0) {
+      return Error::FromErrno("creating " + tmp, errno);
+    }
+    UniqueFd fd(raw);
+    ScopeExit remove([&] { (void)unlink(tmp.c_str()); });
+    bool write_ok = true;
+    uint64_t wire = 0;
+    bool read = r.read_body([&](std::string_view chunk) {
+      wire += chunk.size();
+      write_ok = os::WriteAll(fd.get(), chunk).ok();
+      return write_ok;
+    });
+    if (!read || !write_ok) {
+      return Error::DataLoss("the upload was cut off or could not be stored");
+    }
+    if (lseek(fd.get(), 0, SEEK_SET) != 0) {
+      return Error::FromErrno("lseek " + tmp, errno);
+    }
+    FdReader reader(fd.get());
+    contextsync::BundleStats stats =
+        BERTH_TRY(contextsync::ReadBundle(ctx, reader, *files, manifest, expected));
+    {
+      std::lock_guard lock(mu_);
+      Sent& sent = sent_[project.id + "/" + id];
+      sent.files += stats.files;
+      sent.wire_bytes += wire;
+      for (const digest::Digest& d : stats.digests) {
+        sent.digests.insert(d.ToString());
+      }
+    }
+    return Response::Json(
+        200, json{{"files", stats.files}, {"bytes", stats.bytes}, {"wire_bytes", wire}}.dump());
+  }
+
+  Result<Response> StartBuild(const Context& ctx, const Principal& who, const Request& r) {
+    metastore::Project project = BERTH_TRY(AuthorizeProject(ctx, store_, who, r.params.at("id")));
+    json body;
+    try {
+      body = json::parse(r.body);
+    } catch (const std::exception& e) {
+      return Error::InvalidArgument(std::string("request body: ") + e.what());
+    }
+    if (!body.is_object() || !body.contains("options") || !body["options"].is_object()) {
+      return Error::InvalidArgument("request body: field \"options\" (an object) is required");
+    }
+    std::string manifest_id = body.value("manifest_id", "");
+    engine::BuildOptions options = BERTH_TRY(engine::OptionsFromJson(body["options"].dump()));
+    contextsync::Manifest manifest = BERTH_TRY(LoadManifest(project.id, manifest_id));
+    std::unique_ptr<contextsync::FileStore> files = BERTH_TRY(Files(project.id));
+    if (!BERTH_TRY(files->Missing(manifest)).empty()) {
+      return Error::FailedPrecondition("the context is incomplete: upload the missing files");
+    }
+    metastore::Build build =
+        BERTH_TRY(store_.CreateBuild(ctx, {.project_id = project.id,
+                                           .options_json = engine::OptionsToJson(options, false),
+                                           .dockerfile = options.dockerfile_text}));
+    // What travelled for this context, recorded with the build.
+    Sent sent;
+    {
+      std::lock_guard lock(mu_);
+      auto it = sent_.find(project.id + "/" + manifest_id);
+      if (it != sent_.end()) {
+        sent = std::move(it->second);
+        sent_.erase(it);
+      }
+    }
+    std::vector<metastore::ContextFile> sent_files;
+    for (const contextsync::Entry& e : manifest.entries) {
+      if (e.type == contextsync::EntryType::kFile && sent.digests.count(e.digest.ToString())) {
+        sent_files.push_back(
+            {.path = e.path, .size = static_cast<int64_t>(e.size), .digest = e.digest.ToString()});
+      }
+    }
+    BERTH_TRY(
+        store_.SetBuildContext(ctx, build.id, sent_files, static_cast<int64_t>(sent.wire_bytes)));
+
+    std::string context_dir = ProjectDir(project.id) + "/contexts/" + build.id;
+    std::string output_dir = ProjectDir(project.id) + "/outputs/" + build.id;
+    BERTH_TRY(os::MakeDirs(ProjectDir(project.id) + "/contexts", 0700));
+    BERTH_TRY(files->Materialize(ctx, manifest, context_dir));
+    options.context = context_dir;
+    // Client-side outputs are written here and fetched; the client unpacks directories.
+    json outputs = json::array();
+    for (size_t i = 0; i < options.outputs.size(); ++i) {
+      engine::Output& out = options.outputs[i];
+      bool client_side = out.type == engine::OutputType::kLocal ||
+                         out.type == engine::OutputType::kTar ||
+                         out.type == engine::OutputType::kOci ||
+                         (out.type == engine::OutputType::kDocker && !out.dest.empty());
+      if (!client_side) {
+        continue;
+      }
+      BERTH_TRY(os::MakeDirs(output_dir, 0700));
+      std::string type(engine::OutputTypeName(out.type));
+      if (out.type == engine::OutputType::kLocal) {
+        out.type = engine::OutputType::kTar;
+      }
+      out.tar = true;
+      out.dest = output_dir + "/" + std::to_string(i);
+      outputs.push_back({{"index", i},
+                         {"type", type},
+                         {"url", "/api/v1/builds/" + build.id + "/outputs/" + std::to_string(i)}});
+    }
+
+    Response response;
+    response.content_type = "application/x-ndjson";
+    std::string build_id = build.id;
+    response.stream = [this, project, build_id, options = std::move(options), context_dir,
+                       outputs](Writer& w) mutable {
+      Context build_ctx = Context::Background().WithCancel();
+      Stream stream(w, build_ctx);
+      ScopeExit remove_context([&] { (void)snapshot::RemoveAll(context_dir); });
+      stream.Line({{"build", {{"id", build_id}, {"project_id", project.id}}}});
+      // Heartbeat: a silent step still notices a client that went away.
+      std::mutex hb_mu;
+      std::condition_variable hb_cv;
+      bool done = false;
+      std::thread heartbeat([&] {
+        std::unique_lock lock(hb_mu);
+        while (!done) {
+          hb_cv.wait_for(lock, std::chrono::seconds(2));
+          if (!done) {
+            stream.Line({{"ping", true}});
+          }
+        }
+      });
+      StreamRenderer renderer(stream);
+      Result<engine::BuildResult> result =
+          builder_.Run(build_ctx, project, build_id, std::move(options), &renderer);
+      {
+        std::lock_guard lock(hb_mu);
+        done = true;
+      }
+      hb_cv.notify_all();
+      heartbeat.join();
+      if (!result.ok()) {
+        stream.Line({{"error",
+                      {{"code", httpserver::ErrorCodeName(result.error())},
+                       {"message", result.error().ToString()}}}});
+        return;
+      }
+      stream.Line({{"result",
+                    {{"build_id", build_id},
+                     {"manifest_digest", result->manifest_digest},
+                     {"config_digest", result->config_digest},
+                     {"manifest_size", result->manifest_size},
+                     {"manifest_media_type", result->manifest_media_type},
+                     {"platform", result->platform},
+                     {"tags", result->tags},
+                     {"pushed", result->pushed},
+                     {"outputs", outputs}}}});
+    };
+    return response;
+  }
+
+  Result<Response> Output(const Context& ctx, const Principal& who, const Request& r) {
+    const std::string& id = r.params.at("id");
+    Result<metastore::Build> build = store_.GetBuild(ctx, id);
+    if (!build.ok() || !AuthorizeProject(ctx, store_, who, build->project_id).ok()) {
+      return Error::NotFound("build " + id + " not found");
+    }
+    const std::string& n = r.params.at("n");
+    if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos) {
+      return Error::InvalidArgument("output index " + n);
+    }
+    std::string path = ProjectDir(build->project_id) + "/outputs/" + id + "/" + n;
+    Result<UniqueFd> fd = os::Open(path, O_RDONLY | O_CLOEXEC);
+    if (!fd.ok()) {
+      return Error::NotFound("output " + n + " of build " + id + " not found (fetched already?)");
+    }
+    auto shared = std::make_shared<UniqueFd>(std::move(fd).value());
+    Response response;
+    response.content_type = "application/x-tar";
+    response.stream = [shared, path](Writer& w) {
+      std::vector<char> buf(1 << 20);
+      bool complete = true;
+      for (;;) {
+        ssize_t got = ::read(shared->get(), buf.data(), buf.size());
+        if (got < 0 && errno == EINTR) {
+          continue;
+        }
+        if (got <= 0) {
+          complete = got == 0;
+          break;
+        }
+        if (!w.Write(std::string_view(buf.data(), static_cast<size_t>(got))).ok()) {
+          complete = false;
+          break;
+        }
+      }
+      if (complete) {
+        (void)unlink(path.c_str());
+      }
+    };
+    return response;
+  }
+
+ private:
+  struct Sent {
+    uint64_t files = 0;
+    uint64_t wire_bytes = 0;
+    std::set<std::string> digests;
+  };
+
+  metastore::Store& store_;
+  Builder& builder_;
+  RemoteOptions options_;
+  std::mutex mu_;
+  std::map<std::string, Sent> sent_;  // by project/manifest id, until the build takes it
+};
+
+}  // namespace
+
+void RegisterRemoteBuilds(httpserver::Server& server, metastore::Store& store, Builder& builder,
+                          const RemoteOptions& options) {
+  auto remote = std::make_shared<Remote>(store, builder, options);
+  auto bind = [remote](Result<Response> (Remote::*method)(const Context&, const Principal&,
+                                                          const Request&)) {
+    return remote->Authed(
+        [remote, method](const Context& ctx, const Principal& who, const Request& r) {
+          return ((*remote).*method)(ctx, who, r);
+        });
+  };
+  server.Route("POST", "/api/v1/projects/:id/context/missing", bind(&Remote::Missing));
+  server.Route("PUT", "/api/v1/projects/:id/context/:manifest", bind(&Remote::Upload),
+               /*stream_body=*/true);
+  server.Route("POST", "/api/v1/projects/:id/builds", bind(&Remote::StartBuild));
+  server.Route("GET", "/api/v1/builds/:id/outputs/:n", bind(&Remote::Output));
+}
+
+}  // namespace berth::service

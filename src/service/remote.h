@@ -1,0 +1,43 @@
+// Remote builds over HTTP: the context sync and the build stream (contextsync/contextsync.h has
+// the sync protocol; this is its transport and the build around it).
+//
+//   POST /api/v1/projects/:id/context/missing   {"manifest": <manifest JSON>}
+//        -> {"manifest_id": "<hex>", "missing": ["sha256:...", ...]}
+//        The server keeps the manifest (by the digest of its JSON) and answers with the file
+//        contents the project's file store lacks.
+//   PUT  /api/v1/projects/:id/context/:manifest_id   <bundle: zstd stream of the missing files>
+//        -> {"files": n, "bytes": uncompressed, "wire_bytes": what travelled}
+//   POST /api/v1/projects/:id/builds   {"options": <engine options JSON with secrets>,
+//                                       "manifest_id": "<hex>"}
+//        -> newline-delimited JSON, streamed while the build runs:
+//             {"build": {...}}              the build record, once, first
+//             {"step": {...}}               a progress update (engine::StepUpdate's JSON)
+//             {"ping": true}                every few seconds, so a vanished client is noticed
+//             {"result": {...}}             last, on success: digests, tags, pushed names, and
+//                                           "outputs": [{"index","type","url"}] to download
+//             {"error": {"code","message"}} last, on failure
+//        The client going away cancels the build (containers killed, recorded as canceled).
+//   GET  /api/v1/builds/:id/outputs/:n   the n-th client-side output as a tar (type=local and
+//        oci tar=false arrive as tars the client unpacks); removed once fetched.
+//
+// Outputs that write on the client (local, tar, oci, docker with a dest) are written on the
+// server under the build's output directory and fetched; image outputs stay on the builder
+// (push=true pushes from it).
+#pragma once
+
+#include <string>
+
+#include "httpserver/server.h"
+#include "metastore/store.h"
+#include "service/builder.h"
+
+namespace berth::service {
+
+struct RemoteOptions {
+  std::string root;  // berthd's --root: projects/<id>/{files,manifests,contexts,outputs}
+};
+
+void RegisterRemoteBuilds(httpserver::Server& server, metastore::Store& store, Builder& builder,
+                          const RemoteOptions& options);
+
+}  // namespace berth::service

@@ -1,0 +1,214 @@
+// Remote builds end to end: the real berthd on loopback with a busybox base in its builder, and
+// `berth build` with BERTH_HOST/BERTH_TOKEN/BERTH_PROJECT. Checks: the same image digest as a
+// local build (under SOURCE_DATE_EPOCH), an unchanged context sends no file, one changed file of
+// a 10,000-file context sends only that file (the byte counts the server records), outputs come
+// back, a bad token is a clear error, and Ctrl-C on the client cancels the build on the server.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "build_fixture.h"
+#include "registry/testing/docker_registry.h"
+
+namespace berth::e2e {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kAdmin = "e2e-admin-token-0123456789";
+constexpr const char* kEpoch = "1700000000";
+
+class RemoteBuildE2eTest : public BuildE2eTest {
+ protected:
+  void SetUp() override {
+    BuildE2eTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) {
+      return;
+    }
+    server_root_ = dir_ + "/server";
+    // The same base in the builder, imported under the same SOURCE_DATE_EPOCH as the local one.
+    ASSERT_EQ(Sh("SOURCE_DATE_EPOCH=" + std::string(kEpoch) + " BERTH_ROOT=" + server_root_ +
+                 "/builder " + std::string(BERTH_BIN) + "/berth image import " + dir_ +
+                 "/rootfs busybox:latest >/dev/null"),
+              0);
+    ASSERT_EQ(Sh("SOURCE_DATE_EPOCH=" + std::string(kEpoch) + " BERTH_ROOT=" + root_ + " " +
+                 std::string(BERTH_BIN) + "/berth image import " + dir_ +
+                 "/rootfs busybox:latest >/dev/null"),
+              0);
+    port_ = registry::test::FreePort();
+    pid_ = fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      setenv("BERTHD_ADMIN_TOKEN", kAdmin, 1);
+      std::string log = dir_ + "/berthd.log";
+      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::string bin = std::string(BERTH_BIN) + "/berthd";
+      std::string listen = "127.0.0.1:" + std::to_string(port_);
+      execl(bin.c_str(), "berthd", "--listen", listen.c_str(), "--root", server_root_.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 200 && Sh("curl -fs " + Url("/healthz") + " >/dev/null") != 0; ++i) {
+      usleep(50 * 1000);
+    }
+    json project = Api("POST", "/api/v1/projects", "{\"name\":\"web\"}");
+    project_ = project.value("id", "");
+    ASSERT_FALSE(project_.empty()) << project.dump();
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    BuildE2eTest::TearDown();
+  }
+
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  json Api(const std::string& method, const std::string& path, const std::string& body = "") {
+    std::string cmd = "curl -s -X " + method + " -H 'Authorization: Bearer " + kAdmin + "' " +
+                      (body.empty() ? "" : "-d " + Quote(body) + " ") + Url(path) + " >" + dir_ +
+                      "/api.json";
+    Sh(cmd);
+    return json::parse(os::ReadFile(dir_ + "/api.json").value_or("{}"), nullptr, false);
+  }
+  CmdResult Remote(const std::string& args, const std::string& token = kAdmin) {
+    return Berth("build --host 127.0.0.1:" + std::to_string(port_) + " --token " + token +
+                 " --project " + project_ + " " + args);
+  }
+  // The build id from "remote build b_...: ..." on stderr.
+  static std::string BuildId(const std::string& err) {
+    size_t at = err.find("remote build ");
+    if (at == std::string::npos) {
+      return "";
+    }
+    size_t start = at + std::string("remote build ").size();
+    return err.substr(start, err.find(':', start) - start);
+  }
+
+  std::string server_root_;
+  std::string project_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+TEST_F(RemoteBuildE2eTest, SameDigestAsLocalAndNoResendOfUnchangedFiles) {
+  setenv("SOURCE_DATE_EPOCH", kEpoch, 1);
+  CmdResult local = Berth("build --progress plain " + dir_ + "/ctx");
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  CmdResult remote = Remote("--progress plain " + dir_ + "/ctx");
+  ASSERT_EQ(remote.exit_code, 0) << remote.err;
+  unsetenv("SOURCE_DATE_EPOCH");
+  EXPECT_EQ(remote.out, local.out);
+  EXPECT_EQ(remote.out.rfind("sha256:", 0), 0u) << remote.out;
+  // The progress renders as a local build's does.
+  EXPECT_NE(remote.err.find("ran-step-42"), std::string::npos) << remote.err;
+
+  std::string first = BuildId(remote.err);
+  json record = Api("GET", "/api/v1/builds/" + first);
+  EXPECT_EQ(record["status"], "success") << record.dump();
+  EXPECT_EQ(record["context_files_sent"], 2) << record.dump();  // Dockerfile and greet.txt
+  EXPECT_GT(record["context_bytes_sent"].get<int64_t>(), 0);
+
+  CmdResult again = Remote("--progress plain " + dir_ + "/ctx");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  json second = Api("GET", "/api/v1/builds/" + BuildId(again.err));
+  EXPECT_EQ(second["context_files_sent"], 0) << second.dump();
+  EXPECT_EQ(second["context_bytes_sent"], 0) << second.dump();
+  EXPECT_EQ(second["first_miss_step"], "") << second.dump();
+  json steps = Api("GET", "/api/v1/builds/" + BuildId(again.err) + "/steps");
+  bool all_cached = !steps["items"].empty();
+  for (const json& s : steps["items"]) {
+    if (s["line"].get<int>() > 1) {
+      all_cached = all_cached && s["cached"].get<bool>();
+    }
+  }
+  EXPECT_TRUE(all_cached) << steps.dump();
+}
+
+TEST_F(RemoteBuildE2eTest, OneChangedFileOfTenThousandTravelsAlone) {
+  ASSERT_EQ(Sh("mkdir -p " + dir_ + "/big && cd " + dir_ +
+               "/big && python3 -c \"import os\nfor i in range(10000):\n d='d%02d' % (i % 100)\n "
+               "os.makedirs(d, exist_ok=True)\n open(os.path.join(d, 'f%05d.txt' % i), 'w')"
+               ".write('file %d\\n' % i)\" && printf 'FROM busybox\\nCOPY d00/f00000.txt "
+               "/\\nRUN cat /f00000.txt\\n' > Dockerfile"),
+            0);
+  CmdResult first = Remote(dir_ + "/big");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(Api("GET", "/api/v1/builds/" + BuildId(first.err))["context_files_sent"], 10001);
+  ASSERT_EQ(Sh("echo changed > " + dir_ + "/big/d42/f04242.txt"), 0);
+  CmdResult second = Remote(dir_ + "/big");
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  json record = Api("GET", "/api/v1/builds/" + BuildId(second.err));
+  EXPECT_EQ(record["context_files_sent"], 1) << record.dump();
+  json files = Api("GET", "/api/v1/builds/" + BuildId(second.err) + "/context");
+  ASSERT_EQ(files["items"].size(), 1u) << files.dump();
+  EXPECT_EQ(files["items"][0]["path"], "d42/f04242.txt");
+  EXPECT_LT(record["context_bytes_sent"].get<int64_t>(), 4096) << record.dump();
+}
+
+TEST_F(RemoteBuildE2eTest, OutputsComeBackAndErrorsAreClear) {
+  CmdResult out = Remote("-o type=local,dest=" + dir_ + "/fs -o type=tar,dest=" + dir_ +
+                         "/fs.tar " + dir_ + "/ctx");
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(os::ReadFile(dir_ + "/fs/app/out.txt").value_or(""), "greetings\nhello\n");
+  EXPECT_EQ(Sh("tar -tf " + dir_ + "/fs.tar | grep -qx 'app/out.txt'"), 0);
+
+  CmdResult bad = Remote(dir_ + "/ctx", "berth_wrongtoken");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("token"), std::string::npos) << bad.err;
+  CmdResult other = Berth("build --host 127.0.0.1:" + std::to_string(port_) + " --token " + kAdmin +
+                          " --project p_nosuchproject00000000 " + dir_ + "/ctx");
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_NE(other.err.find("not found"), std::string::npos) << other.err;
+}
+
+TEST_F(RemoteBuildE2eTest, InterruptCancelsTheServerBuild) {
+  ASSERT_TRUE(
+      os::WriteFileAtomic(dir_ + "/ctx/Dockerfile", "FROM busybox\nRUN echo sleeping && sleep 62\n")
+          .ok());
+  std::string cmd = "exec env BERTH_ROOT=" + Quote(root_) + " " + std::string(BERTH_BIN) +
+                    "/berth build --progress plain --host 127.0.0.1:" + std::to_string(port_) +
+                    " --token " + kAdmin + " --project " + project_ + " " + dir_ + "/ctx 2>" +
+                    dir_ + "/i.err";
+  pid_t client = fork();
+  ASSERT_GE(client, 0);
+  if (client == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  bool running = false;
+  for (int i = 0; i < 600 && !running; ++i) {
+    running = os::ReadFile(dir_ + "/i.err").value_or("").find(" sleeping") != std::string::npos;
+    usleep(50 * 1000);
+  }
+  ASSERT_TRUE(running) << os::ReadFile(dir_ + "/i.err").value_or("");
+  kill(client, SIGINT);
+  int status = 0;
+  waitpid(client, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << status;
+  // The server notices and cancels within a few seconds.
+  std::string state;
+  for (int i = 0; i < 100; ++i) {
+    json builds = Api("GET", "/api/v1/projects/" + project_ + "/builds");
+    state = builds["items"].empty() ? "" : builds["items"][0].value("status", "");
+    if (state == "canceled") {
+      break;
+    }
+    usleep(100 * 1000);
+  }
+  EXPECT_EQ(state, "canceled");
+  EXPECT_NE(Sh("pgrep -f '^sleep 62$' >/dev/null"), 0);
+}
+
+}  // namespace
+}  // namespace berth::e2e
