@@ -139,15 +139,25 @@ Error BlockError(const Range& range, std::string_view summary, std::string_view 
 
 Result<std::unique_ptr<Globals>> Globals::Load(const std::vector<const File*>& files,
                                                GlobalsOptions options) {
+  std::unique_ptr<Globals> g = BERTH_TRY(Prepare(files, std::move(options)));
+  BERTH_TRY(g->ResolveAll());
+  return g;
+}
+
+Result<std::unique_ptr<Globals>> Globals::Prepare(const std::vector<const File*>& files,
+                                                  GlobalsOptions options) {
   std::unique_ptr<Globals> g(new Globals(std::move(options)));
   BERTH_TRY(g->Collect(files));
   BERTH_TRY(g->DefineFunctions());
   Globals* self = g.get();
-  g->scope_.SetResolver([self](Evaluator&, const std::string& root,
-                               const std::vector<TraversalStep>&,
+  g->scope_.SetResolver([self](Evaluator& ev, const std::string& root,
+                               const std::vector<TraversalStep>& steps,
                                const Range& range) -> Result<std::optional<Resolution>> {
     if (!self->variables_.contains(root) && !self->attributes_.contains(root) &&
         !self->options_.builtins.contains(root)) {
+      if (self->fallback_) {
+        return self->fallback_(ev, root, steps, range);
+      }
       return std::optional<Resolution>();
     }
     BERTH_TRY(self->Resolve(root, range));
@@ -158,28 +168,30 @@ Result<std::unique_ptr<Globals>> Globals::Load(const std::vector<const File*>& f
     }
     return std::optional<Resolution>(Resolution{*v, 0});
   });
+  return g;
+}
+
+Result<> Globals::ResolveAll() {
   Range none;
-  for (const auto& [name, value] : g->options_.builtins) {
-    BERTH_TRY(g->Resolve(name, none));
+  for (const auto& [name, value] : options_.builtins) {
+    BERTH_TRY(Resolve(name, none));
   }
-  for (const auto& [name, attr] : g->attributes_) {
-    BERTH_TRY(g->Resolve(name, attr->name_range));
+  for (const auto& [name, attr] : attributes_) {
+    BERTH_TRY(Resolve(name, attr->name_range));
   }
-  for (const auto& [name, def] : g->variables_) {
-    BERTH_TRY(g->Resolve(name, def.block->type_range));
+  for (const auto& [name, def] : variables_) {
+    BERTH_TRY(Resolve(name, def.block->type_range));
   }
-  for (const auto& [name, raw] : g->options_.overrides) {
-    const std::string base = name.ends_with("_JSON") && !g->variables_.contains(name)
+  for (const auto& [name, raw] : options_.overrides) {
+    const std::string base = name.ends_with("_JSON") && !variables_.contains(name)
                                  ? name.substr(0, name.size() - 5)
                                  : name;
-    if (!g->variables_.contains(base)) {
+    if (!variables_.contains(base)) {
       return Error::InvalidArgument("cannot override " + QuoteString(name) +
                                     ": no variable of that name is defined");
     }
   }
-  BERTH_TRY(g->Validate());
-  g->scope_.SetResolver(nullptr);
-  return g;
+  return Validate();
 }
 
 Result<> Globals::Collect(const std::vector<const File*>& files) {
@@ -358,25 +370,26 @@ Result<> Globals::Resolve(const std::string& name, const Range& from) {
   in_progress_.insert(name);
   Value value;
   auto attr = attributes_.find(name);
-  if (attr != attributes_.end()) {
-    // A top-level attribute: its expression, no environment override.
+  auto var = variables_.find(name);
+  if (attr != attributes_.end() && var != variables_.end()) {
+    // A top-level attribute for a declared variable replaces its default; the environment
+    // still overrides it.
+    VariableDef def = var->second;
+    def.default_attr = attr->second;
+    Result<Value> v = ResolveVariable(def);
+    if (!v.ok()) {
+      in_progress_.erase(name);
+      return std::move(v).error();
+    }
+    value = std::move(v).value();
+  } else if (attr != attributes_.end()) {
+    // A plain top-level attribute: its expression, no environment override.
     Result<Value> v = evaluator_.Evaluate(*attr->second->expr, scope_);
     if (!v.ok()) {
       in_progress_.erase(name);
       return std::move(v).error();
     }
     value = std::move(v).value();
-    auto var = variables_.find(name);
-    if (var != variables_.end() && types_[name]) {
-      Result<Value> converted = Convert(value, *types_[name]);
-      if (!converted.ok()) {
-        in_progress_.erase(name);
-        return LocatedError(attr->second->expr->range, "Invalid value",
-                            "invalid type " + types_[name]->FriendlyName() + " for variable " +
-                                name + ": " + converted.error().message());
-      }
-      value = std::move(converted).value();
-    }
   } else if (options_.builtins.contains(name)) {
     value = Value::String(options_.builtins.at(name));
   } else {

@@ -2,8 +2,9 @@
 // top-level attributes, resolved the way buildx's bake/hclparser does, into a Scope that target
 // and group attributes are then evaluated in.
 //
-// - A top-level attribute `FOO = "x"` (e.g. in an override file) sets FOO, winning over a
-//   variable block's default; the last file to define a name wins.
+// - A top-level attribute `FOO = "x"` (e.g. in an override file) sets FOO, taking the place of
+//   a variable block's default (the environment still overrides a declared variable, never a
+//   bare attribute); the last file to define a name wins.
 // - Variables may use each other and user functions in their defaults, in any order; a cycle is
 //   an error at the reference ("variable cycle not allowed for X").
 // - Environment overrides (and the caller's --var map, which wins over the environment) apply to
@@ -60,10 +61,23 @@ struct VariableInfo {
 
 class Globals {
  public:
-  // Resolves every global of `files` (in order; later files override earlier ones).
+  // Resolves every global of `files` (in order; later files override earlier ones):
+  // Prepare, then ResolveAll.
   // REQUIRES: the files outlive the Globals (user functions keep their expressions).
   static Result<std::unique_ptr<Globals>> Load(const std::vector<const File*>& files,
                                                GlobalsOptions options);
+
+  // Collects the definitions and defines the user functions without evaluating anything;
+  // scope() then resolves globals on demand. Lets a caller install a fallback resolver that
+  // refers to scope() (bake's `target.x.attr`, which globals may use: `x = target.a.tags`)
+  // before ResolveAll.
+  static Result<std::unique_ptr<Globals>> Prepare(const std::vector<const File*>& files,
+                                                  GlobalsOptions options);
+  // Consulted for names that are not globals (while resolving and afterwards, through
+  // scope()); without one such names are unknown variables.
+  void SetFallbackResolver(Resolver resolver) { fallback_ = std::move(resolver); }
+  // Evaluates every global, checks --var names and the validation blocks.
+  Result<> ResolveAll();
 
   // Variables and user functions, with the standard library as parent.
   const Scope& scope() const { return scope_; }
@@ -102,6 +116,7 @@ class Globals {
   std::map<std::string, FunctionDef> functions_;
   std::map<std::string, std::optional<Type>> types_;
   std::set<std::string> in_progress_;
+  Resolver fallback_;
 };
 
 }  // namespace berth::frontend::bake::hcl

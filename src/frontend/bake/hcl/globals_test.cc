@@ -192,13 +192,59 @@ TEST(Globals, VarOverridesWinOverEnvironment) {
 }
 
 TEST(Globals, TopLevelAttributesOverrideDefaults) {
-  Loaded l = Load({"variable \"FOO\" { default = \"abc\" }\nvariable \"BAR\" { default = \"x\" }\n",
-                   "WHOAMI = \"myuser\"\nFOO = \"def-${WHOAMI}\"\n"},
-                  {{"FOO", "ignored: attributes are not overridden by the environment"}});
+  const std::vector<std::string> files = {
+      "variable \"FOO\" { default = \"abc\" }\nvariable \"BAR\" { default = \"x\" }\n",
+      "WHOAMI = \"myuser\"\nFOO = \"def-${WHOAMI}\"\n"};
+  Loaded l = Load(files);
   ASSERT_TRUE(l.globals) << l.error;
   EXPECT_EQ(l.Get("FOO"), "\"def-myuser\"");
   EXPECT_EQ(l.Get("WHOAMI"), "\"myuser\"");
   EXPECT_EQ(l.Get("BAR"), "\"x\"");
+  // The environment overrides a declared variable even when an attribute sets it, but not a
+  // bare attribute (buildx's TestHCLMultiFileAttrs and TestHCLAttrs).
+  Loaded env = Load(files, {{"FOO", "ghi"}, {"WHOAMI", "ignored"}});
+  ASSERT_TRUE(env.globals) << env.error;
+  EXPECT_EQ(env.Get("FOO"), "\"ghi\"");
+  EXPECT_EQ(env.Get("WHOAMI"), "\"myuser\"");
+}
+
+TEST(Globals, FallbackResolverForTargets) {
+  // buildx's TestHCLTargetGlobal: a global may read a target's attribute.
+  Result<File> f = Parse(
+      "target \"foo\" {\n  dockerfile = \"x\"\n}\nx = target.foo.dockerfile\ny = x\n"
+      "target \"bar\" {\n  dockerfile = y\n}\n",
+      "docker-bake.hcl");
+  ASSERT_TRUE(f.ok()) << f.error().message();
+  Result<std::unique_ptr<Globals>> g = Globals::Prepare({&*f}, {});
+  ASSERT_TRUE(g.ok()) << g.error().message();
+  Globals* globals = g->get();
+  const File* file = &*f;
+  globals->SetFallbackResolver([globals, file](Evaluator& ev, const std::string& root,
+                                               const std::vector<TraversalStep>& steps,
+                                               const Range&) -> Result<std::optional<Resolution>> {
+    if (root != "target" || steps.size() < 2) {
+      return std::optional<Resolution>();
+    }
+    for (const Block& b : file->body.blocks) {
+      if (b.type == "target" && b.labels[0] == steps[0].name) {
+        const Attribute* a = b.body.FindAttribute(steps[1].name);
+        Value v = a == nullptr ? Value() : BERTH_TRY(ev.Evaluate(*a->expr, globals->scope()));
+        return std::optional<Resolution>(Resolution{v, 2});
+      }
+    }
+    return std::optional<Resolution>();
+  });
+  Result<> resolved = globals->ResolveAll();
+  ASSERT_TRUE(resolved.ok()) << resolved.error().message();
+  EXPECT_EQ(ValueDebugString(*globals->scope().Lookup("y")), "\"x\"");
+  Result<Value> bar = globals->evaluator().Evaluate(
+      *f->body.blocks[1].body.FindAttribute("dockerfile")->expr, globals->scope());
+  ASSERT_TRUE(bar.ok()) << bar.error().message();
+  EXPECT_EQ(bar->AsString(), "x");
+  // Without a fallback, `target` is an unknown variable.
+  Loaded plain = Load({"x = target.foo.dockerfile\n"});
+  EXPECT_EQ(plain.error,
+            "docker-bake.hcl:1:5: Unknown variable; There is no variable named \"target\".");
 }
 
 TEST(Globals, LaterFilesWin) {

@@ -19,12 +19,15 @@
 //
 // Typical use by the bake layer:
 //
-//   File file = BERTH_TRY(Parse(text, "docker-bake.hcl"));
-//   auto globals = BERTH_TRY(Globals::Load({&file}, {.lookup_env = Getenv}));
-//   Scope targets(&globals->scope());
-//   targets.SetResolver(ResolveTargetReference);  // `target.other.tags`, with cycle checks
-//   for (const Block& b : file.body.blocks) { ... globals->evaluator().EvaluateAs(
-//       *b.body.FindAttribute("tags")->expr, targets, Type::List(Type::String())) ... }
+//   File file = BERTH_TRY(Parse(text, "docker-bake.hcl"));  // or ParseJson
+//   auto globals = BERTH_TRY(Globals::Prepare({&file}, {.lookup_env = Getenv}));
+//   // `target.x.attr` anywhere (also in globals): evaluate x's attr in globals->scope(),
+//   // tracking what is in progress to report cycles.
+//   globals->SetFallbackResolver(ResolveTargetReference);
+//   BERTH_TRY(globals->ResolveAll());
+//   Scope matrix(&globals->scope());  // per matrix combination: matrix.Set("item", value)
+//   Value tags = BERTH_TRY(globals->evaluator().EvaluateAs(
+//       *block.body.FindAttribute("tags")->expr, matrix, Type::List(Type::String())));
 //
 // Errors are Result<> values (nothing throws) whose message starts with the location:
 // "docker-bake.hcl:12:5: Unknown variable; There is no variable named "FOO"." (columns count
