@@ -322,17 +322,28 @@ class Converter {
       const bool top_block = block_type.empty() && schema_.blocks.contains(key);
       const bool nested_block = nested != nullptr && nested->contains(key);
       if (top_block) {
-        if (value.kind != JsonNode::Kind::kObject) {
-          return reader_.Err(
-              value.start, "Invalid block",
-              "The value of " + QuoteString(key) + " must be an object of labels to block bodies.");
+        // An object of labels to bodies, or an array of such objects.
+        std::vector<const JsonNode*> groups;
+        if (value.kind == JsonNode::Kind::kArray) {
+          for (const JsonNode& e : value.elements) {
+            groups.push_back(&e);
+          }
+        } else {
+          groups.push_back(&value);
         }
-        for (size_t j = 0; j < value.keys.size(); ++j) {
-          const std::string& label = value.keys[j];
-          const JsonNode& bodies = value.values[j];
-          const Range label_range =
-              reader_.RangeOf(value.key_offsets[j], value.key_offsets[j] + label.size() + 2);
-          BERTH_TRY(AddBlocks(&body, key, {label}, {label_range}, key_range, bodies, depth));
+        for (const JsonNode* group : groups) {
+          if (group->kind != JsonNode::Kind::kObject) {
+            return reader_.Err(group->start, "Invalid block",
+                               "The value of " + QuoteString(key) +
+                                   " must be an object of labels to block bodies.");
+          }
+          for (size_t j = 0; j < group->keys.size(); ++j) {
+            const std::string& label = group->keys[j];
+            const JsonNode& bodies = group->values[j];
+            const Range label_range =
+                reader_.RangeOf(group->key_offsets[j], group->key_offsets[j] + label.size() + 2);
+            BERTH_TRY(AddBlocks(&body, key, {label}, {label_range}, key_range, bodies, depth));
+          }
         }
       } else if (nested_block) {
         BERTH_TRY(AddBlocks(&body, key, {}, {}, key_range, value, depth));

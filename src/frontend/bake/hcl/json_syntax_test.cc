@@ -81,7 +81,8 @@ TEST(JsonSyntax, MalformedJson) {
   EXPECT_TRUE(err("{\"a\": 1,}").starts_with("b.json:1:9: Invalid JSON object"));
   EXPECT_TRUE(err("{\"a\": 1, \"a\": 2}").starts_with("b.json:1:10: Duplicate property"));
   EXPECT_TRUE(err("{\"a\": \"x").starts_with("b.json:1:7: Unterminated string"));
-  EXPECT_TRUE(err("{\"target\": []}").find("Invalid block") != std::string::npos);
+  EXPECT_TRUE(err("{\"target\": [1]}").find("Invalid block") != std::string::npos);
+  EXPECT_TRUE(err("{\"target\": \"x\"}").find("Invalid block") != std::string::npos);
   EXPECT_TRUE(err("{\"a\": 1} x").find("Extraneous data") != std::string::npos);
   EXPECT_TRUE(err(std::string(1000, '[')).find("Nesting too deep") != std::string::npos);
   EXPECT_TRUE(err("{\"a\": \"${\"}").find("b.json:1:") == 0);
