@@ -141,13 +141,14 @@ void Print(const char* title, const SyncResult& r) {
       static_cast<unsigned long long>(r.scan.hashed_files),
       static_cast<double>(r.scan.hashed_bytes) / 1e6,
       static_cast<unsigned long long>(r.scan.cache_hits), r.manifest_bytes);
-  std::printf("  sent %llu files, %llu bytes (%llu on the wire); materialized %llu linked, "
-              "%llu copied\n",
-              static_cast<unsigned long long>(r.bundle.files),
-              static_cast<unsigned long long>(r.bundle.bytes),
-              static_cast<unsigned long long>(r.bundle.wire_bytes),
-              static_cast<unsigned long long>(r.materialize.linked),
-              static_cast<unsigned long long>(r.materialize.copied));
+  std::printf(
+      "  sent %llu files, %llu bytes (%llu on the wire); materialized %llu linked, "
+      "%llu copied\n",
+      static_cast<unsigned long long>(r.bundle.files),
+      static_cast<unsigned long long>(r.bundle.bytes),
+      static_cast<unsigned long long>(r.bundle.wire_bytes),
+      static_cast<unsigned long long>(r.materialize.linked),
+      static_cast<unsigned long long>(r.materialize.copied));
 }
 
 }  // namespace
@@ -211,10 +212,13 @@ int main(int argc, char** argv) {
   Print("third sync (one file changed)", third);
   // The sync proper ends when the server holds every content; materializing the tree for the
   // build is reported on its own.
-  auto sync_ms = [](const SyncResult& r) { return r.total_ms - r.phases.back().ms; };
-  std::printf("sync without materialize: first %.1f ms, unchanged %.1f ms, one file changed "
-              "%.1f ms (goal for the second sync: under 200 ms)\n",
-              sync_ms(first), sync_ms(second), sync_ms(third));
+  auto sync_ms = [](const SyncResult& r) {
+    return r.total_ms - r.phases.back().ms;
+  };
+  std::printf(
+      "sync without materialize: first %.1f ms, unchanged %.1f ms, one file changed "
+      "%.1f ms (goal for the second sync: under 200 ms)\n",
+      sync_ms(first), sync_ms(second), sync_ms(third));
   double load[3] = {0, 0, 0};
   if (::getloadavg(load, 3) > 0) {
     std::printf("load average %.1f on %ld CPUs: wall times grow with it\n", load[0],

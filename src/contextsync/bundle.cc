@@ -39,7 +39,9 @@ uint64_t GetU64(const char* p) {
 }
 
 std::string HexToRaw(const std::string& hex) {
-  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  auto nibble = [](char c) {
+    return c <= '9' ? c - '0' : c - 'a' + 10;
+  };
   std::string raw(hex.size() / 2, '\0');
   for (size_t i = 0; i < raw.size(); ++i) {
     raw[i] = static_cast<char>((nibble(hex[2 * i]) << 4) | nibble(hex[2 * i + 1]));
@@ -141,9 +143,8 @@ Result<> ReadExactly(Reader& in, char* buf, size_t size, std::string_view what) 
 }  // namespace
 
 Result<BundleStats> WriteBundle(const Context& ctx, const std::string& dir,
-                                const Manifest& manifest,
-                                const std::vector<digest::Digest>& wanted, Writer& out,
-                                const BundleOptions& options) {
+                                const Manifest& manifest, const std::vector<digest::Digest>& wanted,
+                                Writer& out, const BundleOptions& options) {
   std::unordered_map<std::string_view, const Entry*> by_hex;
   for (const Entry& e : manifest.entries) {
     if (e.type == EntryType::kFile) {
@@ -155,8 +156,7 @@ Result<BundleStats> WriteBundle(const Context& ctx, const std::string& dir,
   for (const digest::Digest& d : wanted) {
     auto it = by_hex.find(d.hex());
     if (d.algorithm() != "sha256" || it == by_hex.end()) {
-      return Error::InvalidArgument("bundle: the manifest has no file with digest " +
-                                    d.ToString());
+      return Error::InvalidArgument("bundle: the manifest has no file with digest " + d.ToString());
     }
     if (seen.insert(d.hex()).second) {
       files.push_back(it->second);
@@ -209,8 +209,7 @@ Result<BundleStats> ReadBundle(const Context& ctx, Reader& in, FileStore& store,
   for (const digest::Digest& d : expected) {
     auto it = sizes.find(d.hex());
     if (d.algorithm() != "sha256" || it == sizes.end()) {
-      return Error::InvalidArgument("bundle: the manifest has no file with digest " +
-                                    d.ToString());
+      return Error::InvalidArgument("bundle: the manifest has no file with digest " + d.ToString());
     }
     pending.emplace(d.hex(), it->second);
   }
@@ -238,9 +237,8 @@ Result<BundleStats> ReadBundle(const Context& ctx, Reader& in, FileStore& store,
       BERTH_TRY(ReadExactly(*z, end, sizeof(end), "the end record"));
       if (GetU64(end) != stats.files || GetU64(end + 8) != stats.bytes) {
         return Error::DataLoss("bundle: end record counts " + std::to_string(GetU64(end)) +
-                               " files, " + std::to_string(GetU64(end + 8)) +
-                               " bytes; received " + std::to_string(stats.files) + ", " +
-                               std::to_string(stats.bytes));
+                               " files, " + std::to_string(GetU64(end + 8)) + " bytes; received " +
+                               std::to_string(stats.files) + ", " + std::to_string(stats.bytes));
       }
       char extra = 0;
       if (BERTH_TRY(ReadFull(*z, &extra, 1)) != 0) {
@@ -288,9 +286,9 @@ Result<BundleStats> ReadBundle(const Context& ctx, Reader& in, FileStore& store,
     stats.digests.push_back(std::move(d));
   }
   if (!pending.empty()) {
-    return Error::DataLoss("bundle: " + std::to_string(pending.size()) + " of the " +
-                           std::to_string(wanted) + " requested files did not arrive (one: sha256:" +
-                           pending.begin()->first + ")");
+    return Error::DataLoss(
+        "bundle: " + std::to_string(pending.size()) + " of the " + std::to_string(wanted) +
+        " requested files did not arrive (one: sha256:" + pending.begin()->first + ")");
   }
   stats.wire_bytes = counted.bytes();
   return stats;

@@ -24,9 +24,9 @@
 namespace berth::contextsync {
 
 struct BundleStats {
-  uint64_t files = 0;       // file records sent or received
-  uint64_t bytes = 0;       // their content bytes, uncompressed
-  uint64_t wire_bytes = 0;  // bytes of the compressed stream
+  uint64_t files = 0;            // file records sent or received
+  uint64_t bytes = 0;            // their content bytes, uncompressed
+  uint64_t wire_bytes = 0;       // bytes of the compressed stream
   uint64_t already_present = 0;  // received files the store had meanwhile (a concurrent sync)
   std::vector<digest::Digest> digests;  // the digests sent or received, in stream order
 };
@@ -46,9 +46,8 @@ struct BundleOptions {
 // FailedPrecondition when a file changed since the scan (scan again); errno errors of reads;
 // the errors of `out`. After an error `out` holds an incomplete bundle, which readers reject.
 Result<BundleStats> WriteBundle(const Context& ctx, const std::string& dir,
-                                const Manifest& manifest,
-                                const std::vector<digest::Digest>& wanted, Writer& out,
-                                const BundleOptions& options = {});
+                                const Manifest& manifest, const std::vector<digest::Digest>& wanted,
+                                Writer& out, const BundleOptions& options = {});
 
 // Server side. Reads a bundle from `in` (compressed with zstd, or not compressed at all) and
 // ingests every file into `store`, verifying its digest. `expected` are the digests the server

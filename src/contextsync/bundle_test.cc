@@ -151,8 +151,7 @@ TEST_F(BundleTest, RejectsHostileBundles) {
   ExpectRejected(RawBundle().Magic().File("alpha").File("alpha").zstd(), "sent twice");
   ExpectRejected(RawBundle().Magic().File(alpha, 5, "ALPHA").zstd(), "digest mismatch");
   ExpectRejected(RawBundle().Magic().File(alpha, 6, "alpha!").zstd(), "size mismatch");
-  ExpectRejected(RawBundle().Magic().File(alpha, uint64_t{1} << 62, "alpha").zstd(),
-                 "huge size");
+  ExpectRejected(RawBundle().Magic().File(alpha, uint64_t{1} << 62, "alpha").zstd(), "huge size");
   // A file whose bytes run into the next record's header.
   ExpectRejected(RawBundle().Magic().File(alpha, 5, "alp").File("bravo!").zstd(), "short file");
   // gzip is not a bundle encoding.
@@ -229,8 +228,7 @@ TEST(BundleWriteTest, RefusesFilesChangedSinceTheScan) {
   WriteFile(t / "f", "original");
   r = WriteBundle(Context::Background(), src, m, all, out);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().sys_errno() != 0 || r.error().code() == ErrorCode::kFailedPrecondition,
-            true)
+  EXPECT_EQ(r.error().sys_errno() != 0 || r.error().code() == ErrorCode::kFailedPrecondition, true)
       << r.error().ToString();
   // Asking for a digest the manifest does not have.
   r = WriteBundle(Context::Background(), src, m, {digest::FromBytes("nope")}, out);

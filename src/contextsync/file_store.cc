@@ -10,7 +10,6 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
-#include <cstdio>
 #include <ctime>
 #include <map>
 #include <random>
@@ -42,9 +41,11 @@ std::string VariantName(const std::string& hex, uint32_t mode) {
   if (mode == kBlobMode) {
     return hex;
   }
-  char buf[8];
-  std::snprintf(buf, sizeof(buf), ".%04o", mode);
-  return hex + buf;
+  std::string name = hex + ".0000";
+  for (size_t i = name.size() - 1; mode != 0; --i, mode >>= 3) {
+    name[i] = static_cast<char>('0' + (mode & 7));
+  }
+  return name;
 }
 
 std::string_view ParentOf(std::string_view path) {
@@ -153,13 +154,13 @@ Result<> IngestWriter::Close() {
   }
   if (hash_.bytes() != size_) {
     return discard(Error::DataLoss("blob " + expected_.ToString() + ": got " +
-                                   std::to_string(hash_.bytes()) + " of " +
-                                   std::to_string(size_) + " bytes"));
+                                   std::to_string(hash_.bytes()) + " of " + std::to_string(size_) +
+                                   " bytes"));
   }
   digest::Digest got = hash_.Finish();
   if (got != expected_) {
-    return discard(Error::DataLoss("blob " + expected_.ToString() + ": content hashes to " +
-                                   got.ToString()));
+    return discard(
+        Error::DataLoss("blob " + expected_.ToString() + ": content hashes to " + got.ToString()));
   }
   if (store_.options_.durable && ::fdatasync(fd_.get()) != 0) {
     return discard(Error::FromErrno("fdatasync ingest of " + expected_.ToString(), errno));
@@ -190,8 +191,7 @@ Result<> IngestWriter::Close() {
 
 // ---- FileStore ----
 
-FileStore::FileStore(std::string root, Options options, UniqueFd blobs, UniqueFd tmp,
-                     bool proc_fd)
+FileStore::FileStore(std::string root, Options options, UniqueFd blobs, UniqueFd tmp, bool proc_fd)
     : root_(std::move(root)),
       options_(options),
       blobs_(std::move(blobs)),
@@ -292,8 +292,8 @@ Result<std::vector<digest::Digest>> FileStore::Missing(const Manifest& manifest)
 Result<std::unique_ptr<IngestWriter>> FileStore::BeginIngest(const digest::Digest& expected,
                                                              uint64_t size) {
   if (expected.algorithm() != "sha256" || !IsHex64(expected.hex())) {
-    return Error::InvalidArgument("file store: want a sha256 digest, got \"" +
-                                  expected.ToString() + "\"");
+    return Error::InvalidArgument("file store: want a sha256 digest, got \"" + expected.ToString() +
+                                  "\"");
   }
   if (size > kMaxFileSize) {
     return Error::InvalidArgument("file store: blob size " + std::to_string(size) +
@@ -411,8 +411,7 @@ Result<> FileStore::PlaceLeaves(const Context& ctx, int root, const std::vector<
     if (!parent.empty()) {
       if (!open_fd || parent != open_path) {
         open_fd = BERTH_TRY(internal::OpenBeneath(root, std::string(parent),
-                                                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                      O_CLOEXEC));
+                                                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         open_path = parent;
       }
       dir_fd = open_fd.get();
@@ -527,10 +526,11 @@ Result<MaterializeStats> FileStore::Materialize(const Context& ctx, const Manife
 
   // Pass 3: directory modes, children before parents (reverse manifest order), so that a
   // read-only directory could still be filled.
-  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
-    const Entry& e = **it;
-    UniqueFd fd = BERTH_TRY(internal::OpenBeneath(root.get(), e.path,
-                                                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  std::reverse(dirs.begin(), dirs.end());
+  for (const Entry* dir : dirs) {
+    const Entry& e = *dir;
+    UniqueFd fd = BERTH_TRY(
+        internal::OpenBeneath(root.get(), e.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (::fchmod(fd.get(), e.mode) != 0) {
       return Error::FromErrno("chmod " + e.path, errno);
     }
@@ -611,9 +611,8 @@ Result<PruneStats> FileStore::Prune(const Context& ctx, uint64_t keep_bytes,
     order.emplace_back(hex, &g);
     total += g.bytes;
   }
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-    return a.second->last_use < b.second->last_use;
-  });
+  std::sort(order.begin(), order.end(),
+            [](const auto& a, const auto& b) { return a.second->last_use < b.second->last_use; });
   PruneStats stats;
   std::vector<std::string> removed;
   for (auto& [hex, g] : order) {

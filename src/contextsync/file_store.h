@@ -47,6 +47,10 @@ class FileStore;
 // the writer. Not thread-safe.
 class IngestWriter final : public Writer {
  public:
+  IngestWriter(const IngestWriter&) = delete;
+  IngestWriter& operator=(const IngestWriter&) = delete;
+  IngestWriter(IngestWriter&&) = delete;
+  IngestWriter& operator=(IngestWriter&&) = delete;
   ~IngestWriter() override;
 
   // DataLoss once more bytes arrive than the expected size.
@@ -156,9 +160,8 @@ class FileStore {
   void Touch(const std::string& hex);
   // Creates leaves[begin, end) beneath `root`, whose directories exist. Stops early (Cancelled)
   // once `stop` is set.
-  Result<> PlaceLeaves(const Context& ctx, int root, const std::vector<Leaf>& leaves,
-                       size_t begin, size_t end, const std::atomic<bool>& stop,
-                       MaterializeStats* stats);
+  Result<> PlaceLeaves(const Context& ctx, int root, const std::vector<Leaf>& leaves, size_t begin,
+                       size_t end, const std::atomic<bool>& stop, MaterializeStats* stats);
   // Puts the content of file entry `e` at `name` in `dir_fd`: a hardlink to the store (returns
   // true) unless `must_copy` or the link fails across devices, else a copy (returns false).
   // Sets *cross_device on EXDEV so that later files go straight to copying.

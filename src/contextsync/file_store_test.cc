@@ -87,7 +87,8 @@ TEST(FileStoreTest, ShortAndLongIngestsFail) {
   }
   EXPECT_FALSE(store->Has(d));
   EXPECT_EQ(CountFiles(t / "store/tmp"), 0u);
-  EXPECT_FALSE(store->BeginIngest(digest::Digest::Parse("sha512:" + std::string(128, 'a')).value(), 1).ok());
+  EXPECT_FALSE(
+      store->BeginIngest(digest::Digest::Parse("sha512:" + std::string(128, 'a')).value(), 1).ok());
   EXPECT_FALSE(store->BeginIngest(d, kMaxFileSize + 1).ok());
 }
 
@@ -142,11 +143,11 @@ TEST(FileStoreTest, MissingListsAbsentAndTornBlobs) {
     e.digest = digest::FromBytes(content);
     return e;
   };
-  m.entries = {file("a", "have"), file("b", "need"), file("c", "have"), file("d", ""),
-               file("e", "torn!"), file("f", "need")};
+  m.entries = {file("a", "have"), file("b", "need"),  file("c", "have"),
+               file("d", ""),     file("e", "torn!"), file("f", "need")};
   std::vector<digest::Digest> missing = Must(store->Missing(m));
-  EXPECT_EQ(missing, (std::vector<digest::Digest>{digest::FromBytes("need"),
-                                                  digest::FromBytes("torn!")}));
+  EXPECT_EQ(missing,
+            (std::vector<digest::Digest>{digest::FromBytes("need"), digest::FromBytes("torn!")}));
   EXPECT_FALSE(store->Has(digest::FromBytes("torn!")));
   Manifest bad;
   bad.entries = {file("../x", "have")};
@@ -270,7 +271,9 @@ TEST(FileStoreTest, MaterializeOnTwoThreadsReportsTheRealError) {
 
 TEST(FileStorePruneTest, DropsLeastRecentlyUsedFirst) {
   TempDir t;
-  auto blob = [](char c) { return std::string(1000, c); };
+  auto blob = [](char c) {
+    return std::string(1000, c);
+  };
   {
     auto store = Must(FileStore::Open(t / "store"));
     for (char c : {'a', 'b', 'c'}) {

@@ -19,12 +19,13 @@ Result<std::vector<std::string>> ListNames(int dir_fd, const std::string& what) 
   DIR* d = ::fdopendir(fd);
   if (d == nullptr) {
     int err = errno;
-    ::close(fd);
+    UniqueFd closer(fd);
     return Error::FromErrno("opendir " + what, err);
   }
   std::vector<std::string> names;
   errno = 0;
-  while (struct dirent* ent = ::readdir(d)) {
+  // readdir(3) on a DIR* that only this call uses is safe; readdir_r is deprecated.
+  while (struct dirent* ent = ::readdir(d)) {  // NOLINT(concurrency-mt-unsafe)
     std::string_view n = ent->d_name;
     if (n != "." && n != "..") {
       names.emplace_back(n);
@@ -57,8 +58,8 @@ Result<UniqueFd> OpenBeneath(int root, const std::string& path, int flags) {
     size_t slash = path.find('/', start);
     bool last = slash == std::string::npos;
     std::string part = path.substr(start, last ? slash : slash - start);
-    UniqueFd next(::openat(at, part.c_str(),
-                           last ? flags : O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd next(
+        ::openat(at, part.c_str(), last ? flags : O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next) {
       return Error::FromErrno("open " + path, errno);
     }

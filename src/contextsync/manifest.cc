@@ -121,8 +121,7 @@ void AppendJsonString(std::string* out, std::string_view s) {
 }
 
 // Appends ,"key":"s" or, for a string that is not UTF-8, ,"hex_key":"<hex>".
-void AppendStringField(std::string* out, const char* key, const char* hex_key,
-                       std::string_view s) {
+void AppendStringField(std::string* out, const char* key, const char* hex_key, std::string_view s) {
   bool plain = IsUtf8(s);
   *out += ",\"";
   *out += plain ? key : hex_key;
@@ -140,7 +139,7 @@ struct RawEntry {
 Result<Entry> BuildEntry(RawEntry& raw) {
   Entry e;
   if (raw.path && raw.path_hex) {
-    return Error::InvalidArgument("both \"path\" and \"path_hex\" given");
+    return Error::InvalidArgument(R"(both "path" and "path_hex" given)");
   }
   if (raw.path) {
     e.path = std::move(*raw.path);
@@ -184,7 +183,7 @@ Result<Entry> BuildEntry(RawEntry& raw) {
     return e;
   }
   if (raw.size || raw.digest) {
-    return Error::InvalidArgument("only files have \"size\" and \"digest\"");
+    return Error::InvalidArgument(R"(only files have "size" and "digest")");
   }
   if (e.type == EntryType::kDir) {
     if (has_target) {
@@ -193,7 +192,7 @@ Result<Entry> BuildEntry(RawEntry& raw) {
     return e;
   }
   if (raw.target && raw.target_hex) {
-    return Error::InvalidArgument("both \"target\" and \"target_hex\" given");
+    return Error::InvalidArgument(R"(both "target" and "target_hex" given)");
   }
   if (raw.target) {
     e.link_target = std::move(*raw.target);
@@ -282,8 +281,7 @@ class ManifestSax final : public nlohmann::json_sax<nlohmann::json> {
     key_ = std::move(k);
     return true;
   }
-  bool parse_error(std::size_t, const std::string&,
-                   const nlohmann::detail::exception& e) override {
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
     if (!error_) {
       error_ = Error::InvalidArgument(std::string("manifest: bad JSON: ") + e.what());
     }
@@ -342,14 +340,30 @@ class ManifestSax final : public nlohmann::json_sax<nlohmann::json> {
       field = v.number;
       return true;
     };
-    if (key_ == "path") return text(raw_.path);
-    if (key_ == "path_hex") return text(raw_.path_hex);
-    if (key_ == "type") return text(raw_.type);
-    if (key_ == "digest") return text(raw_.digest);
-    if (key_ == "target") return text(raw_.target);
-    if (key_ == "target_hex") return text(raw_.target_hex);
-    if (key_ == "mode") return number(raw_.mode);
-    if (key_ == "size") return number(raw_.size);
+    if (key_ == "path") {
+      return text(raw_.path);
+    }
+    if (key_ == "path_hex") {
+      return text(raw_.path_hex);
+    }
+    if (key_ == "type") {
+      return text(raw_.type);
+    }
+    if (key_ == "digest") {
+      return text(raw_.digest);
+    }
+    if (key_ == "target") {
+      return text(raw_.target);
+    }
+    if (key_ == "target_hex") {
+      return text(raw_.target_hex);
+    }
+    if (key_ == "mode") {
+      return number(raw_.mode);
+    }
+    if (key_ == "size") {
+      return number(raw_.size);
+    }
     return Fail(Where() + "unknown field \"" + key_ + "\"");
   }
 
@@ -377,8 +391,8 @@ std::string_view EntryTypeName(EntryType type) {
 }
 
 const digest::Digest& EmptyDigest() {
-  static const digest::Digest kEmpty = digest::FromBytes("");
-  return kEmpty;
+  static const digest::Digest empty = digest::FromBytes("");
+  return empty;
 }
 
 bool ManifestLess(std::string_view a, std::string_view b) {
@@ -404,8 +418,7 @@ Result<> ValidatePath(std::string_view path) {
     return Error::InvalidArgument("empty path");
   }
   if (path.size() > kMaxPathLength) {
-    return Error::InvalidArgument("path longer than " + std::to_string(kMaxPathLength) +
-                                  " bytes");
+    return Error::InvalidArgument("path longer than " + std::to_string(kMaxPathLength) + " bytes");
   }
   if (path.find('\0') != std::string_view::npos) {
     return Error::InvalidArgument("path " + Quote(path) + " contains NUL");
@@ -416,8 +429,8 @@ Result<> ValidatePath(std::string_view path) {
   size_t start = 0;
   for (;;) {
     size_t slash = path.find('/', start);
-    std::string_view part =
-        path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    std::string_view part = path.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (part.empty()) {
       return Error::InvalidArgument("path " + Quote(path) + " has an empty component");
     }
@@ -511,7 +524,7 @@ std::string ManifestToJson(const Manifest& manifest) {
     out += first ? "{" : ",{";
     first = false;
     // Starts with a field that has no leading comma, so every later one can have it.
-    out += "\"type\":\"";
+    out += R"("type":")";
     out += EntryTypeName(e.type);
     out += '"';
     AppendStringField(&out, "path", "path_hex", e.path);
@@ -520,7 +533,7 @@ std::string ManifestToJson(const Manifest& manifest) {
     if (e.type == EntryType::kFile) {
       out += ",\"size\":";
       out += std::to_string(e.size);
-      out += ",\"digest\":\"";
+      out += R"(,"digest":")";
       out += e.digest.ToString();
       out += '"';
     } else if (e.type == EntryType::kSymlink) {
@@ -534,8 +547,8 @@ std::string ManifestToJson(const Manifest& manifest) {
 
 Result<Manifest> ParseManifestJson(std::string_view json) {
   if (json.size() > kMaxManifestJsonBytes) {
-    return Error::InvalidArgument("manifest: larger than " +
-                                  std::to_string(kMaxManifestJsonBytes) + " bytes");
+    return Error::InvalidArgument("manifest: larger than " + std::to_string(kMaxManifestJsonBytes) +
+                                  " bytes");
   }
   ManifestSax sax;
   try {

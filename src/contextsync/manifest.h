@@ -26,11 +26,11 @@ namespace berth::contextsync {
 
 // Bounds on what a manifest may hold, so that a hostile one cannot exhaust memory or disk.
 inline constexpr size_t kMaxEntries = 1'000'000;
-inline constexpr size_t kMaxPathLength = 4096;        // bytes, like PATH_MAX
-inline constexpr size_t kMaxNameLength = 255;         // bytes per component, like NAME_MAX
-inline constexpr size_t kMaxLinkTargetLength = 4096;  // bytes
-inline constexpr uint64_t kMaxFileSize = uint64_t{1} << 40;    // 1 TiB per file
-inline constexpr uint64_t kMaxTotalSize = uint64_t{1} << 44;   // 16 TiB per context
+inline constexpr size_t kMaxPathLength = 4096;                // bytes, like PATH_MAX
+inline constexpr size_t kMaxNameLength = 255;                 // bytes per component, like NAME_MAX
+inline constexpr size_t kMaxLinkTargetLength = 4096;          // bytes
+inline constexpr uint64_t kMaxFileSize = uint64_t{1} << 40;   // 1 TiB per file
+inline constexpr uint64_t kMaxTotalSize = uint64_t{1} << 44;  // 16 TiB per context
 inline constexpr size_t kMaxManifestJsonBytes = size_t{512} << 20;
 
 enum class EntryType { kFile, kDir, kSymlink };

@@ -37,9 +37,13 @@ Entry Link(std::string path, std::string target) {
 
 Manifest Sample() {
   Manifest m;
-  m.entries = {Dir("a"),           Dir("a/sub", 0700),         File("a/sub/e", ""),
-               Link("a/up", "../../etc/passwd"), File("a/x.txt", "hello"),
-               File("a-b", "x", 04755), File("z", "zz")};
+  m.entries = {Dir("a"),
+               Dir("a/sub", 0700),
+               File("a/sub/e", ""),
+               Link("a/up", "../../etc/passwd"),
+               File("a/x.txt", "hello"),
+               File("a-b", "x", 04755),
+               File("z", "zz")};
   return m;
 }
 
@@ -83,8 +87,7 @@ TEST(ManifestTest, FileDigestsAreDistinctAndSkipEmptyFiles) {
 TEST(ManifestTest, PathsWithDigestsAndManifestDigest) {
   Manifest m;
   m.entries = {File("a", "same"), File("b", "other"), File("c", "same"), Link("l", "a")};
-  EXPECT_EQ(PathsWithDigests(m, {digest::FromBytes("same")}),
-            (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(PathsWithDigests(m, {digest::FromBytes("same")}), (std::vector<std::string>{"a", "c"}));
   EXPECT_TRUE(PathsWithDigests(m, {}).empty());
   Manifest changed = m;
   changed.entries[1].mode = 0755;
@@ -95,9 +98,9 @@ TEST(ManifestTest, PathsWithDigestsAndManifestDigest) {
 TEST(ManifestTest, ValidatePathRejectsUncleanPaths) {
   EXPECT_TRUE(ValidatePath("a/b.c").ok());
   EXPECT_TRUE(ValidatePath("..a/b..").ok());
-  for (const std::string& bad : std::vector<std::string>{"", "/etc/passwd", "a//b", "a/../b", "..", "../x", ".", "./a", "a/.",
-                          "a/", std::string("a\0b", 3), std::string(256, 'n'),
-                          std::string(kMaxPathLength + 1, 'a')}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "/etc/passwd", "a//b", "a/../b", "..", "../x", ".", "./a", "a/.", "a/",
+           std::string("a\0b", 3), std::string(256, 'n'), std::string(kMaxPathLength + 1, 'a')}) {
     EXPECT_FALSE(ValidatePath(bad).ok()) << "accepted \"" << bad << "\"";
     EXPECT_EQ(ValidatePath(bad).error().code(), ErrorCode::kInvalidArgument);
   }
@@ -111,8 +114,8 @@ TEST(ManifestTest, ParseRejectsHostileDocuments) {
     return R"({"version":1,"entries":[)" + entries + "]}";
   };
   auto file = [&](const std::string& path, const std::string& extra = "") {
-    return R"({"path":")" + path + R"(","type":"file","mode":420,"size":2,"digest":")" + d +
-           "\"" + extra + "}";
+    return R"({"path":")" + path + R"(","type":"file","mode":420,"size":2,"digest":")" + d + "\"" +
+           extra + "}";
   };
   ASSERT_TRUE(ParseManifestJson(doc(file("ok"))).ok());
   std::vector<std::string> bad = {
@@ -152,11 +155,11 @@ TEST(ManifestTest, ParseRejectsHostileDocuments) {
       doc(R"({"path_hex":"2e2e","type":"dir","mode":493})"),
       doc(R"({"path_hex":"7","type":"dir","mode":493})"),
       doc(R"({"type":"dir","mode":493})"),
-      doc(file("b") + "," + file("a")),        // out of order
-      doc(file("a") + "," + file("a")),        // duplicate
-      doc(file("nodir/x")),                    // parent missing
+      doc(file("b") + "," + file("a")),  // out of order
+      doc(file("a") + "," + file("a")),  // duplicate
+      doc(file("nodir/x")),              // parent missing
       doc(R"({"path":"l","type":"symlink","mode":511,"target":"/etc"},)" + file("l/passwd")),
-      doc(file("f") + "," + file("f/x")),      // parent is a file
+      doc(file("f") + "," + file("f/x")),  // parent is a file
   };
   for (const std::string& text : bad) {
     Result<Manifest> r = ParseManifestJson(text);

@@ -253,8 +253,8 @@ Result<Hashed> HashFile(const Context& ctx, int fd, const struct stat& before,
 
 class Scanner {
  public:
-  Scanner(const Context& ctx, const ScanOptions& options, ScanStats* stats)
-      : ctx_(ctx), pool_(std::max<size_t>(1, options.hash_threads)), stats_(stats) {}
+  Scanner(Context ctx, const ScanOptions& options, ScanStats* stats)
+      : ctx_(std::move(ctx)), pool_(std::max<size_t>(1, options.hash_threads)), stats_(stats) {}
 
   Result<> Init(const std::string& dir, const std::vector<std::string>& excludes,
                 const ScanOptions& options) {
@@ -269,7 +269,11 @@ class Scanner {
     std::vector<std::string> names = BERTH_TRY(ListDir(dir_fd, rel));
     for (const std::string& name : names) {
       BERTH_TRY(ctx_.Check());
-      std::string path = rel.empty() ? name : rel + "/" + name;
+      std::string path = rel;
+      if (!path.empty()) {
+        path += '/';
+      }
+      path += name;
       struct stat st {};
       if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) {
@@ -293,8 +297,8 @@ class Scanner {
       e.mode = static_cast<uint32_t>(st.st_mode & 07777);
       if (is_dir) {
         e.type = EntryType::kDir;
-        UniqueFd sub(::openat(dir_fd, name.c_str(),
-                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        UniqueFd sub(
+            ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub) {
           return Error::FromErrno("open " + path, errno);
         }
@@ -415,8 +419,8 @@ class Scanner {
       Emit(std::move(e));
       return {};
     }
-    auto fd = std::make_shared<UniqueFd>(::openat(
-        dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    auto fd = std::make_shared<UniqueFd>(
+        ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!*fd) {
       return Error::FromErrno("open " + path, errno);
     }

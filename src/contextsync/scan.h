@@ -36,8 +36,8 @@ struct ScanStats {
   uint64_t files = 0;
   uint64_t dirs = 0;
   uint64_t symlinks = 0;
-  uint64_t bytes = 0;            // total size of the files in the manifest
-  uint64_t hashed_files = 0;     // files read and hashed in this scan
+  uint64_t bytes = 0;         // total size of the files in the manifest
+  uint64_t hashed_files = 0;  // files read and hashed in this scan
   uint64_t hashed_bytes = 0;
   uint64_t cache_hits = 0;       // files whose digest came from the stat cache
   uint64_t skipped_special = 0;  // sockets, FIFOs, devices left out

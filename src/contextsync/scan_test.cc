@@ -56,8 +56,8 @@ TEST(ScanTest, ListsFilesDirsAndSymlinksInWalkOrder) {
 
   ScanStats stats;
   Manifest m = Must(Scan(Context::Background(), ctx, {}, {}, &stats));
-  EXPECT_EQ(Paths(m), (std::vector<std::string>{"a", "a/deep", "a/deep/x", "a-b", "b.txt",
-                                                "empty", "link", "run.sh"}));
+  EXPECT_EQ(Paths(m), (std::vector<std::string>{"a", "a/deep", "a/deep/x", "a-b", "b.txt", "empty",
+                                                "link", "run.sh"}));
   EXPECT_EQ(Find(m, "a/deep")->mode, 0700u);
   EXPECT_EQ(Find(m, "a/deep")->type, EntryType::kDir);
   const Entry* b = Find(m, "b.txt");
@@ -89,8 +89,7 @@ TEST(ScanTest, NeverFollowsSymlinks) {
   Symlink("/nonexistent", ctx + "/dangling");
 
   Manifest m = Must(Scan(Context::Background(), ctx, {}));
-  EXPECT_EQ(Paths(m),
-            (std::vector<std::string>{"dangling", "dirlink", "filelink", "relative"}));
+  EXPECT_EQ(Paths(m), (std::vector<std::string>{"dangling", "dirlink", "filelink", "relative"}));
   for (const Entry& e : m.entries) {
     EXPECT_EQ(e.type, EntryType::kSymlink) << e.path;
     EXPECT_TRUE(e.digest.empty());
@@ -102,8 +101,8 @@ TEST(ScanTest, AppliesDockerignoreWithReincludes) {
   TempDir t;
   std::string ctx = t / "ctx";
   MakeDir(ctx);
-  for (std::string dir : {"/build", "/build/sub", "/docs", "/src", "/node_modules",
-                          "/node_modules/pkg"}) {
+  for (std::string dir :
+       {"/build", "/build/sub", "/docs", "/src", "/node_modules", "/node_modules/pkg"}) {
     MakeDir(ctx + dir);
   }
   for (std::string file : {"/app.log", "/keep.log", "/main.c", "/build/out.o", "/build/keep.txt",
@@ -111,14 +110,14 @@ TEST(ScanTest, AppliesDockerignoreWithReincludes) {
                            "/src/util.log", "/node_modules/pkg/index.js", "/.dockerignore"}) {
     WriteFile(ctx + file, file);
   }
-  std::vector<std::string> excludes = {"*.log", "!keep.log", "build", "!build/keep.txt",
-                                       "**/*.tmp", "node_modules"};
+  std::vector<std::string> excludes = {"*.log",           "!keep.log", "build",
+                                       "!build/keep.txt", "**/*.tmp",  "node_modules"};
   ScanStats stats;
   Manifest m = Must(Scan(Context::Background(), ctx, excludes, {}, &stats));
   // "build" is excluded but walked for its re-included file; it appears (before that file)
   // and its other contents do not. "*.log" is not recursive: src/util.log stays.
-  EXPECT_EQ(Paths(m), (std::vector<std::string>{".dockerignore", "build", "build/keep.txt",
-                                                "docs", "docs/a.md", "keep.log", "main.c", "src",
+  EXPECT_EQ(Paths(m), (std::vector<std::string>{".dockerignore", "build", "build/keep.txt", "docs",
+                                                "docs/a.md", "keep.log", "main.c", "src",
                                                 "src/util.c", "src/util.log"}));
   EXPECT_GT(stats.excluded, 0u);
 }

@@ -101,9 +101,8 @@ void FuzzManifest(std::string_view input) {
 void FuzzBundle(std::string_view input) {
   static Fixture fixture;
   berth::ViewReader in(input);
-  berth::Result<cs::BundleStats> r = cs::ReadBundle(berth::Context::Background(), in,
-                                                    *fixture.store, fixture.manifest,
-                                                    fixture.expected);
+  berth::Result<cs::BundleStats> r = cs::ReadBundle(
+      berth::Context::Background(), in, *fixture.store, fixture.manifest, fixture.expected);
   if (r.ok()) {
     Check(r->files == 3 && r->bytes == 18);
     for (const berth::digest::Digest& d : fixture.expected) {
