@@ -1,0 +1,332 @@
+#include "client/client.h"
+
+#include <nlohmann/json.hpp>
+
+#include "client/settings.h"
+#include "registry/http.h"
+
+namespace berth::client {
+namespace {
+
+using json = nlohmann::json;
+
+// The API's snake_case error codes (httpserver::ErrorCodeName) back to ours.
+std::optional<ErrorCode> CodeFromName(std::string_view name) {
+  static constexpr std::pair<std::string_view, ErrorCode> kCodes[] = {
+      {"not_found", ErrorCode::kNotFound},
+      {"invalid_argument", ErrorCode::kInvalidArgument},
+      {"unauthenticated", ErrorCode::kUnauthenticated},
+      {"permission_denied", ErrorCode::kPermissionDenied},
+      {"already_exists", ErrorCode::kAlreadyExists},
+      {"failed_precondition", ErrorCode::kFailedPrecondition},
+      {"resource_exhausted", ErrorCode::kResourceExhausted},
+      {"unimplemented", ErrorCode::kUnimplemented},
+      {"unavailable", ErrorCode::kUnavailable},
+      {"cancelled", ErrorCode::kCancelled},
+      {"deadline_exceeded", ErrorCode::kDeadlineExceeded},
+      {"internal", ErrorCode::kInternal},
+  };
+  for (const auto& [n, code] : kCodes) {
+    if (n == name) {
+      return code;
+    }
+  }
+  return std::nullopt;
+}
+
+ErrorCode CodeFromStatus(long status) {
+  switch (status) {
+    case 400:
+    case 405:
+      return ErrorCode::kInvalidArgument;
+    case 401:
+      return ErrorCode::kUnauthenticated;
+    case 403:
+      return ErrorCode::kPermissionDenied;
+    case 404:
+      return ErrorCode::kNotFound;
+    case 409:
+      return ErrorCode::kAlreadyExists;
+    case 412:
+      return ErrorCode::kFailedPrecondition;
+    case 429:
+      return ErrorCode::kResourceExhausted;
+    case 499:
+      return ErrorCode::kCancelled;
+    case 501:
+      return ErrorCode::kUnimplemented;
+    case 502:
+    case 503:
+      return ErrorCode::kUnavailable;
+    case 504:
+      return ErrorCode::kDeadlineExceeded;
+    default:
+      return status >= 500 ? ErrorCode::kInternal : ErrorCode::kUnknown;
+  }
+}
+
+// Percent-encodes an id for one path segment.
+std::string Segment(const std::string& id) {
+  return registry::QueryEscape(id);
+}
+
+// Field readers that tolerate null and absent fields (older or newer servers) but not a field
+// of another type: json's type_error is caught by Decode below.
+std::string Str(const json& j, const char* name) {
+  auto it = j.find(name);
+  return it == j.end() || it->is_null() ? std::string() : it->get<std::string>();
+}
+int64_t Int(const json& j, const char* name) {
+  auto it = j.find(name);
+  return it == j.end() || it->is_null() ? 0 : it->get<int64_t>();
+}
+bool Bool(const json& j, const char* name) {
+  auto it = j.find(name);
+  return it != j.end() && !it->is_null() && it->get<bool>();
+}
+
+Token TokenFrom(const json& j) {
+  Token t;
+  t.id = Str(j, "id");
+  t.kind = Str(j, "kind");
+  t.subject = Str(j, "subject");
+  t.org_id = Str(j, "org_id");
+  t.project_id = Str(j, "project_id");
+  t.name = Str(j, "name");
+  t.created_at = Str(j, "created_at");
+  t.expires_at = Str(j, "expires_at");
+  t.revoked = Bool(j, "revoked");
+  t.last_used_at = Str(j, "last_used_at");
+  t.json = j.dump();
+  return t;
+}
+
+Project ProjectFrom(const json& j) {
+  Project p;
+  p.id = Str(j, "id");
+  p.org_id = Str(j, "org_id");
+  p.name = Str(j, "name");
+  p.region = Str(j, "region");
+  p.cache_cap_bytes = Int(j, "cache_cap_bytes");
+  p.build_retention_days = Int(j, "build_retention_days");
+  p.created_at = Str(j, "created_at");
+  p.json = j.dump();
+  return p;
+}
+
+NewToken NewTokenFrom(const json& j) {
+  NewToken t;
+  t.token = TokenFrom(j.at("token"));
+  t.secret = Str(j, "secret");
+  t.json = j.dump();
+  return t;
+}
+
+Build BuildFrom(const json& j) {
+  Build b;
+  b.id = Str(j, "id");
+  b.project_id = Str(j, "project_id");
+  b.status = Str(j, "status");
+  b.queued_at = Str(j, "queued_at");
+  b.started_at = Str(j, "started_at");
+  b.finished_at = Str(j, "finished_at");
+  if (auto it = j.find("duration_seconds"); it != j.end() && !it->is_null()) {
+    b.duration_seconds = it->get<double>();
+  }
+  b.first_miss_step = Str(j, "first_miss_step");
+  b.error = Str(j, "error");
+  b.context_files_sent = Int(j, "context_files_sent");
+  b.context_bytes_sent = Int(j, "context_bytes_sent");
+  b.json = j.dump();
+  return b;
+}
+
+BuildStep StepFrom(const json& j) {
+  BuildStep s;
+  s.vertex = Str(j, "vertex");
+  s.name = Str(j, "name");
+  s.line = Int(j, "line");
+  s.cached = Bool(j, "cached");
+  s.started_at = Str(j, "started_at");
+  s.finished_at = Str(j, "finished_at");
+  if (auto it = j.find("duration_seconds"); it != j.end() && !it->is_null()) {
+    s.duration_seconds = it->get<double>();
+  }
+  s.layer_size = Int(j, "layer_size");
+  s.log = Str(j, "log");
+  s.json = j.dump();
+  return s;
+}
+
+// Parses an answer and decodes it with `fn`; DataLoss naming the request when the server sent
+// something else than the API's JSON.
+template <typename F>
+auto Decode(const std::string& what, const std::string& body, F fn)
+    -> Result<decltype(fn(json()))> {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Error::DataLoss(what + ": the answer is not a JSON object");
+  }
+  try {
+    return fn(j);
+  } catch (const json::exception& e) {
+    return Error::DataLoss(what + ": unexpected answer: " + e.what());
+  }
+}
+
+template <typename T, typename F>
+Result<std::vector<T>> DecodeItems(const std::string& what, const std::string& body, F fn) {
+  return Decode(what, body, [&](const json& j) {
+    std::vector<T> out;
+    for (const json& item : j.at("items")) {
+      out.push_back(fn(item));
+    }
+    return out;
+  });
+}
+
+}  // namespace
+
+Error ErrorFromResponse(long status, std::string_view body, const std::string& base_url) {
+  ErrorCode code = CodeFromStatus(status);
+  std::string message;
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_discarded() && j.is_object() && j.contains("error") && j["error"].is_object()) {
+    const json& e = j["error"];
+    if (e.contains("code") && e["code"].is_string()) {
+      code = CodeFromName(e["code"].get<std::string>()).value_or(code);
+    }
+    if (e.contains("message") && e["message"].is_string()) {
+      message = e["message"].get<std::string>();
+    }
+  }
+  if (message.empty()) {
+    std::string snippet(body.substr(0, 200));
+    message = "HTTP " + std::to_string(status) + (snippet.empty() ? "" : ": " + snippet);
+  }
+  if (code == ErrorCode::kUnauthenticated) {
+    message = base_url + ": " + message + "; run `berth login " + base_url +
+              " --token TOKEN`, set BERTH_TOKEN or pass --token";
+  }
+  return Error(code, message);
+}
+
+Client::Client(std::string base_url, std::string token)
+    : base_url_(std::move(base_url)),
+      token_(std::move(token)),
+      http_(std::make_unique<registry::HttpClient>()) {}
+
+Client::~Client() = default;
+
+Result<std::unique_ptr<Client>> Client::Create(std::string_view host, std::string token) {
+  std::string url = BERTH_TRY(BaseUrl(host));
+  return std::unique_ptr<Client>(new Client(std::move(url), std::move(token)));
+}
+
+Result<std::string> Client::Call(const Context& ctx, const std::string& method,
+                                 const std::string& path, const std::string& body) {
+  registry::HttpRequest req;
+  req.method = method;
+  req.url = base_url_ + path;
+  req.headers.emplace_back("Accept", "application/json");
+  if (!token_.empty()) {
+    req.headers.emplace_back("Authorization", "Bearer " + token_);
+  }
+  if (!body.empty()) {
+    req.body = body;
+    req.headers.emplace_back("Content-Type", "application/json");
+  }
+  registry::HttpResponse res = BERTH_TRY(http_->Do(ctx, req));
+  if (res.status < 200 || res.status >= 300) {
+    return ErrorFromResponse(res.status, res.body, base_url_);
+  }
+  return std::move(res.body);
+}
+
+Result<Whoami> Client::GetWhoami(const Context& ctx) {
+  std::string body = BERTH_TRY(Call(ctx, "GET", "/api/v1/whoami"));
+  return Decode("whoami", body, [](const json& j) {
+    Whoami w;
+    w.token = TokenFrom(j);
+    w.admin = Bool(j, "admin");
+    w.json = j.dump();
+    return w;
+  });
+}
+
+Result<Project> Client::CreateProject(const Context& ctx, const ProjectSpec& spec) {
+  json req = {{"name", spec.name}};
+  if (!spec.org_id.empty()) {
+    req["org_id"] = spec.org_id;
+  }
+  if (!spec.region.empty()) {
+    req["region"] = spec.region;
+  }
+  if (spec.cache_cap_bytes != 0) {
+    req["cache_cap_bytes"] = spec.cache_cap_bytes;
+  }
+  std::string body = BERTH_TRY(Call(ctx, "POST", "/api/v1/projects", req.dump()));
+  return Decode("creating project " + spec.name, body, ProjectFrom);
+}
+
+Result<std::vector<Project>> Client::ListProjects(const Context& ctx) {
+  std::string body = BERTH_TRY(Call(ctx, "GET", "/api/v1/projects"));
+  return DecodeItems<Project>("listing projects", body, ProjectFrom);
+}
+
+Result<Project> Client::GetProject(const Context& ctx, const std::string& id) {
+  std::string body = BERTH_TRY(Call(ctx, "GET", "/api/v1/projects/" + Segment(id)));
+  return Decode("project " + id, body, ProjectFrom);
+}
+
+Result<> Client::DeleteProject(const Context& ctx, const std::string& id) {
+  BERTH_TRY(Call(ctx, "DELETE", "/api/v1/projects/" + Segment(id)));
+  return {};
+}
+
+Result<NewToken> Client::CreateProjectToken(const Context& ctx, const std::string& project_id,
+                                            const std::string& name,
+                                            std::chrono::seconds expires_in) {
+  json req = json::object();
+  if (!name.empty()) {
+    req["name"] = name;
+  }
+  if (expires_in.count() > 0) {
+    req["expires_in_seconds"] = expires_in.count();
+  }
+  std::string body = BERTH_TRY(
+      Call(ctx, "POST", "/api/v1/projects/" + Segment(project_id) + "/tokens", req.dump()));
+  return Decode("creating a token for " + project_id, body, NewTokenFrom);
+}
+
+Result<std::vector<Token>> Client::ListTokens(const Context& ctx) {
+  std::string body = BERTH_TRY(Call(ctx, "GET", "/api/v1/tokens"));
+  return DecodeItems<Token>("listing tokens", body, TokenFrom);
+}
+
+Result<> Client::RevokeToken(const Context& ctx, const std::string& id) {
+  BERTH_TRY(Call(ctx, "DELETE", "/api/v1/tokens/" + Segment(id)));
+  return {};
+}
+
+Result<std::vector<Build>> Client::ListBuilds(const Context& ctx, const std::string& project_id,
+                                              Page page) {
+  std::string path = "/api/v1/projects/" + Segment(project_id) +
+                     "/builds?limit=" + std::to_string(page.limit) +
+                     "&offset=" + std::to_string(page.offset);
+  std::string body = BERTH_TRY(Call(ctx, "GET", path));
+  return DecodeItems<Build>("listing builds of " + project_id, body, BuildFrom);
+}
+
+Result<Build> Client::GetBuild(const Context& ctx, const std::string& id) {
+  std::string body = BERTH_TRY(Call(ctx, "GET", "/api/v1/builds/" + Segment(id)));
+  return Decode("build " + id, body, BuildFrom);
+}
+
+Result<std::vector<BuildStep>> Client::ListBuildSteps(const Context& ctx,
+                                                      const std::string& build_id) {
+  std::string body = BERTH_TRY(Call(ctx, "GET", "/api/v1/builds/" + Segment(build_id) + "/steps"));
+  return DecodeItems<BuildStep>("steps of build " + build_id, body, StepFrom);
+}
+
+}  // namespace berth::client
