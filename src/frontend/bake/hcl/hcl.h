@@ -38,7 +38,7 @@
 // bake/hclparser/stdlib.go except `bcrypt`, plus buildx's newer `homedir`, `semvercmp` and
 // `unixtimestampparse`. Known differences from go-cty:
 //   - numbers are doubles, not arbitrary-precision decimals (integers are exact to 2^53);
-//   - upper, lower and title change ASCII letters only; strlen, substr and length count code
+//   - upper and title change ASCII letters only (lower is Unicode-aware); strlen, substr and length count code
 //     points, not grapheme clusters;
 //   - regex functions use std::regex (ECMAScript, polynomial-time executor) with RE2 syntax
 //     translated: named groups `(?P<n>...)`, leading flags `(?i)`, `(?s)`, `(?m)`, `\A`, `\z`;

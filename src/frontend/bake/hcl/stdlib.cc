@@ -121,15 +121,6 @@ std::string AsciiUpper(std::string s) {
   return s;
 }
 
-std::string AsciiLower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return s;
-}
-
 bool IsWordChar(char32_t r) {
   return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') || r == '_' ||
          (r >= 0x80 && !gotext::IsSpace(r));
@@ -427,7 +418,7 @@ void DefineStrings(Scope* s) {
     return Str(AsciiUpper(BERTH_TRY(StringArg(a, 0, "str"))));
   });
   Define(s, "lower", 1, 1, [](CallContext&, Args& a) -> Result<Value> {
-    return Str(AsciiLower(BERTH_TRY(StringArg(a, 0, "str"))));
+    return Str(gotext::ToLower(BERTH_TRY(StringArg(a, 0, "str"))));
   });
   Define(s, "title", 1, 1, [](CallContext&, Args& a) -> Result<Value> {
     std::string in = BERTH_TRY(StringArg(a, 0, "str"));
@@ -1328,31 +1319,6 @@ void DefineEncodings(Scope* s) {
 
 // ---- paths, environment, versions ----
 
-// Go's path.Clean.
-std::string CleanPath(std::string_view p) {
-  if (p.empty()) {
-    return ".";
-  }
-  const bool rooted = p.front() == '/';
-  std::vector<std::string> parts;
-  for (const std::string& part : StrSplit(p, '/')) {
-    if (part.empty() || part == ".") {
-      continue;
-    }
-    if (part == "..") {
-      if (!parts.empty() && parts.back() != "..") {
-        parts.pop_back();
-      } else if (!rooted) {
-        parts.push_back(part);
-      }
-      continue;
-    }
-    parts.push_back(part);
-  }
-  std::string out = (rooted ? "/" : "") + StrJoin(parts, "/");
-  return out.empty() ? "." : out;
-}
-
 std::string BaseName(std::string p) {
   if (p.empty()) {
     return ".";
@@ -1367,10 +1333,6 @@ std::string BaseName(std::string p) {
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
-std::string DirName(std::string_view p) {
-  const size_t slash = p.rfind('/');
-  return CleanPath(slash == std::string_view::npos ? "" : p.substr(0, slash + 1));
-}
 
 struct SemVer {
   int64_t major = 0, minor = 0, patch = 0;
@@ -1592,7 +1554,7 @@ void DefineMisc(Scope* s) {
     return Str(BaseName(BERTH_TRY(StringArg(a, 0, "path"))));
   });
   Define(s, "dirname", 1, 1, [](CallContext&, Args& a) -> Result<Value> {
-    return Str(DirName(BERTH_TRY(StringArg(a, 0, "path"))));
+    return Str(gotext::DirPath(BERTH_TRY(StringArg(a, 0, "path"))));
   });
   Define(s, "homedir", 0, 0, [](CallContext&, Args&) -> Result<Value> {
     // berth does not change its environment after startup, so reading it is safe.

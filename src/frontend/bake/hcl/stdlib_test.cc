@@ -178,7 +178,7 @@ const std::map<std::string, std::vector<Row>>& Rows() {
        {{"lookup({a = 1}, \"a\")", "1"},
         {"lookup({a = 1}, \"b\", 0)", "0"},
         {"lookup({a = 1}, \"b\")", "error: does not identify"}}},
-      {"lower", {{"lower(\"HeLLo\")", "\"hello\""}}},
+      {"lower", {{"lower(\"HeLLo\")", "\"hello\""}, {"lower(\"\u00c0B\")", "\"\u00e0b\""}}},
       {"max", {{"max(1, 5, 3)", "5"}}},
       {"md5", {{"md5(\"hello world\")", "\"5eb63bbbe01eeed093cb22bb8f5acdc3\""}}},
       {"merge",
