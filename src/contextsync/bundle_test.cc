@@ -169,7 +169,7 @@ TEST_F(BundleTest, RejectsHostileBundles) {
 
 TEST_F(BundleTest, EveryTruncationIsRejectedAndLeavesNoPartialFile) {
   RawBundle b;
-  std::string big(200 * 1024, 'q');
+  std::string big(size_t{200} * 1024, 'q');
   big += "end";
   manifest_.entries.push_back(FileEntry("d", big));
   expected_ = FileDigests(manifest_);
@@ -236,30 +236,52 @@ TEST(BundleWriteTest, RefusesFilesChangedSinceTheScan) {
   EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
 }
 
+// A fresh directory on tmpfs (/dev/shm) when it is writable, else under $TMPDIR or /tmp;
+// removed with its contents.
+class ShmTempDir {
+ public:
+  ShmTempDir() {
+    if (::access("/dev/shm", W_OK) == 0) {
+      std::string templ = "/dev/shm/berth-contextsync-test-XXXXXX";
+      if (::mkdtemp(templ.data()) != nullptr) {
+        path_ = templ;
+        return;
+      }
+    }
+    fallback_ = std::make_unique<TempDir>();
+    path_ = fallback_->path();
+  }
+  ShmTempDir(const ShmTempDir&) = delete;
+  ShmTempDir& operator=(const ShmTempDir&) = delete;
+  ShmTempDir(ShmTempDir&&) = delete;
+  ShmTempDir& operator=(ShmTempDir&&) = delete;
+  ~ShmTempDir() {
+    if (!fallback_) {
+      std::error_code ec;
+      std::filesystem::remove_all(path_, ec);
+    }
+  }
+  std::string operator/(std::string_view rel) const { return path_ + "/" + std::string(rel); }
+
+ private:
+  std::unique_ptr<TempDir> fallback_;
+  std::string path_;
+};
+
 // The check: the second sync of an unchanged 10,000-file context sends no file
 // content; changing one file sends only that file.
 TEST(IncrementalSyncTest, TenThousandFilesThenOneChange) {
   // 30,000 files are made and removed: on tmpfs when there is one, as a disk's journal can
   // make that take minutes.
-  const char* old_tmpdir = std::getenv("TMPDIR");
-  std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
-  if (::access("/dev/shm", W_OK) == 0) {
-    ::setenv("TMPDIR", "/dev/shm", 1);
-  }
-  TempDir t;
-  if (old_tmpdir != nullptr) {
-    ::setenv("TMPDIR", saved.c_str(), 1);
-  } else {
-    ::unsetenv("TMPDIR");
-  }
+  ShmTempDir t;
   std::string src = t / "src";
   MakeDir(src);
-  constexpr int kDirs = 100;
-  constexpr int kFilesPerDir = 100;
-  for (int d = 0; d < kDirs; ++d) {
+  constexpr size_t kDirs = 100;
+  constexpr size_t kFilesPerDir = 100;
+  for (size_t d = 0; d < kDirs; ++d) {
     std::string dir = src + "/pkg" + std::to_string(d);
     MakeDir(dir);
-    for (int f = 0; f < kFilesPerDir; ++f) {
+    for (size_t f = 0; f < kFilesPerDir; ++f) {
       WriteFile(dir + "/file" + std::to_string(f) + ".txt",
                 "package " + std::to_string(d) + " file " + std::to_string(f) + "\n");
     }
@@ -272,15 +294,15 @@ TEST(IncrementalSyncTest, TenThousandFilesThenOneChange) {
   BundleStats sent;
   ScanStats scanned;
   Manifest first = testing::Sync(src, {}, options, *store, &sent, &scanned);
-  EXPECT_EQ(first.entries.size(), size_t{kDirs + kDirs * kFilesPerDir});
-  EXPECT_EQ(scanned.hashed_files, uint64_t{kDirs * kFilesPerDir});
-  EXPECT_EQ(sent.files, uint64_t{kDirs * kFilesPerDir});
+  EXPECT_EQ(first.entries.size(), kDirs + kDirs * kFilesPerDir);
+  EXPECT_EQ(scanned.hashed_files, kDirs * kFilesPerDir);
+  EXPECT_EQ(sent.files, kDirs * kFilesPerDir);
 
   // Unchanged: nothing hashed, nothing sent.
   Manifest second = testing::Sync(src, {}, options, *store, &sent, &scanned);
   EXPECT_EQ(second, first);
   EXPECT_EQ(scanned.hashed_files, 0u);
-  EXPECT_EQ(scanned.cache_hits, uint64_t{kDirs * kFilesPerDir});
+  EXPECT_EQ(scanned.cache_hits, kDirs * kFilesPerDir);
   EXPECT_EQ(sent.files, 0u);
   EXPECT_EQ(sent.bytes, 0u);
 

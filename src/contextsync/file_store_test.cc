@@ -95,20 +95,22 @@ TEST(FileStoreTest, ShortAndLongIngestsFail) {
 TEST(FileStoreTest, ConcurrentIngestsOfOneDigestAllSucceed) {
   TempDir t;
   auto store = Must(FileStore::Open(t / "store"));
-  std::string content(300 * 1024, 'z');
+  std::string content(size_t{300} * 1024, 'z');
   content += "tail";
   constexpr int kThreads = 8;
   std::atomic<int> ok{0};
   std::atomic<int> existed{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
       auto w = store->BeginIngest(digest::FromBytes(content), content.size());
       if (!w.ok()) {
         return;
       }
-      for (size_t off = 0; off < content.size(); off += 4096) {
-        if (!(*w)->Write(std::string_view(content).substr(off, 4096)).ok()) {
+      const std::string_view view = content;
+      for (size_t off = 0; off < view.size(); off += 4096) {
+        if (!(*w)->Write(view.substr(off, 4096)).ok()) {
           return;
         }
       }
