@@ -533,6 +533,7 @@ void DefineStrings(Scope* s) {
     Value::Elements out;
     if (sep.empty()) {
       std::vector<size_t> offs = RuneOffsets(in);
+      BERTH_TRY(ctx.evaluator.CheckCollectionSize(offs.size() - 1));
       for (size_t i = 0; i + 1 < offs.size(); ++i) {
         out.push_back(Str(in.substr(offs[i], offs[i + 1] - offs[i])));
       }
@@ -546,6 +547,7 @@ void DefineStrings(Scope* s) {
           break;
         }
         pos = hit + sep.size();
+        BERTH_TRY(ctx.evaluator.CheckCollectionSize(out.size()));
       }
     }
     BERTH_TRY(ctx.evaluator.CheckCollectionSize(out.size()));
