@@ -282,14 +282,17 @@ struct Executor {
         HttpRequest over_http = BERTH_TRY(build(true));
         impl.requests++;
         Result<HttpResponse> fallback = impl.http.Do(ctx, over_http);
-        if (fallback.ok()) {
-          std::lock_guard lock(impl.mu);
-          impl.plain_http_hosts.insert(ep.host);
-        } else {
+        if (!fallback.ok()) {
           fallback.error().AddContext("HTTPS failed (" + resp.error().message() +
                                       "), then plain HTTP");
+          resp = std::move(fallback);
+        } else if (fallback->status != 400) {
+          std::lock_guard lock(impl.mu);
+          impl.plain_http_hosts.insert(ep.host);
+          resp = std::move(fallback);
         }
-        resp = std::move(fallback);
+        // A 400 is what an HTTPS server says to plain HTTP ("Client sent an HTTP request to an
+        // HTTPS server"): the HTTPS failure was a passing one, so it stands (and is retried).
       }
       bool can_retry = call.retryable && attempt < attempts;
       if (!resp.ok()) {

@@ -416,6 +416,32 @@ TEST(RegistryFaults, InsecureRegistryFallsBackFromHttpsToHttp) {
   EXPECT_EQ(server.requests().size(), 3u);
 }
 
+TEST(RegistryFaults, InsecureRegistryDoesNotSwitchToAnHttpsServersPlainPort) {
+  std::string ip = test::NonLoopbackIPv4();
+  if (ip.empty()) {
+    GTEST_SKIP() << "no non-loopback IPv4 address: loopback registries are always plain HTTP";
+  }
+  in_addr addr{};
+  ASSERT_EQ(::inet_pton(AF_INET, ip.c_str(), &addr), 1);
+  // What an HTTPS server answers to plain HTTP: the HTTPS failure was a passing one.
+  TinyServer server(
+      [&](const TinyRequest&) {
+        return TinyResponse{400, {}, "Client sent an HTTP request to an HTTPS server.\n"};
+      },
+      addr.s_addr);
+  ClientOptions options = FastOptions();
+  options.config.SetInsecure(server.host(), true);
+  Client client(std::move(options));
+  auto m = client.FetchManifest(Context::Background(), Ref(server.host() + "/r/img:v1"));
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().code(), ErrorCode::kUnavailable) << m.error().ToString();
+  EXPECT_NE(m.error().ToString().find("https://" + server.host()), std::string::npos)
+      << m.error().ToString();
+  // Every attempt went to HTTPS first: HTTP was never taken for the registry's address.
+  EXPECT_EQ(server.tls_attempts(), 3);
+  EXPECT_EQ(client.stats().retries, 2u);
+}
+
 TEST(RegistryFaults, BlobNotMatchingItsDigestIsNotStored) {
   std::string real = "the real content";
   std::string fake = "the fake content";  // same length
