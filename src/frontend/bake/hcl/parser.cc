@@ -1131,6 +1131,13 @@ class Parser {
           strip_next_ = false;
           ExprPtr e = BERTH_TRY(ParseExpr());
           BERTH_TRY(CloseSequence(open));
+          if (e->kind == ExprKind::kLiteral) {
+            // `${5}` or `${"x"}`: kept apart from the template's own text, which is what
+            // literal parts mean (and `"${5}"` is the number, as in HCL).
+            auto wrapped = Node(ExprKind::kParens, open, pos_);
+            wrapped->children = {e};
+            e = BERTH_TRY(Finish(wrapped));
+          }
           parts->push_back(e);
         } else {
           std::optional<TemplateEnd> end = BERTH_TRY(ParseDirective(mode, marker, open, parts));

@@ -189,6 +189,15 @@ TEST(ParserErrors, Locations) {
   EXPECT_TRUE(ParseError("block \"${x}\" {}\n").find("Invalid block label") != std::string::npos);
 }
 
+TEST(Parser, InterpolatedLiteralsAreNotText) {
+  // Found by fuzzing: an interpolated literal once counted as template text.
+  File f = MustParse("a = <<-EOT\n  ${5}\n    x\n  EOT\nb = \"${5}\"\nc = \"${5}${~ \"x\"}\"\n");
+  EXPECT_EQ(EvalAttr(f, "a"), "\"5\\n  x\\n\"");
+  EXPECT_EQ(EvalAttr(f, "b"), "5");
+  EXPECT_EQ(EvalAttr(f, "c"), "\"5x\"");
+  EXPECT_NE(ParseError("block \"${5}\" {}\n").find("Invalid block label"), std::string::npos);
+}
+
 TEST(ParserErrors, NestingIsLimited) {
   std::string deep(10000, '[');
   EXPECT_NE(ParseError("a = " + deep + "\n").find("Nesting too deep"), std::string::npos);
