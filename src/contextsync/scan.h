@@ -26,7 +26,8 @@ namespace berth::contextsync {
 
 struct ScanOptions {
   // Where the stat cache lives (created if missing); empty: no cache, every file is hashed.
-  // One cache file per context directory (keyed by its real path).
+  // One cache file per context directory (keyed by its real path). Keep it outside the
+  // context, or .dockerignore it: the scan would list its temporary file.
   std::string cache_dir;
   // Threads hashing files.
   size_t hash_threads = 2;
