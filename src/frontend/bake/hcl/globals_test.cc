@@ -342,6 +342,21 @@ function "b" {
             std::string::npos);
 }
 
+TEST(Globals, UserFunctionCallDepthIsLimited) {
+  // Functions cannot recurse (cycles are rejected), but a long chain is limited too.
+  std::string text = "function \"f0\" {\n  params = [x]\n  result = x\n}\n";
+  for (int i = 1; i < 40; ++i) {
+    text += "function \"f" + std::to_string(i) + "\" {\n  params = [x]\n  result = f" +
+            std::to_string(i - 1) + "(x) + 1\n}\n";
+  }
+  Loaded l = Load({text + "variable \"A\" { default = f20(0) }\n"});
+  ASSERT_TRUE(l.globals) << l.error;
+  EXPECT_EQ(l.Get("A"), "20");
+  EXPECT_NE(Load({text + "variable \"B\" { default = f39(0) }\n"})
+                .error.find("Function calls nested too deeply"),
+            std::string::npos);
+}
+
 TEST(Globals, Variables) {
   Loaded l = Load({R"(
 variable "B" {
