@@ -14,8 +14,9 @@
 //   eval.h     Scope, Evaluator (limits on work, string and collection sizes, call depth),
 //              Resolver (lazy names such as `target.x.tags`), StdlibScope().
 //   json_syntax.h  ParseJson: HCL's JSON syntax (docker-bake.json) into the same File model.
-//   globals.h  Globals::Load: variables (typed, env and --var overrides, CSV and _JSON forms,
-//              validation), user functions and top-level attributes, as buildx resolves them.
+//   globals.h  Globals::Load (or Prepare + ResolveAll): variables (typed, env and --var
+//              overrides, CSV and _JSON forms, validation), user functions and top-level
+//              attributes, as buildx resolves them.
 //
 // Typical use by the bake layer:
 //
@@ -38,12 +39,14 @@
 // bake/hclparser/stdlib.go except `bcrypt`, plus buildx's newer `homedir`, `semvercmp` and
 // `unixtimestampparse`. Known differences from go-cty:
 //   - numbers are doubles, not arbitrary-precision decimals (integers are exact to 2^53);
-//   - upper and title change ASCII letters only (lower is Unicode-aware); strlen, substr and length count code
-//     points, not grapheme clusters;
+//   - upper and title change ASCII letters only (lower is Unicode-aware); strlen, substr and
+//     length count code points, not grapheme clusters; length also accepts a string;
 //   - regex functions use std::regex (ECMAScript, polynomial-time executor) with RE2 syntax
 //     translated: named groups `(?P<n>...)`, leading flags `(?i)`, `(?s)`, `(?m)`, `\A`, `\z`;
 //     refused: Unicode classes `\p{...}`, `\Q...\E`, inline flags elsewhere, back references,
 //     counted repetitions whose product exceeds 1000; `.` matches a byte, not a character;
+//     the subject may be at most about sqrt(2e8 / pattern size) bytes long (the executor
+//     restarts at every position);
 //   - lists and tuples (maps and objects) compare equal when their elements do; conditional
 //     results are not unified to one type;
 //   - sets of collections are ordered by value rather than by cty's hash.
