@@ -21,8 +21,11 @@ bench_dir=${BENCH_DIR:-/var/tmp/berth-bench}
 build_dir=${BUILD_DIR:-build/release}
 mkdir -p "$bench_dir"
 
-cmake --preset release -B "$build_dir" >/dev/null
-cmake --build "$build_dir" --target berth >/dev/null
+# Quiet unless the build fails (ninja prints its errors on stdout).
+if ! out=$({ cmake --preset release -B "$build_dir" && cmake --build "$build_dir" --target berth; } 2>&1); then
+  echo "$out" >&2
+  exit 1
+fi
 berth=$PWD/$build_dir/bin/berth
 
 rootfs=$bench_dir/debian-rootfs-debootstrap
@@ -86,7 +89,7 @@ export BERTH_ROOT=$work/berth-root
 b=(); i=(); g=()
 for r in $(seq "$runs"); do
   rm -rf "$BERTH_ROOT"
-  b+=("$(time_cmd "$berth" image import "$rootfs" bench/debian:1)")
+  b+=("$(time_cmd "$berth" image import --no-unpack "$rootfs" bench/debian:1)")
   i+=("$(time_cmd sh -c "tar -C '$rootfs' -cf - . | igzip -1 -c > /dev/null")")
   g+=("$(time_cmd sh -c "tar -C '$rootfs' -cf - . | gzip -6 -c > /dev/null")")
 done
@@ -113,7 +116,7 @@ b=(); s=()
 for r in $(seq "$runs"); do
   "$berth" image rm "$rb/bench/debian:1" >/dev/null 2>&1 || true
   rm -rf "$BERTH_ROOT"
-  b+=("$(time_cmd "$berth" image pull "$rb/bench/debian:1")")
+  b+=("$(time_cmd "$berth" image pull --no-unpack "$rb/bench/debian:1")")
   rm -rf "$work/skopeo-oci"
   s+=("$(time_cmd skopeo copy --src-tls-verify=false "docker://$rb/bench/debian:1" "oci:$work/skopeo-oci:1")")
 done
@@ -125,7 +128,7 @@ for r in $(seq "$runs"); do
   "$berth" image rm "$rb/bench/debian:1" >/dev/null 2>&1 || true
   set_aside "$BERTH_ROOT"
   set_aside "$work/berth-unpacked"
-  b+=("$(time_cmd sh -c "'$berth' image pull -q '$rb/bench/debian:1' &&
+  b+=("$(time_cmd sh -c "'$berth' image pull -q --no-unpack '$rb/bench/debian:1' &&
                          '$berth' image unpack '$rb/bench/debian:1' '$work/berth-unpacked'")")
   set_aside "$work/skopeo-oci"
   set_aside "$work/umoci-bundle"

@@ -144,6 +144,8 @@ class Workspace {
   }
   void AddKey(const std::string& key) { keys_.push_back(key); }
   void AddDir(const std::string& dir) { dirs_.push_back(dir); }
+  // A directory removed with everything in it, last.
+  void AddTree(const std::string& dir) { trees_.push_back(dir); }
 
   // Unmounts everything and removes the temporary keys and directories. Idempotent.
   Result<> Release() {
@@ -163,6 +165,10 @@ class Workspace {
       (void)rmdir(it->c_str());
     }
     dirs_.clear();
+    for (const std::string& tree : trees_) {
+      (void)snapshot::RemoveAll(tree);
+    }
+    trees_.clear();
     return first;
   }
 
@@ -172,6 +178,7 @@ class Workspace {
   std::vector<snapshot::ScopedMount> mounts_;
   std::vector<std::string> keys_;
   std::vector<std::string> dirs_;
+  std::vector<std::string> trees_;
 };
 
 // Commits active `key` as `name`; AlreadyExists is success (see snapshotter.h).
@@ -512,6 +519,25 @@ Result<std::string> Runner::RunExec(const Context& ctx, const graph::Vertex& ver
         std::string dir;
         if (const LocalContext* local = ContextOf(ref); local != nullptr) {
           dir = local->dir;
+          if (!m.readonly) {
+            // A writable bind of a local context must never write to it (the user's files, or
+            // berthd's shared context store): an overlay takes the writes, discarded after.
+            std::string scratch = TempDir("rwbind-");
+            if (scratch.empty()) {
+              return Error::FromErrno("mkdtemp", errno);
+            }
+            ws.AddTree(scratch);
+            for (const char* sub : {"/upper", "/work", "/merged"}) {
+              BERTH_TRY(os::MakeDirs(scratch + sub, 0755));
+            }
+            BERTH_TRY(ws.Mount(
+                {snapshot::Mount{"overlay",
+                                 "overlay",
+                                 {"lowerdir=" + local->dir, "upperdir=" + scratch + "/upper",
+                                  "workdir=" + scratch + "/work"}}},
+                scratch + "/merged"));
+            dir = scratch + "/merged";
+          }
         } else {
           std::string view = UniqueName("view-");
           std::vector<snapshot::Mount> mounts =

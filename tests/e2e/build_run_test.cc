@@ -218,5 +218,18 @@ TEST_F(BuildRunE2eTest, PullAsksTheRegistry) {
   EXPECT_FALSE(printed(pulled.err, "base-v1")) << pulled.err;
 }
 
+// RUN --mount=type=bind,rw of the context: the step may write, the context never changes.
+TEST_F(BuildRunE2eTest, WritableContextBindNeverWritesTheContext) {
+  WriteDockerfile(
+      "FROM busybox\nRUN --mount=type=bind,rw,target=/ctx echo overwritten > /ctx/greet.txt && "
+      "rm /ctx/Dockerfile && cat /ctx/greet.txt\n");
+  CmdResult built = Berth("build --progress plain " + dir_ + "/ctx");
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  EXPECT_NE(built.err.find(" overwritten"), std::string::npos) << built.err;
+  EXPECT_EQ(os::ReadFile(dir_ + "/ctx/greet.txt").value_or(""), "greetings\n");
+  EXPECT_TRUE(os::Exists(dir_ + "/ctx/Dockerfile"));
+  EXPECT_EQ(Sh("ls " + Quote(root_ + "/tmp") + " | grep -q rwbind"), 1);
+}
+
 }  // namespace
 }  // namespace berth::e2e

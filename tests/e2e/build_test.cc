@@ -227,5 +227,24 @@ TEST_F(BuildE2eTest, DockerignoreHidesFilesFromEveryCopy) {
   EXPECT_EQ(Sh("test -e " + dir_ + "/fs/all/keep/ok.txt"), 0);
 }
 
+// `berth image import` unpacks the base for builds (as `buildah from` does), so the first build
+// starts from a ready snapshot; --no-unpack only stores it.
+TEST_F(BuildE2eTest, ImportUnpacksTheBaseForBuilds) {
+  auto chains = [&] {
+    return Sh("ls " + Quote(root_ + "/snapshots/meta") + " 2>/dev/null | grep -c '^chain-' >" +
+              dir_ + "/n; true") == 0
+               ? os::ReadFile(dir_ + "/n").value_or("")
+               : std::string();
+  };
+  EXPECT_EQ(chains(), "1\n");  // the fixture's busybox import
+  ASSERT_EQ(Sh("mkdir -p " + dir_ + "/rootfs2 && cp -a " + dir_ + "/rootfs/. " + dir_ +
+               "/rootfs2/ && echo x > " + dir_ + "/rootfs2/marker"),
+            0);
+  ASSERT_EQ(Berth("image import --no-unpack " + dir_ + "/rootfs2 other:1").exit_code, 0);
+  EXPECT_EQ(chains(), "1\n");
+  ASSERT_EQ(Berth("image import " + dir_ + "/rootfs2 other:2").exit_code, 0);
+  EXPECT_EQ(chains(), "2\n");
+}
+
 }  // namespace
 }  // namespace berth::e2e

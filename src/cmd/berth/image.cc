@@ -27,6 +27,7 @@
 #include "base/io.h"
 #include "base/scope_exit.h"
 #include "compress/compress.h"
+#include "engine/engine.h"
 #include "images/blob_source.h"
 #include "images/import.h"
 #include "images/root.h"
@@ -69,7 +70,22 @@ struct ImportFlags {
   std::vector<std::string> changes;
   std::string message;
   std::string compression = "gzip";
+  bool no_unpack = false;
 };
+
+// Unpacks a stored image into the snapshots builds start from (as `buildah from` does), so the
+// first build on it needs no unpacking. Needs root (overlay snapshots keep owners); when it
+// cannot, the build unpacks later, so this only warns.
+void UnpackForBuilds(const Context& ctx, const std::string& root, const std::string& name) {
+  if (geteuid() != 0) {
+    return;
+  }
+  Result<size_t> unpacked = engine::UnpackStoredImage(ctx, root, name);
+  if (!unpacked.ok()) {
+    std::fprintf(stderr, "warning: %s is stored but not unpacked for builds: %s\n", name.c_str(),
+                 unpacked.error().ToString().c_str());
+  }
+}
 
 // Parses a CMD or ENTRYPOINT value as Dockerfile does: a JSON array of strings (exec form), else
 // a command for /bin/sh -c (shell form).
@@ -162,6 +178,9 @@ Result<> ImageImport(const ImageFlags& image_flags, const ImportFlags& flags, in
   Context ctx = Context::Background();
   images::ImportResult result = BERTH_TRY(
       images::Import(ctx, root->content(), root->images(), flags.source, flags.name, options));
+  if (!flags.no_unpack && (!options.platform || *options.platform == platform::HostPlatform())) {
+    UnpackForBuilds(ctx, root->path(), result.image.name);
+  }
   std::printf("%s\n", result.image.target.digest.ToString().c_str());
   return {};
 }
@@ -391,6 +410,7 @@ struct PullFlags {
   std::string ref;
   std::string platform;
   bool quiet = false;
+  bool no_unpack = false;
 };
 
 // Plain progress lines on stderr, one report per line so CI logs stay readable:
@@ -473,6 +493,9 @@ Result<> ImagePull(const ImageFlags& flags, const PullFlags& pull) {
                                root->content(), pull.quiet ? registry::ProgressFn() : lines.Fn()));
   // The store keeps the platform's manifest: only its blobs were fetched.
   BERTH_TRY(root->images().Put(ctx, ref.String(), pulled.manifest));
+  if (!pull.no_unpack && wanted == platform::HostPlatform()) {
+    UnpackForBuilds(ctx, root->path(), ref.String());
+  }
   std::printf("%s: %s\n", ref.Familiar().c_str(), pulled.manifest.digest.ToString().c_str());
   return {};
 }
@@ -577,6 +600,8 @@ void RegisterImageCommands(CLI::App& app, int& exit_code) {
                    "Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, WORKDIR or USER")
       ->allow_extra_args(false);
   import->add_option("-m,--message", import_flags->message, "Comment for the history entry");
+  import->add_flag("--no-unpack", import_flags->no_unpack,
+                   "Only store the image (builds unpack it on first use)");
   import->add_option("--compression", import_flags->compression, "Layer compression")
       ->check(CLI::IsMember({"gzip", "zstd", "uncompressed"}))
       ->default_str("gzip");
@@ -612,6 +637,8 @@ void RegisterImageCommands(CLI::App& app, int& exit_code) {
   pull->add_option("REF", pull_flags->ref, "Image reference, e.g. busybox:latest")->required();
   pull->add_option("--platform", pull_flags->platform, "Platform to pull (default: the host's)");
   pull->add_flag("-q,--quiet", pull_flags->quiet, "Print no transfer progress");
+  pull->add_flag("--no-unpack", pull_flags->no_unpack,
+                 "Only store the image (builds unpack it on first use)");
   pull->callback([image_flags, pull_flags, &exit_code] {
     Report(exit_code, [&] { return ImagePull(*image_flags, *pull_flags); });
   });
