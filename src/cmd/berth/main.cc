@@ -6,9 +6,11 @@
 #include <CLI/CLI.hpp>
 
 #include "base/error.h"
+#include "cmd/berth/bake.h"
 #include "cmd/berth/build.h"
 #include "cmd/berth/debug.h"
 #include "cmd/berth/image.h"
+#include "cmd/berth/remote.h"
 
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "0.1.0-dev"
@@ -75,8 +77,10 @@ int Run(int argc, char** argv) {
     }
   });
 
+  cmd::RegisterBakeCommand(app, exit_code);
   cmd::RegisterBuildCommand(app, exit_code);
   cmd::RegisterImageCommands(app, exit_code);
+  cmd::RegisterRemoteCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

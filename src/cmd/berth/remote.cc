@@ -1,0 +1,763 @@
+#include "cmd/berth/remote.h"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "base/strings.h"
+#include "client/client.h"
+#include "client/settings.h"
+#include "os/file.h"
+
+namespace berth::cmd {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+// The flags every remote command shares. One instance serves all of them: only one command runs.
+struct RemoteFlags {
+  client::ServerFlags server;
+  std::string output;  // table, json, csv; "" = table on a terminal, csv otherwise
+};
+
+enum class Format { kTable, kJson, kCsv };
+
+Format ChooseFormat(const std::string& output) {
+  if (output == "json") {
+    return Format::kJson;
+  }
+  if (output == "csv") {
+    return Format::kCsv;
+  }
+  if (output == "table") {
+    return Format::kTable;
+  }
+  return isatty(STDOUT_FILENO) != 0 ? Format::kTable : Format::kCsv;
+}
+
+// Marks a usage error (exit code 2) and returns it.
+Error Usage(int& exit_code, Error error) {
+  exit_code = kExitUsage;
+  return error;
+}
+
+// A client for the server and token the flags, the environment or the login name. A host or
+// project that is missing or malformed is a usage error.
+Result<std::unique_ptr<client::Client>> Connect(const RemoteFlags& flags, int& exit_code) {
+  Result<client::Server> server = client::ResolveServer(flags.server, client::ProcessEnv());
+  if (!server.ok()) {
+    ErrorCode code = server.error().code();
+    if (code == ErrorCode::kInvalidArgument || code == ErrorCode::kFailedPrecondition) {
+      return Usage(exit_code, std::move(server).error());
+    }
+    return std::move(server).error();
+  }
+  return client::Client::Create(server->url, server->token);
+}
+
+// ---- output
+
+// What a list or get command prints: a header and rows for table and csv (the table's values
+// are for people, the csv's for programs), and the API's objects for json.
+struct Rows {
+  std::vector<std::string> csv_header;
+  std::vector<std::string> table_header;
+  std::vector<std::vector<std::string>> csv;
+  std::vector<std::vector<std::string>> table;
+  std::vector<std::string> objects;  // JSON text of each object
+};
+
+std::string CsvField(const std::string& s) {
+  bool plain = s.find_first_of(",\"\r\n") == std::string::npos &&
+               (s.empty() || (s.front() != ' ' && s.back() != ' '));
+  if (plain) {
+    return s;
+  }
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') {
+      out += '"';
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+void PrintCsvRow(const std::vector<std::string>& row) {
+  std::string line;
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (i > 0) {
+      line += ',';
+    }
+    line += CsvField(row[i]);
+  }
+  std::printf("%s\n", line.c_str());
+}
+
+void PrintTableRows(const std::vector<std::string>& header,
+                    const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(header.size());
+  for (size_t i = 0; i < header.size(); ++i) {
+    widths[i] = header[i].size();
+    for (const auto& row : rows) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  auto print = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) {
+        line.append(widths[i] - row[i].size() + 3, ' ');
+      }
+    }
+    std::printf("%s\n", line.c_str());
+  };
+  print(header);
+  for (const auto& row : rows) {
+    print(row);
+  }
+}
+
+// Prints `rows` as `format`; `single`: a get or create, whose JSON is the object itself rather
+// than an array of objects.
+void Print(Format format, const Rows& rows, bool single) {
+  switch (format) {
+    case Format::kJson: {
+      json out = json::array();
+      for (const std::string& text : rows.objects) {
+        out.push_back(json::parse(text, nullptr, false));
+      }
+      if (single && out.size() == 1) {
+        out = out[0];
+      }
+      std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+      return;
+    }
+    case Format::kCsv:
+      PrintCsvRow(rows.csv_header);
+      for (const auto& row : rows.csv) {
+        PrintCsvRow(row);
+      }
+      return;
+    case Format::kTable:
+      PrintTableRows(rows.table_header, rows.table);
+      return;
+  }
+}
+
+// "2026-11-27T08:41:03.123456789Z" as "2026-11-27 08:41:03" (UTC); "-" for none.
+std::string HumanTime(const std::string& rfc3339) {
+  if (rfc3339.size() < 19) {
+    return rfc3339.empty() ? "-" : rfc3339;
+  }
+  std::string out = rfc3339.substr(0, 19);
+  out[10] = ' ';
+  return out;
+}
+
+// Binary units, three significant digits: "1GiB", "1.5MiB"; "-" for 0 (no cap).
+std::string HumanBytes(int64_t bytes) {
+  if (bytes <= 0) {
+    return "-";
+  }
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (v >= 1024 && unit + 1 < std::size(kUnits)) {
+    v /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3g%s", v, kUnits[unit]);
+  return buf;
+}
+
+std::string HumanDuration(std::optional<double> seconds) {
+  if (!seconds) {
+    return "-";
+  }
+  char buf[32];
+  double s = *seconds;
+  if (s < 60) {
+    std::snprintf(buf, sizeof(buf), "%.1fs", s);
+  } else if (s < 3600) {
+    auto whole = static_cast<int64_t>(s);
+    std::snprintf(buf, sizeof(buf), "%lldm%02llds", static_cast<long long>(whole / 60),
+                  static_cast<long long>(whole % 60));
+  } else {
+    auto whole = static_cast<int64_t>(s);
+    std::snprintf(buf, sizeof(buf), "%lldh%02lldm", static_cast<long long>(whole / 3600),
+                  static_cast<long long>((whole % 3600) / 60));
+  }
+  return buf;
+}
+
+std::string Or(const std::string& s, const char* fallback) {
+  return s.empty() ? fallback : s;
+}
+
+Rows ProjectRows(const std::vector<client::Project>& projects) {
+  Rows rows;
+  rows.csv_header = {"id", "name", "org_id", "region", "cache_cap_bytes", "created"};
+  rows.table_header = {"ID", "NAME", "REGION", "CACHE CAP", "CREATED"};
+  for (const client::Project& p : projects) {
+    rows.csv.push_back({p.id, p.name, p.org_id, p.region, std::to_string(p.cache_cap_bytes),
+                        p.created_at});
+    rows.table.push_back({p.id, p.name, Or(p.region, "-"), HumanBytes(p.cache_cap_bytes),
+                          HumanTime(p.created_at)});
+    rows.objects.push_back(p.json);
+  }
+  return rows;
+}
+
+Rows BuildRows(const std::vector<client::Build>& builds) {
+  Rows rows;
+  rows.csv_header = {"id", "status", "created", "duration", "first_miss"};
+  rows.table_header = {"ID", "STATUS", "CREATED", "DURATION", "FIRST MISS"};
+  for (const client::Build& b : builds) {
+    std::string seconds;
+    if (b.duration_seconds) {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%.3f", *b.duration_seconds);
+      seconds = buf;
+    }
+    rows.csv.push_back({b.id, b.status, b.queued_at, seconds, b.first_miss_step});
+    // "sha256:" and 12 hex digits, as docker shortens ids.
+    std::string miss = b.first_miss_step.substr(0, std::min<size_t>(b.first_miss_step.size(), 19));
+    rows.table.push_back({b.id, b.status, HumanTime(b.queued_at),
+                          HumanDuration(b.duration_seconds), Or(miss, "-")});
+    rows.objects.push_back(b.json);
+  }
+  return rows;
+}
+
+Rows TokenRows(const std::vector<client::Token>& tokens) {
+  Rows rows;
+  rows.csv_header = {"id", "name", "kind", "project_id", "created", "expires", "revoked",
+                     "last_used"};
+  rows.table_header = {"ID", "NAME", "KIND", "PROJECT", "CREATED", "EXPIRES", "REVOKED",
+                       "LAST USED"};
+  for (const client::Token& t : tokens) {
+    rows.csv.push_back({t.id, t.name, t.kind, t.project_id, t.created_at, t.expires_at,
+                        t.revoked ? "true" : "false", t.last_used_at});
+    rows.table.push_back({t.id, Or(t.name, "-"), t.kind, Or(t.project_id, "-"),
+                          HumanTime(t.created_at), t.expires_at.empty() ? "never" : HumanTime(t.expires_at),
+                          t.revoked ? "yes" : "no", HumanTime(t.last_used_at)});
+    rows.objects.push_back(t.json);
+  }
+  return rows;
+}
+
+// ---- flag values
+
+// "24h", "30m", "7d", "1h30m", "90s", "2w" or plain seconds; "0" never expires.
+Result<std::chrono::seconds> ParseDuration(const std::string& text) {
+  auto bad = [&] {
+    return Error::InvalidArgument("--expires " + text +
+                                  ": want a duration such as 90s, 30m, 24h, 7d or 1h30m");
+  };
+  if (text.empty()) {
+    return bad();
+  }
+  double total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) != 0 ||
+                               text[i] == '.')) {
+      ++i;
+    }
+    if (i == start) {
+      return bad();
+    }
+    char* end = nullptr;
+    std::string number = text.substr(start, i - start);
+    double value = std::strtod(number.c_str(), &end);
+    if (*end != '\0') {
+      return bad();
+    }
+    double unit = 1;
+    if (i < text.size()) {
+      switch (text[i]) {
+        case 's':
+          unit = 1;
+          break;
+        case 'm':
+          unit = 60;
+          break;
+        case 'h':
+          unit = 3600;
+          break;
+        case 'd':
+          unit = 86400;
+          break;
+        case 'w':
+          unit = 7 * 86400;
+          break;
+        default:
+          return bad();
+      }
+      ++i;
+    } else if (start != 0) {
+      return bad();  // "1h30": the last number needs its unit
+    }
+    total += value * unit;
+  }
+  if (total > 100.0 * 365 * 86400) {
+    return bad();
+  }
+  return std::chrono::seconds(static_cast<int64_t>(std::llround(total)));
+}
+
+// Bytes as docker's --memory takes them: a number with an optional b, k, m, g, t or p suffix
+// (kb/kib... too, any case), binary units.
+Result<int64_t> ParseBytes(const std::string& text) {
+  auto bad = [&] {
+    return Error::InvalidArgument("--cache-cap " + text +
+                                  ": want a size in bytes, such as 50000000000, 500m or 20g");
+  };
+  char* end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || value < 0 || text.starts_with('-') || text.starts_with('+')) {
+    return bad();
+  }
+  std::string unit = ToLower(Trim(end));
+  if (unit.ends_with("ib")) {
+    unit = unit.substr(0, unit.size() - 2);
+  } else if (unit.size() == 2 && unit.ends_with('b')) {
+    unit.pop_back();
+  }
+  double scale = 1;
+  static constexpr std::pair<const char*, double> kUnits[] = {
+      {"", 1},         {"b", 1},           {"k", 1024.0},
+      {"m", 1048576.0}, {"g", 1073741824.0}, {"t", 1099511627776.0},
+      {"p", 1125899906842624.0}};
+  bool known = false;
+  for (const auto& [name, s] : kUnits) {
+    if (unit == name) {
+      scale = s;
+      known = true;
+    }
+  }
+  double bytes = value * scale;
+  if (!known || bytes >= 9.2e18) {
+    return bad();
+  }
+  return static_cast<int64_t>(bytes);
+}
+
+// ---- login / logout
+
+struct LoginArgs {
+  std::string host;  // the HOST argument
+};
+
+Result<std::string> ReadTokenFromStdin(int& exit_code) {
+  if (isatty(STDIN_FILENO) != 0) {
+    return Usage(exit_code, Error::InvalidArgument(
+                                "no token: pass --token TOKEN, set BERTH_TOKEN or pipe it on stdin"));
+  }
+  char* line = nullptr;
+  size_t cap = 0;
+  ssize_t n = getline(&line, &cap, stdin);
+  std::string token = n > 0 ? std::string(Trim(std::string_view(line, static_cast<size_t>(n)))) : "";
+  std::free(line);  // NOLINT(cppcoreguidelines-no-malloc): getline's buffer
+  if (token.empty()) {
+    return Usage(exit_code, Error::InvalidArgument(
+                                "no token: pass --token TOKEN, set BERTH_TOKEN or pipe it on stdin"));
+  }
+  return token;
+}
+
+Result<> Login(const RemoteFlags& flags, const LoginArgs& args, int& exit_code) {
+  client::Getenv env = client::ProcessEnv();
+  client::ServerFlags server_flags = flags.server;
+  if (!args.host.empty()) {
+    server_flags.host = args.host;
+  }
+  Result<client::Server> host = client::ResolveHost(server_flags, env);
+  if (!host.ok()) {
+    return Usage(exit_code, std::move(host).error());
+  }
+  std::string token = flags.server.token;
+  if (token.empty()) {
+    token = env("BERTH_TOKEN");
+  }
+  if (token.empty()) {
+    token = BERTH_TRY(ReadTokenFromStdin(exit_code));
+  }
+  std::unique_ptr<client::Client> c = BERTH_TRY(client::Client::Create(host->url, token));
+  Context ctx = Context::Background();
+  client::Whoami me = BERTH_TRY_CONTEXT(c->GetWhoami(ctx), "logging in to " + host->url);
+  std::string path = BERTH_TRY(client::LoginFile::DefaultPath(env));
+  client::LoginFile file = BERTH_TRY(client::LoginFile::Load(path));
+  file.Set(host->url, token);
+  BERTH_TRY(file.Save());
+  std::string who = me.token.kind + " token " + me.token.id;
+  if (me.admin) {
+    who += " (admin)";
+  } else if (!me.token.project_id.empty()) {
+    who += " for project " + me.token.project_id;
+  }
+  std::printf("Logged in to %s with %s\n", host->url.c_str(), who.c_str());
+  return {};
+}
+
+Result<> Logout(const RemoteFlags& flags, const LoginArgs& args, int& exit_code) {
+  client::Getenv env = client::ProcessEnv();
+  client::ServerFlags server_flags = flags.server;
+  if (!args.host.empty()) {
+    server_flags.host = args.host;
+  }
+  Result<client::Server> host = client::ResolveHost(server_flags, env);
+  if (!host.ok()) {
+    return Usage(exit_code, std::move(host).error());
+  }
+  std::string path = BERTH_TRY(client::LoginFile::DefaultPath(env));
+  client::LoginFile file = BERTH_TRY(client::LoginFile::Load(path));
+  if (!file.Remove(host->url)) {
+    std::printf("Not logged in to %s\n", host->url.c_str());
+    return {};
+  }
+  BERTH_TRY(file.Save());
+  std::printf("Logged out of %s\n", host->url.c_str());
+  return {};
+}
+
+// ---- init
+
+struct InitArgs {
+  std::string project;
+  std::string name;
+  bool force = false;
+};
+
+Result<> Init(const RemoteFlags& flags, const InitArgs& args, int& exit_code) {
+  if (args.project.empty() == args.name.empty()) {
+    return Usage(exit_code, Error::InvalidArgument(
+                                "berth init: give --project ID (an existing project) or --name "
+                                "NAME (a new one)"));
+  }
+  const std::string path = "berth.json";
+  if (!args.force) {
+    if (Result<std::string> existing = client::ReadProjectFile(path); existing.ok()) {
+      return Error::AlreadyExists("berth.json exists (project " + *existing +
+                                  "); pass --force to replace it");
+    }
+  }
+  std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
+  Context ctx = Context::Background();
+  client::Project project;
+  if (!args.project.empty()) {
+    project = BERTH_TRY(c->GetProject(ctx, args.project));
+  } else {
+    project = BERTH_TRY(c->CreateProject(ctx, {.name = args.name}));
+  }
+  BERTH_TRY_CONTEXT(client::WriteProjectFile(path, project.id), "writing berth.json");
+  std::printf("berth.json: project %s (%s)\n", project.id.c_str(), project.name.c_str());
+  return {};
+}
+
+// ---- projects
+
+struct ProjectArgs {
+  std::string name;  // create
+  std::string id;    // get, delete, tokens
+  std::string region;
+  std::string cache_cap;
+  std::string token_name;
+  std::string expires;
+  std::string token_id;
+};
+
+Result<> ProjectsCreate(const RemoteFlags& flags, const ProjectArgs& args, int& exit_code) {
+  client::ProjectSpec spec;
+  spec.name = args.name;
+  spec.region = args.region;
+  if (!args.cache_cap.empty()) {
+    Result<int64_t> cap = ParseBytes(args.cache_cap);
+    if (!cap.ok()) {
+      return Usage(exit_code, std::move(cap).error());
+    }
+    spec.cache_cap_bytes = *cap;
+  }
+  std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
+  client::Project p = BERTH_TRY(c->CreateProject(Context::Background(), spec));
+  Print(ChooseFormat(flags.output), ProjectRows({p}), true);
+  return {};
+}
+
+Result<> ProjectsList(const RemoteFlags& flags, int& exit_code) {
+  std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
+  std::vector<client::Project> projects = BERTH_TRY(c->ListProjects(Context::Background()));
+  Print(ChooseFormat(flags.output), ProjectRows(projects), false);
+  return {};
+}
+
+Result<> ProjectsGet(const RemoteFlags& flags, const ProjectArgs& args, int& exit_code) {
+  std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
+  client::Project p = BERTH_TRY(c->GetProject(Context::Background(), args.id));
+  Print(ChooseFormat(flags.output), ProjectRows({p}), true);
+  return {};
+}
+
+Result<> ProjectsDelete(const RemoteFlags& flags, const ProjectArgs& args, int& exit_code) {
+  std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
+  BERTH_TRY(c->DeleteProject(Context::Background(), args.id));
+  std::printf("%s\n", args.id.c_str());
+  return {};
+}
+
+Result<> TokensCreate(const RemoteFlags& flags, const ProjectArgs& args, int& exit_code) {
+  std::chrono::seconds expires{0};
+  if (!args.expires.empty()) {
+    Result<std::chrono::seconds> d = ParseDuration(args.expires);
+    if (!d.ok()) {
+      return Usage(exit_code, std::move(d).error());
+    }
+    expires = *d;
+  }
+  std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
+  client::NewToken made =
+      BERTH_TRY(c->CreateProjectToken(Context::Background(), args.id, args.token_name, expires));
+  Format format = ChooseFormat(flags.output);
+  if (format == Format::kJson) {
+    json j = json::parse(made.json, nullptr, false);
+    std::printf("%s\n", j.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+  } else {
+    const client::Token& t = made.token;
+    Rows rows;
+    rows.csv_header = {"id", "name", "project_id", "expires", "secret"};
+    rows.table_header = {"ID", "NAME", "PROJECT", "EXPIRES", "SECRET"};
+    rows.csv.push_back({t.id, t.name, t.project_id, t.expires_at, made.secret});
+    rows.table.push_back({t.id, Or(t.name, "-"), t.project_id,
+                          t.expires_at.empty() ? "never" : HumanTime(t.expires_at), made.secret});
+    Print(format, rows, true);
+  }
+  std::fprintf(stderr, "The secret is shown only this once; berthd keeps only its hash.\n");
+  return {};
+}
+
+Result<> TokensList(const RemoteFlags& flags, const ProjectArgs& args, int& exit_code) {
+  std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
+  Context ctx = Context::Background();
+  // Checks the project first, so that a project the caller cannot see is NotFound, not empty.
+  BERTH_TRY(c->GetProject(ctx, args.id));
+  std::vector<client::Token> tokens;
+  for (client::Token& t : BERTH_TRY(c->ListTokens(ctx))) {
+    if (t.project_id == args.id) {
+      tokens.push_back(std::move(t));
+    }
+  }
+  Print(ChooseFormat(flags.output), TokenRows(tokens), false);
+  return {};
+}
+
+Result<> TokensRevoke(const RemoteFlags& flags, const ProjectArgs& args, int& exit_code) {
+  std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
+  BERTH_TRY(c->RevokeToken(Context::Background(), args.token_id));
+  std::printf("%s\n", args.token_id.c_str());
+  return {};
+}
+
+// ---- list builds
+
+struct BuildListArgs {
+  std::string project;
+  int limit = 50;
+};
+
+Result<> ListBuilds(const RemoteFlags& flags, const BuildListArgs& args, int& exit_code) {
+  char cwd[4096];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) {
+    return Error::FromErrno("getcwd", errno);
+  }
+  Result<client::ProjectChoice> project =
+      client::ResolveProject(args.project, client::ProcessEnv(), {cwd});
+  if (!project.ok()) {
+    return Usage(exit_code, std::move(project).error());
+  }
+  if (project->id.empty()) {
+    return Usage(exit_code,
+                 Error::InvalidArgument("no project: pass --project, set BERTH_PROJECT or run "
+                                        "`berth init` to write a berth.json"));
+  }
+  std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
+  std::vector<client::Build> builds = BERTH_TRY_CONTEXT(
+      c->ListBuilds(Context::Background(), project->id, {.limit = args.limit}),
+      "project " + project->id + " (from " + project->source + ")");
+  Print(ChooseFormat(flags.output), BuildRows(builds), false);
+  return {};
+}
+
+// Runs `fn` and reports its error the berth way: one "error:" line, exit code 1 unless the
+// command already chose 2.
+template <typename F>
+void Report(int& exit_code, F fn) {
+  if (Result<> r = fn(); !r.ok()) {
+    std::fprintf(stderr, "error: %s\n", r.error().ToString().c_str());
+    if (exit_code == 0) {
+      exit_code = kExitFailed;
+    }
+  }
+}
+
+void AddServerFlags(CLI::App* cmd, RemoteFlags& flags) {
+  cmd->add_option("--host", flags.server.host,
+                  "berthd address: http(s)://HOST:PORT or HOST:PORT (default: $BERTH_HOST, "
+                  "else the login)");
+  cmd->add_option("--token", flags.server.token,
+                  "API token (default: $BERTH_TOKEN, else the login's)");
+}
+
+void AddOutputFlag(CLI::App* cmd, RemoteFlags& flags) {
+  cmd->add_option("--output", flags.output,
+                  "Output format: table, json or csv (default: table on a terminal, else csv)")
+      ->check(CLI::IsMember({"table", "json", "csv"}));
+}
+
+}  // namespace
+
+// clang-format off
+void RegisterRemoteCommands(CLI::App& app, int& exit_code) {
+  // Owned by the callbacks: they run inside app.parse(), while `app` holds them.
+  auto flags = std::make_shared<RemoteFlags>();
+
+  auto login_args = std::make_shared<LoginArgs>();
+  auto* login = app.add_subcommand("login", "Log in to a berthd server: verify a token and store it");
+  login->add_option("HOST", login_args->host,
+                    "berthd address (default: --host, $BERTH_HOST, the current login)");
+  AddServerFlags(login, *flags);
+  login->callback([flags, login_args, &exit_code] {
+    Report(exit_code, [&] { return Login(*flags, *login_args, exit_code); });
+  });
+
+  auto logout_args = std::make_shared<LoginArgs>();
+  auto* logout = app.add_subcommand("logout", "Forget the token stored for a berthd server");
+  logout->add_option("HOST", logout_args->host,
+                     "berthd address (default: --host, $BERTH_HOST, the current login)");
+  logout->add_option("--host", flags->server.host, "berthd address");
+  logout->callback([flags, logout_args, &exit_code] {
+    Report(exit_code, [&] { return Logout(*flags, *logout_args, exit_code); });
+  });
+
+  auto init_args = std::make_shared<InitArgs>();
+  auto* init = app.add_subcommand("init", "Write berth.json in this directory: the project its builds use");
+  auto* init_project = init->add_option("--project", init_args->project, "An existing project's id");
+  init->add_option("--name", init_args->name, "Create a project with this name")
+      ->excludes(init_project);
+  init->add_flag("--force", init_args->force, "Replace an existing berth.json");
+  AddServerFlags(init, *flags);
+  init->callback([flags, init_args, &exit_code] {
+    Report(exit_code, [&] { return Init(*flags, *init_args, exit_code); });
+  });
+
+  auto project_args = std::make_shared<ProjectArgs>();
+  auto* projects = app.add_subcommand("projects", "Manage berthd projects");
+  projects->require_subcommand(1);
+
+  auto* create = projects->add_subcommand("create", "Create a project");
+  create->add_option("NAME", project_args->name, "Project name")->required();
+  create->add_option("--region", project_args->region, "Region label");
+  create->add_option("--cache-cap", project_args->cache_cap,
+                     "Cache size cap in bytes (suffixes k, m, g, t: binary units; default: none)");
+  AddServerFlags(create, *flags);
+  AddOutputFlag(create, *flags);
+  create->callback([flags, project_args, &exit_code] {
+    Report(exit_code, [&] { return ProjectsCreate(*flags, *project_args, exit_code); });
+  });
+
+  auto* plist = projects->add_subcommand("list", "List the projects the token can see");
+  plist->alias("ls");
+  AddServerFlags(plist, *flags);
+  AddOutputFlag(plist, *flags);
+  plist->callback([flags, &exit_code] {
+    Report(exit_code, [&] { return ProjectsList(*flags, exit_code); });
+  });
+
+  auto* get = projects->add_subcommand("get", "Show a project");
+  get->add_option("ID", project_args->id, "Project id")->required();
+  AddServerFlags(get, *flags);
+  AddOutputFlag(get, *flags);
+  get->callback([flags, project_args, &exit_code] {
+    Report(exit_code, [&] { return ProjectsGet(*flags, *project_args, exit_code); });
+  });
+
+  auto* del = projects->add_subcommand("delete", "Delete a project with its builds and tokens");
+  del->alias("rm");
+  del->add_option("ID", project_args->id, "Project id")->required();
+  AddServerFlags(del, *flags);
+  del->callback([flags, project_args, &exit_code] {
+    Report(exit_code, [&] { return ProjectsDelete(*flags, *project_args, exit_code); });
+  });
+
+  auto* tokens = projects->add_subcommand("tokens", "Manage a project's tokens");
+  tokens->require_subcommand(1);
+  auto* tcreate = tokens->add_subcommand(
+      "create", "Create a token that reaches only this project (its secret is shown once)");
+  tcreate->add_option("PROJECT", project_args->id, "Project id")->required();
+  tcreate->add_option("--name", project_args->token_name, "A name for the token");
+  tcreate->add_option("--expires", project_args->expires,
+                      "Lifetime, e.g. 24h, 30d, 1h30m (default: never expires)");
+  AddServerFlags(tcreate, *flags);
+  AddOutputFlag(tcreate, *flags);
+  tcreate->callback([flags, project_args, &exit_code] {
+    Report(exit_code, [&] { return TokensCreate(*flags, *project_args, exit_code); });
+  });
+
+  auto* tlist = tokens->add_subcommand("list", "List a project's tokens (never their secrets)");
+  tlist->alias("ls");
+  tlist->add_option("PROJECT", project_args->id, "Project id")->required();
+  AddServerFlags(tlist, *flags);
+  AddOutputFlag(tlist, *flags);
+  tlist->callback([flags, project_args, &exit_code] {
+    Report(exit_code, [&] { return TokensList(*flags, *project_args, exit_code); });
+  });
+
+  auto* trevoke = tokens->add_subcommand("revoke", "Revoke a token");
+  trevoke->add_option("TOKEN_ID", project_args->token_id, "Token id (not the secret)")->required();
+  AddServerFlags(trevoke, *flags);
+  trevoke->callback([flags, project_args, &exit_code] {
+    Report(exit_code, [&] { return TokensRevoke(*flags, *project_args, exit_code); });
+  });
+
+  auto* list = app.add_subcommand("list", "List berthd projects or builds");
+  list->require_subcommand(1);
+  auto* lprojects = list->add_subcommand("projects", "List the projects the token can see");
+  AddServerFlags(lprojects, *flags);
+  AddOutputFlag(lprojects, *flags);
+  lprojects->callback([flags, &exit_code] {
+    Report(exit_code, [&] { return ProjectsList(*flags, exit_code); });
+  });
+
+  auto build_args = std::make_shared<BuildListArgs>();
+  auto* lbuilds = list->add_subcommand("builds", "List a project's builds, newest first");
+  lbuilds->add_option("--project", build_args->project,
+                      "Project id (default: $BERTH_PROJECT, else berth.json or depot.json in "
+                      "this directory or above)");
+  lbuilds->add_option("--limit", build_args->limit, "At most this many builds")
+      ->check(CLI::Range(1, 1000));
+  AddServerFlags(lbuilds, *flags);
+  AddOutputFlag(lbuilds, *flags);
+  lbuilds->callback([flags, build_args, &exit_code] {
+    Report(exit_code, [&] { return ListBuilds(*flags, *build_args, exit_code); });
+  });
+}
+// clang-format on
+
+}  // namespace berth::cmd
