@@ -112,8 +112,7 @@ TEST_F(ClientTest, ProjectsLifecycle) {
 TEST_F(ClientTest, ProjectTokenSeesOnlyItsProject) {
   Project web = admin_->CreateProject(ctx_, {.name = "web"}).value();
   Project api = admin_->CreateProject(ctx_, {.name = "api"}).value();
-  NewToken made =
-      admin_->CreateProjectToken(ctx_, web.id, "ci", std::chrono::hours(24)).value();
+  NewToken made = admin_->CreateProjectToken(ctx_, web.id, "ci", std::chrono::hours(24)).value();
   EXPECT_FALSE(made.secret.empty());
   EXPECT_EQ(made.token.kind, "project");
   EXPECT_EQ(made.token.project_id, web.id);

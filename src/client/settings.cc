@@ -57,7 +57,8 @@ Result<std::pair<std::string, std::string>> SplitAuthority(std::string_view auth
     }
   } else {
     size_t colon = authority.find(':');
-    if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
+    if (colon != std::string_view::npos &&
+        authority.find(':', colon + 1) != std::string_view::npos) {
       return bad("write an IPv6 address in brackets: [ADDRESS]:PORT");
     }
     host = std::string(authority.substr(0, colon));
@@ -117,8 +118,7 @@ bool IsFile(const std::string& path) {
 }
 
 Error NoToken(const std::string& url) {
-  return Error::Unauthenticated("no token for " + url +
-                                ": run `berth login " + url +
+  return Error::Unauthenticated("no token for " + url + ": run `berth login " + url +
                                 " --token TOKEN`, set BERTH_TOKEN or pass --token");
 }
 
@@ -127,7 +127,8 @@ Error NoToken(const std::string& url) {
 Result<std::string> BaseUrl(std::string_view host) {
   std::string h(Trim(host));
   if (h.empty()) {
-    return Error::InvalidArgument("empty host: want http://HOST:PORT, https://HOST:PORT or HOST:PORT");
+    return Error::InvalidArgument(
+        "empty host: want http://HOST:PORT, https://HOST:PORT or HOST:PORT");
   }
   std::string scheme;
   std::string_view rest = h;

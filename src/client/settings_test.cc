@@ -33,8 +33,8 @@ TEST(BaseUrlTest, HostForms) {
 }
 
 TEST(BaseUrlTest, BadHosts) {
-  for (const char* bad : {"", "  ", "ftp://h:1", "h:port", "h:99999", "::1:8088", "[::1",
-                          "http://", "h:", "a b:1", "https://:8088"}) {
+  for (const char* bad : {"", "  ", "ftp://h:1", "h:port", "h:99999", "::1:8088", "[::1", "http://",
+                          "h:", "a b:1", "https://:8088"}) {
     Result<std::string> r = BaseUrl(bad);
     ASSERT_FALSE(r.ok()) << bad << " -> " << r.value();
     EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument) << bad;

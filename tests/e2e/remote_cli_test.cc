@@ -168,8 +168,8 @@ class RemoteCliTest : public ::testing::Test {
       return {};
     }
     Context ctx = Context::Background();
-    metastore::BuildSpec spec{.project_id = project, .options_json = "{}",
-                              .dockerfile = "FROM busybox\n"};
+    metastore::BuildSpec spec{
+        .project_id = project, .options_json = "{}", .dockerfile = "FROM busybox\n"};
     metastore::Build done = (*store)->CreateBuild(ctx, spec).value();
     EXPECT_TRUE((*store)->UpdateBuildStatus(ctx, done.id, metastore::BuildStatus::kRunning).ok());
     EXPECT_TRUE((*store)->SetFirstMissStep(ctx, done.id, "sha256:" + std::string(64, 'a')).ok());
@@ -237,9 +237,9 @@ TEST_F(RemoteCliTest, FlagBeatsEnvironmentBeatsLogin) {
   // BERTH_TOKEN beats the login's token...
   ExpectError(Berth("projects list", {{"BERTH_TOKEN", "wrong"}}), 1, "berth login");
   // ...and --token beats BERTH_TOKEN.
-  EXPECT_EQ(Berth(std::string("projects list --token ") + kAdmin, {{"BERTH_TOKEN", "wrong"}})
-                .exit_code,
-            0);
+  EXPECT_EQ(
+      Berth(std::string("projects list --token ") + kAdmin, {{"BERTH_TOKEN", "wrong"}}).exit_code,
+      0);
   // BERTH_HOST beats the login's host: a host with no login has no token.
   ExpectError(Berth("projects list", {{"BERTH_HOST", "127.0.0.1:1"}}), 1,
               "no token for http://127.0.0.1:1");
@@ -368,8 +368,7 @@ TEST_F(RemoteCliTest, ProjectTokenSeesOnlyItsProject) {
   EXPECT_EQ(Json(Berth("projects get " + web + " --output json" + as_ci))["id"], web);
   ExpectError(Berth("projects get " + api + as_ci), 1, "not found");
   ExpectError(Berth("projects create other" + as_ci), 1, "project token");
-  EXPECT_EQ(Json(Berth("list builds --project " + web + " --output json" + as_ci)),
-            json::array());
+  EXPECT_EQ(Json(Berth("list builds --project " + web + " --output json" + as_ci)), json::array());
   ExpectError(Berth("list builds --project " + api + as_ci), 1, "not found");
 
   // The admin lists the project's tokens (never secrets) in csv, then revokes this one.
@@ -388,9 +387,9 @@ TEST_F(RemoteCliTest, ProjectTokenSeesOnlyItsProject) {
   ASSERT_EQ(Lines(csv.out).size(), 2u) << csv.out;
   EXPECT_EQ(Lines(csv.out)[0], "id,name,project_id,expires,secret");
   std::string csv_secret = StrSplit(Lines(csv.out)[1], ',').back();
-  EXPECT_EQ(Json(Berth("projects list --output json --host " + url_ + " --token " + csv_secret))
-                .size(),
-            1u);
+  EXPECT_EQ(
+      Json(Berth("projects list --output json --host " + url_ + " --token " + csv_secret)).size(),
+      1u);
   CmdResult table = Admin("projects tokens create " + web + " --output table");
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("SECRET"), std::string::npos);
@@ -473,10 +472,10 @@ TEST_F(RemoteCliTest, InitWritesBerthJsonFoundFromSubdirectories) {
   EXPECT_EQ(Json(Admin("list builds --output json", {{"BERTH_PROJECT", other}}, app)),
             json::array());
   EXPECT_EQ(Json(Admin("list builds --output json --project " + other, {}, app)), json::array());
-  EXPECT_EQ(Json(Admin("list builds --output json --project " + web,
-                       {{"BERTH_PROJECT", other}}, app))
-                .size(),
-            2u);
+  EXPECT_EQ(
+      Json(Admin("list builds --output json --project " + web, {{"BERTH_PROJECT", other}}, app))
+          .size(),
+      2u);
 
   // No project anywhere: a usage error that says how to name one.
   ExpectError(Admin("list builds"), 2, "berth init");

@@ -216,10 +216,10 @@ Rows ProjectRows(const std::vector<client::Project>& projects) {
   rows.csv_header = {"id", "name", "org_id", "region", "cache_cap_bytes", "created"};
   rows.table_header = {"ID", "NAME", "REGION", "CACHE CAP", "CREATED"};
   for (const client::Project& p : projects) {
-    rows.csv.push_back({p.id, p.name, p.org_id, p.region, std::to_string(p.cache_cap_bytes),
-                        p.created_at});
-    rows.table.push_back({p.id, p.name, Or(p.region, "-"), HumanBytes(p.cache_cap_bytes),
-                          HumanTime(p.created_at)});
+    rows.csv.push_back(
+        {p.id, p.name, p.org_id, p.region, std::to_string(p.cache_cap_bytes), p.created_at});
+    rows.table.push_back(
+        {p.id, p.name, Or(p.region, "-"), HumanBytes(p.cache_cap_bytes), HumanTime(p.created_at)});
     rows.objects.push_back(p.json);
   }
   return rows;
@@ -239,8 +239,8 @@ Rows BuildRows(const std::vector<client::Build>& builds) {
     rows.csv.push_back({b.id, b.status, b.queued_at, seconds, b.first_miss_step});
     // "sha256:" and 12 hex digits, as docker shortens ids.
     std::string miss = b.first_miss_step.substr(0, std::min<size_t>(b.first_miss_step.size(), 19));
-    rows.table.push_back({b.id, b.status, HumanTime(b.queued_at),
-                          HumanDuration(b.duration_seconds), Or(miss, "-")});
+    rows.table.push_back(
+        {b.id, b.status, HumanTime(b.queued_at), HumanDuration(b.duration_seconds), Or(miss, "-")});
     rows.objects.push_back(b.json);
   }
   return rows;
@@ -248,15 +248,16 @@ Rows BuildRows(const std::vector<client::Build>& builds) {
 
 Rows TokenRows(const std::vector<client::Token>& tokens) {
   Rows rows;
-  rows.csv_header = {"id", "name", "kind", "project_id", "created", "expires", "revoked",
-                     "last_used"};
-  rows.table_header = {"ID", "NAME", "KIND", "PROJECT", "CREATED", "EXPIRES", "REVOKED",
-                       "LAST USED"};
+  rows.csv_header = {"id",      "name",    "kind",    "project_id",
+                     "created", "expires", "revoked", "last_used"};
+  rows.table_header = {"ID",      "NAME",    "KIND",    "PROJECT",
+                       "CREATED", "EXPIRES", "REVOKED", "LAST USED"};
   for (const client::Token& t : tokens) {
     rows.csv.push_back({t.id, t.name, t.kind, t.project_id, t.created_at, t.expires_at,
                         t.revoked ? "true" : "false", t.last_used_at});
     rows.table.push_back({t.id, Or(t.name, "-"), t.kind, Or(t.project_id, "-"),
-                          HumanTime(t.created_at), t.expires_at.empty() ? "never" : HumanTime(t.expires_at),
+                          HumanTime(t.created_at),
+                          t.expires_at.empty() ? "never" : HumanTime(t.expires_at),
                           t.revoked ? "yes" : "no", HumanTime(t.last_used_at)});
     rows.objects.push_back(t.json);
   }
@@ -278,8 +279,8 @@ Result<std::chrono::seconds> ParseDuration(const std::string& text) {
   size_t i = 0;
   while (i < text.size()) {
     size_t start = i;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) != 0 ||
-                               text[i] == '.')) {
+    while (i < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[i])) != 0 || text[i] == '.')) {
       ++i;
     }
     if (i == start) {
@@ -343,10 +344,13 @@ Result<int64_t> ParseBytes(const std::string& text) {
     unit.pop_back();
   }
   double scale = 1;
-  static constexpr std::pair<const char*, double> kUnits[] = {
-      {"", 1},         {"b", 1},           {"k", 1024.0},
-      {"m", 1048576.0}, {"g", 1073741824.0}, {"t", 1099511627776.0},
-      {"p", 1125899906842624.0}};
+  static constexpr std::pair<const char*, double> kUnits[] = {{"", 1},
+                                                              {"b", 1},
+                                                              {"k", 1024.0},
+                                                              {"m", 1048576.0},
+                                                              {"g", 1073741824.0},
+                                                              {"t", 1099511627776.0},
+                                                              {"p", 1125899906842624.0}};
   bool known = false;
   for (const auto& [name, s] : kUnits) {
     if (unit == name) {
@@ -369,17 +373,20 @@ struct LoginArgs {
 
 Result<std::string> ReadTokenFromStdin(int& exit_code) {
   if (isatty(STDIN_FILENO) != 0) {
-    return Usage(exit_code, Error::InvalidArgument(
-                                "no token: pass --token TOKEN, set BERTH_TOKEN or pipe it on stdin"));
+    return Usage(exit_code,
+                 Error::InvalidArgument(
+                     "no token: pass --token TOKEN, set BERTH_TOKEN or pipe it on stdin"));
   }
   char* line = nullptr;
   size_t cap = 0;
   ssize_t n = getline(&line, &cap, stdin);
-  std::string token = n > 0 ? std::string(Trim(std::string_view(line, static_cast<size_t>(n)))) : "";
+  std::string token =
+      n > 0 ? std::string(Trim(std::string_view(line, static_cast<size_t>(n)))) : "";
   std::free(line);  // NOLINT(cppcoreguidelines-no-malloc): getline's buffer
   if (token.empty()) {
-    return Usage(exit_code, Error::InvalidArgument(
-                                "no token: pass --token TOKEN, set BERTH_TOKEN or pipe it on stdin"));
+    return Usage(exit_code,
+                 Error::InvalidArgument(
+                     "no token: pass --token TOKEN, set BERTH_TOKEN or pipe it on stdin"));
   }
   return token;
 }
@@ -598,9 +605,9 @@ Result<> ListBuilds(const RemoteFlags& flags, const BuildListArgs& args, int& ex
                                         "`berth init` to write a berth.json"));
   }
   std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
-  std::vector<client::Build> builds = BERTH_TRY_CONTEXT(
-      c->ListBuilds(Context::Background(), project->id, {.limit = args.limit}),
-      "project " + project->id + " (from " + project->source + ")");
+  std::vector<client::Build> builds =
+      BERTH_TRY_CONTEXT(c->ListBuilds(Context::Background(), project->id, {.limit = args.limit}),
+                        "project " + project->id + " (from " + project->source + ")");
   Print(ChooseFormat(flags.output), BuildRows(builds), false);
   return {};
 }
