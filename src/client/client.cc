@@ -208,7 +208,7 @@ Error ErrorFromResponse(long status, std::string_view body, const std::string& b
     message = base_url + ": " + message + "; run `berth login " + base_url +
               " --token TOKEN`, set BERTH_TOKEN or pass --token";
   }
-  return Error(code, message);
+  return {code, message};
 }
 
 Client::Client(std::string base_url, std::string token)

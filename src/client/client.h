@@ -116,6 +116,8 @@ class Client {
 
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
+  Client(Client&&) = delete;
+  Client& operator=(Client&&) = delete;
   ~Client();
 
   // The server's base URL, e.g. "http://127.0.0.1:8088".

@@ -138,7 +138,7 @@ Result<std::string> BaseUrl(std::string_view host) {
     if (scheme != "http" && scheme != "https") {
       return Error::InvalidArgument("host \"" + h + "\": want an http:// or https:// URL");
     }
-    rest = std::string_view(h).substr(sep + 3);
+    rest = rest.substr(sep + 3);
   }
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
@@ -204,7 +204,7 @@ Result<LoginFile> LoginFile::Load(const std::string& path) {
     }
     for (const auto& [url, entry] : it->items()) {
       if (!entry.is_object() || !entry.contains("token") || !entry["token"].is_string()) {
-        return bad("\"hosts\".\"" + url + "\": want {\"token\":\"...\"}");
+        return bad(R"("hosts".")" + url + R"(": want {"token":"..."})");
       }
       file.tokens_[url] = entry["token"].get<std::string>();
     }
@@ -324,7 +324,7 @@ Result<std::string> ReadProjectFile(const std::string& path) {
   std::string text = BERTH_TRY(os::ReadFile(path));
   json j = json::parse(text, nullptr, false);
   auto bad = [&]() {
-    return Error::InvalidArgument(path + ": want {\"id\":\"PROJECT_ID\"}");
+    return Error::InvalidArgument(path + R"(: want {"id":"PROJECT_ID"})");
   };
   if (j.is_discarded() || !j.is_object()) {
     return bad();

@@ -176,7 +176,7 @@ std::string HumanBytes(int64_t bytes) {
     return "-";
   }
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  double v = static_cast<double>(bytes);
+  auto v = static_cast<double>(bytes);
   size_t unit = 0;
   while (v >= 1024 && unit + 1 < std::size(kUnits)) {
     v /= 1024;
@@ -382,7 +382,8 @@ Result<std::string> ReadTokenFromStdin(int& exit_code) {
   ssize_t n = getline(&line, &cap, stdin);
   std::string token =
       n > 0 ? std::string(Trim(std::string_view(line, static_cast<size_t>(n)))) : "";
-  std::free(line);  // NOLINT(cppcoreguidelines-no-malloc): getline's buffer
+  std::free(
+      line);  // NOLINT(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory): getline's
   if (token.empty()) {
     return Usage(exit_code,
                  Error::InvalidArgument(
