@@ -189,7 +189,8 @@ TEST_F(RemoteCliTest, LoginAndLogout) {
   ExpectError(Berth("projects list"), 2, "berth login");
 
   // A wrong token is refused and nothing is stored.
-  ExpectError(Berth("login " + url_ + " --token wrong"), 1, "berth login");
+  ExpectError(Berth("login " + url_ + " --token wrong"), 1,
+              "logging in to " + url_ + ": the token is not valid");
   std::string config = home_ + "/.config/berth/config.json";
   EXPECT_FALSE(os::Exists(config));
 
@@ -479,6 +480,9 @@ TEST_F(RemoteCliTest, InitWritesBerthJsonFoundFromSubdirectories) {
 
   // No project anywhere: a usage error that says how to name one.
   ExpectError(Admin("list builds"), 2, "berth init");
+  // A berth.json naming a project that is gone, or a broken one, is named.
+  ASSERT_TRUE(os::WriteFileAtomic(repo + "/berth.json", "{\"id\":\"p_gone\"}").ok());
+  ExpectError(Admin("list builds", {}, app), 1, "the project of " + repo + "/berth.json");
   // A broken berth.json is named.
   ASSERT_TRUE(os::WriteFileAtomic(repo + "/berth.json", "{\"project\":1}").ok());
   ExpectError(Admin("list builds", {}, app), 2, repo + "/berth.json");

@@ -411,7 +411,15 @@ Result<> Login(const RemoteFlags& flags, const LoginArgs& args, int& exit_code) 
   }
   std::unique_ptr<client::Client> c = BERTH_TRY(client::Client::Create(host->url, token));
   Context ctx = Context::Background();
-  client::Whoami me = BERTH_TRY_CONTEXT(c->GetWhoami(ctx), "logging in to " + host->url);
+  Result<client::Whoami> verified = c->GetWhoami(ctx);
+  if (!verified.ok()) {
+    if (verified.error().code() == ErrorCode::kUnauthenticated) {
+      return Error::Unauthenticated("logging in to " + host->url +
+                                    ": the token is not valid (unknown, revoked or expired)");
+    }
+    return std::move(verified).error().AddContext("logging in to " + host->url);
+  }
+  const client::Whoami& me = *verified;
   std::string path = BERTH_TRY(client::LoginFile::DefaultPath(env));
   client::LoginFile file = BERTH_TRY(client::LoginFile::Load(path));
   file.Set(host->url, token);
@@ -606,10 +614,16 @@ Result<> ListBuilds(const RemoteFlags& flags, const BuildListArgs& args, int& ex
                                         "`berth init` to write a berth.json"));
   }
   std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
-  std::vector<client::Build> builds =
-      BERTH_TRY_CONTEXT(c->ListBuilds(Context::Background(), project->id, {.limit = args.limit}),
-                        "project " + project->id + " (from " + project->source + ")");
-  Print(ChooseFormat(flags.output), BuildRows(builds), false);
+  Result<std::vector<client::Build>> builds =
+      c->ListBuilds(Context::Background(), project->id, {.limit = args.limit});
+  if (!builds.ok()) {
+    // A project named by a file the user may have forgotten: say which file.
+    if (project->source.ends_with(".json")) {
+      return std::move(builds).error().AddContext("the project of " + project->source);
+    }
+    return std::move(builds).error();
+  }
+  Print(ChooseFormat(flags.output), BuildRows(*builds), false);
   return {};
 }
 
