@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/error.h"
+#include "cmd/berth/bake.h"
 #include "cmd/berth/build.h"
 #include "cmd/berth/debug.h"
 #include "cmd/berth/image.h"
@@ -76,6 +77,7 @@ int Run(int argc, char** argv) {
     }
   });
 
+  cmd::RegisterBakeCommand(app, exit_code);
   cmd::RegisterBuildCommand(app, exit_code);
   cmd::RegisterImageCommands(app, exit_code);
   cmd::RegisterRemoteCommands(app, exit_code);

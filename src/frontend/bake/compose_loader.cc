@@ -136,6 +136,8 @@ class ComposeReader {
  public:
   ComposeReader(std::string file, const Env& env) : file_(std::move(file)), env_(env) {}
 
+  const std::string& file() const { return file_; }
+
   Error Fail(const YAML::Node& node, const std::string& message) const {
     return Error::InvalidArgument(Where(file_, node) + ": " + message);
   }
@@ -360,7 +362,7 @@ Result<Target> ServiceTarget(const ComposeReader& r, const std::string& name,
     return r.Fail(service, "invalid service name " + QuoteString(t.name) +
                                ": only \"[a-zA-Z0-9_-]+\" are allowed");
   }
-  t.location = Where("", service).substr(1);
+  t.location = Where(r.file(), service);
   const YAML::Node build = service["build"];
   // The service environment, for args given without a value.
   std::map<std::string, std::optional<std::string>> environment;
@@ -588,7 +590,6 @@ Result<Config> LoadOne(const BakeFile& f, const Env& env) {
       continue;
     }
     Target t = BERTH_TRY(ServiceTarget(r, name, kv.second, root["secrets"], env));
-    t.location = f.name + ":" + t.location;
     g.targets.push_back(t.name);
     MergeConfig(&c, Config{{std::move(t)}, {}});
   }

@@ -299,6 +299,12 @@ class HclLoader {
       return it->second;
     };
     g.overrides = options_.vars;
+    if (options_.max_eval_work != 0) {
+      g.limits.max_work = options_.max_eval_work;
+    }
+    if (options_.max_string_bytes != 0) {
+      g.limits.max_string_bytes = options_.max_string_bytes;
+    }
     g.builtins = {{"BAKE_CMD_CONTEXT", options_.cmd_context},
                   {"BAKE_LOCAL_PLATFORM", options_.local_platform}};
     globals_ = BERTH_TRY(hcl::Globals::Load(pointers, std::move(g)));

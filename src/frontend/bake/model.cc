@@ -172,7 +172,10 @@ bool IsListKey(const std::string& key) {
 
 // buildx's AddOverrides, one target.
 Result<> ApplyOverrides(Target* t, const std::map<std::string, Override>& overrides) {
-  for (const auto& [key, o] : overrides) {
+  for (const auto& entry : overrides) {
+    // Named variables rather than a structured binding: clang 14 cannot capture bindings.
+    const std::string& key = entry.first;
+    const Override& o = entry.second;
     const std::string& value = o.value;
     auto [head, rest] = SplitOnce(key, '.');
     const bool has_name = key.find('.') != std::string::npos;

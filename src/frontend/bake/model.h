@@ -140,6 +140,10 @@ struct LoadOptions {
   // BAKE_CMD_CONTEXT and BAKE_LOCAL_PLATFORM.
   std::string cmd_context = ".";
   std::string local_platform = "linux/amd64";
+  // Bounds on HCL evaluation (0: the hcl component's defaults, see hcl::EvalLimits): steps of
+  // work, and bytes of any one string. The fuzz target lowers them.
+  uint64_t max_eval_work = 0;
+  size_t max_string_bytes = 0;
 };
 
 // The result of Load: the merged definition, the parsed overrides and the variables.

@@ -2,10 +2,14 @@
 // (docs.docker.com/build/bake/reference, /inheritance, /overrides; buildx bake/bake.go).
 #include "frontend/bake/model.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "frontend/bake/loader.h"
 #include "frontend/bake/testing.h"
+#include "os/file.h"
 
 namespace berth::frontend::bake {
 namespace {
@@ -66,6 +70,34 @@ TEST(MergeTest, NormalizeDedupsAndAddsNetworkHostEntitlement) {
   EXPECT_EQ(*t.tags, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(*t.entitlements, std::vector<std::string>{"network.host"});
   EXPECT_EQ(t.contexts.size(), 1u);
+}
+
+TEST(FilesTest, DefaultLookupOrder) {
+  char tmpl[] = "/tmp/bake-files-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  for (const char* name : {"docker-bake.override.hcl", "docker-bake.hcl", "compose.yaml",
+                           "docker-bake.json", "other.hcl"}) {
+    ASSERT_TRUE(os::WriteFileAtomic(dir + "/" + name, name).ok());
+  }
+  Result<std::vector<BakeFile>> found = ReadBakeFiles({}, dir);
+  ASSERT_TRUE(found.ok()) << found.error().ToString();
+  std::vector<std::string> names;
+  for (const BakeFile& f : *found) {
+    names.push_back(f.name);
+    EXPECT_EQ(f.data, f.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"compose.yaml", "docker-bake.json", "docker-bake.hcl",
+                                             "docker-bake.override.hcl"}));
+  Result<std::vector<BakeFile>> explicit_files = ReadBakeFiles({"other.hcl", "compose.yaml"}, dir);
+  ASSERT_TRUE(explicit_files.ok());
+  EXPECT_EQ((*explicit_files)[0].name, "other.hcl");
+  EXPECT_FALSE(ReadBakeFiles({"missing.hcl"}, dir).ok());
+  for (const char* name : {"docker-bake.override.hcl", "docker-bake.hcl", "compose.yaml",
+                           "docker-bake.json", "other.hcl"}) {
+    unlink((dir + "/" + name).c_str());
+  }
+  EXPECT_EQ(ReadBakeFiles({}, dir).error().code(), ErrorCode::kNotFound);
+  rmdir(dir.c_str());
 }
 
 TEST(FilesTest, TwoFilesMergeTargets) {

@@ -52,6 +52,50 @@ target "webapp" {
 )");
 }
 
+TEST(PrintTest, ByteExactMatrixExampleOfTheDocs) {
+  // docs.docker.com/build/bake/matrices: `docker buildx bake --print app` (whose targets' keys
+  // happen to be in sorted order, so buildx's output and ours agree byte for byte).
+  Result<Selection> s = testing::LoadAndResolve({{"docker-bake.hcl", R"(
+target "app" {
+  name = "app-${tgt}"
+  matrix = {
+    tgt = ["foo", "bar"]
+  }
+  target = tgt
+}
+)"}},
+                                                {"app"});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(PrintJson(*s), R"({
+  "group": {
+    "app": {
+      "targets": [
+        "app-foo",
+        "app-bar"
+      ]
+    },
+    "default": {
+      "targets": [
+        "app"
+      ]
+    }
+  },
+  "target": {
+    "app-bar": {
+      "context": ".",
+      "dockerfile": "Dockerfile",
+      "target": "bar"
+    },
+    "app-foo": {
+      "context": ".",
+      "dockerfile": "Dockerfile",
+      "target": "foo"
+    }
+  }
+}
+)");
+}
+
 TEST(PrintTest, EmptySelectionOmitsGroups) {
   Selection s;
   EXPECT_EQ(PrintJson(s), "{\n  \"target\": {}\n}\n");

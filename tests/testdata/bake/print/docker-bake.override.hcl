@@ -1,0 +1,5 @@
+target "web" {
+  args = {
+    EXTRA = "from-override"
+  }
+}
