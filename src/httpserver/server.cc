@@ -92,6 +92,8 @@ class HttplibServer final : public Server {
     server_->set_read_timeout(std::chrono::seconds(60));
     server_->set_write_timeout(std::chrono::seconds(60));
     server_->set_keep_alive_max_count(1000);
+    // Idle kept-alive connections hold a worker and delay Stop() by up to this long.
+    server_->set_keep_alive_timeout(2);
     auto with_reader = [this](const httplib::Request& req, httplib::Response& res,
                               const httplib::ContentReader& reader) {
       Dispatch(req, res, &reader);
@@ -130,7 +132,12 @@ class HttplibServer final : public Server {
   int port() const override { return port_; }
 
   void Stop() override {
-    if (server_ != nullptr) {
+    if (server_ != nullptr && thread_.joinable()) {
+      // stop() does nothing until the listener runs: wait for it (briefly) first, or a Stop
+      // right after Start would leave the listener running and the join below hanging.
+      for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
       server_->stop();
     }
     if (thread_.joinable()) {

@@ -157,6 +157,15 @@ TEST_F(ServerTest, ServesTls) {
   std::system(("rm -rf " + d).c_str());
 }
 
+TEST(ServerOptionsTest, StopRightAfterStartReturns) {
+  for (int i = 0; i < 20; ++i) {
+    Result<std::unique_ptr<Server>> s = Server::Create({});
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->Start().ok());
+    (*s)->Stop();
+  }
+}
+
 TEST(ServerOptionsTest, BadTlsFilesAreAnError) {
   Result<std::unique_ptr<Server>> s =
       Server::Create({.tls_cert = "/nonexistent/cert.pem", .tls_key = "/nonexistent/key.pem"});

@@ -210,5 +210,22 @@ TEST_F(RemoteBuildE2eTest, InterruptCancelsTheServerBuild) {
   EXPECT_NE(Sh("pgrep -f '^sleep 62$' >/dev/null"), 0);
 }
 
+// After `berth login`, a context with a berth.json builds on berthd; without a project it
+// builds here.
+TEST_F(RemoteBuildE2eTest, LoginAndBerthJsonMakeBuildsRemote) {
+  std::string config = dir_ + "/config";
+  setenv("XDG_CONFIG_HOME", config.c_str(), 1);
+  CmdResult login = Berth("login 127.0.0.1:" + std::to_string(port_) + " --token " + kAdmin);
+  ASSERT_EQ(login.exit_code, 0) << login.err;
+  CmdResult here = Berth("build " + dir_ + "/ctx");
+  EXPECT_EQ(here.exit_code, 0) << here.err;
+  EXPECT_EQ(here.err.find("remote build"), std::string::npos) << here.err;
+  ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/ctx/berth.json", "{\"id\":\"" + project_ + "\"}").ok());
+  CmdResult there = Berth("build " + dir_ + "/ctx");
+  unsetenv("XDG_CONFIG_HOME");
+  EXPECT_EQ(there.exit_code, 0) << there.err;
+  EXPECT_NE(there.err.find("remote build b_"), std::string::npos) << there.err;
+}
+
 }  // namespace
 }  // namespace berth::e2e

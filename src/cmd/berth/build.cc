@@ -22,6 +22,7 @@
 #include "base/io.h"
 #include "base/scope_exit.h"
 #include "base/strings.h"
+#include "client/settings.h"
 #include "cmd/berth/flags.h"
 #include "cmd/berth/interrupt.h"
 #include "cmd/berth/remote_build.h"
@@ -74,41 +75,6 @@ struct BuildFlags {
   std::string token;
   std::string project;
 };
-
-// The project of a remote build: --project, BERTH_PROJECT, else the "id" of the first berth.json
-// (or depot.json) found in `dir` or a directory above it.
-Result<std::string> FindProject(const std::string& flag, const std::string& dir) {
-  if (!flag.empty()) {
-    return flag;
-  }
-  if (const char* env = std::getenv("BERTH_PROJECT"); env != nullptr && *env != '\0') {
-    return std::string(env);
-  }
-  char* real = realpath(dir.c_str(), nullptr);
-  std::string at = real != nullptr ? real : dir;
-  free(real);  // NOLINT(cppcoreguidelines-no-malloc)
-  while (!at.empty()) {
-    for (const char* name : {"berth.json", "depot.json"}) {
-      std::string path = at + "/" + name;
-      if (!os::Exists(path)) {
-        continue;
-      }
-      std::string text = BERTH_TRY(os::ReadFile(path));
-      nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-      if (j.is_object() && j.contains("id") && j["id"].is_string()) {
-        return j["id"].get<std::string>();
-      }
-      return Error::InvalidArgument(path + ": want {\"id\": \"<project id>\"}");
-    }
-    if (at == "/") {
-      break;
-    }
-    size_t slash = at.rfind('/');
-    at = slash == 0 ? "/" : at.substr(0, slash);
-  }
-  return Error::InvalidArgument(
-      "a remote build needs a project: --project, BERTH_PROJECT or a berth.json (berth init)");
-}
 
 // --secret id=ID[,src=FILE|,env=VAR][,type=file|env]: the value. A bare id=ID reads the
 // environment variable ID, as buildx does.
@@ -475,17 +441,27 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
   options.source_date_epoch = BERTH_TRY(archive::SourceDateEpochFromEnv());
   Context ctx = Context::Background().WithCancel();
   InterruptWatcher interrupt(ctx);
-  std::string host = flags.host;
-  if (const char* env = std::getenv("BERTH_HOST"); host.empty() && env != nullptr) {
-    host = env;
-  }
+  // Where to build: on berthd when a host is given (--host, BERTH_HOST), or when logged in and
+  // a project applies (--project, BERTH_PROJECT, berth.json); else here.
+  client::Getenv env = client::ProcessEnv();
+  std::string dockerfile_dir =
+      file.find('/') == std::string::npos ? std::string(".") : file.substr(0, file.rfind('/'));
+  client::ProjectChoice project = BERTH_TRY(usage(client::ResolveProject(
+      flags.project, env, {flags.context == "-" ? "." : flags.context, dockerfile_dir})));
+  bool explicit_host = !flags.host.empty() || !env("BERTH_HOST").empty();
+  Result<client::Server> server = client::ResolveHost({flags.host, flags.token}, env);
+  bool remote = explicit_host || (server.ok() && !project.id.empty());
   Result<engine::BuildResult> built = Error::Internal("unset");
-  if (!host.empty()) {
-    RemoteTarget target{.host = host, .token = flags.token};
-    if (const char* env = std::getenv("BERTH_TOKEN"); target.token.empty() && env != nullptr) {
-      target.token = env;
+  if (remote) {
+    client::Server resolved =
+        BERTH_TRY(usage(client::ResolveServer({flags.host, flags.token}, env)));
+    if (project.id.empty()) {
+      exit_code = kExitUsage;
+      return Error::InvalidArgument(
+          "a remote build needs a project: --project, BERTH_PROJECT or a berth.json (berth "
+          "init)");
     }
-    target.project = BERTH_TRY(usage(FindProject(flags.project, context)));
+    RemoteTarget target{.host = resolved.url, .token = resolved.token, .project = project.id};
     RemoteStats stats;
     built = RemoteBuild(ctx, target, options, &stats);
     if (!flags.quiet && !stats.build_id.empty()) {
@@ -493,7 +469,7 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
                    stats.build_id.c_str(), static_cast<unsigned long long>(stats.files_sent),
                    static_cast<unsigned long long>(stats.wire_bytes));
       if (std::getenv("BERTH_NO_SUMMARY_LINK") == nullptr) {
-        std::fprintf(stderr, "build record: %s/api/v1/builds/%s\n", NormalizeHost(host).c_str(),
+        std::fprintf(stderr, "build record: %s/api/v1/builds/%s\n", resolved.url.c_str(),
                      stats.build_id.c_str());
       }
     }

@@ -116,18 +116,6 @@ struct TempFile {
 
 }  // namespace
 
-std::string NormalizeHost(const std::string& host) {
-  std::string h = host;
-  while (h.ends_with('/')) {
-    h.pop_back();
-  }
-  if (h.starts_with("http://") || h.starts_with("https://")) {
-    return h;
-  }
-  bool loopback = h.starts_with("127.") || h.starts_with("localhost") || h.starts_with("[::1]");
-  return (loopback ? "http://" : "https://") + h;
-}
-
 Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& target,
                                         const engine::BuildOptions& options, RemoteStats* stats) {
   if (!options.ssh.empty()) {
@@ -139,7 +127,7 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
                                   "=DIR: only docker-image:// contexts work remotely so far");
     }
   }
-  std::string base = NormalizeHost(target.host);
+  const std::string& base = target.host;
   std::string project_path = "/api/v1/projects/" + target.project;
   registry::HttpClient http;
   auto request = [&](std::string method, std::string path) {

@@ -13,7 +13,7 @@
 namespace berth::cmd {
 
 struct RemoteTarget {
-  std::string host;  // "http://127.0.0.1:8088" or "https://builder.example.com"
+  std::string host;  // the base URL (client::BaseUrl): "http://127.0.0.1:8088", "https://b.example"
   std::string token;
   std::string project;  // project id
 };
@@ -30,9 +30,5 @@ struct RemoteStats {
 Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& target,
                                         const engine::BuildOptions& options,
                                         RemoteStats* stats = nullptr);
-
-// "host:port" -> "http://host:port" for loopback hosts, "https://host:port" otherwise; URLs with
-// a scheme are kept (without a trailing slash).
-std::string NormalizeHost(const std::string& host);
 
 }  // namespace berth::cmd
