@@ -786,6 +786,17 @@ Result<std::vector<std::string>> IndexCache::Lookup(const Context& ctx, const st
   return std::vector<std::string>{record.snapshot};
 }
 
+Result<std::vector<std::string>> IndexCache::Replace(const Context& ctx, const std::string& key,
+                                                     const std::vector<std::string>& outputs) {
+  if (outputs.size() == 1 && !outputs[0].empty() && !IsContextRef(outputs[0])) {
+    Result<cache::Removal> removed = index_.Delete(ctx, project_, key);
+    if (!removed.ok() && removed.error().code() != ErrorCode::kNotFound) {
+      return std::move(removed).error();
+    }
+  }
+  return Put(ctx, key, outputs);
+}
+
 Result<std::vector<std::string>> IndexCache::Put(const Context& ctx, const std::string& key,
                                                  const std::vector<std::string>& outputs) {
   if (outputs.size() != 1 || outputs[0].empty() || IsContextRef(outputs[0])) {

@@ -136,6 +136,10 @@ class IndexCache final : public solver::ResultCache {
   Result<std::vector<std::string>> Lookup(const Context& ctx, const std::string& key) override;
   Result<std::vector<std::string>> Put(const Context& ctx, const std::string& key,
                                        const std::vector<std::string>& outputs) override;
+  // Marks the old record for removal and stores the new one. (The old snapshot stays on disk
+  // until snapshot GC, which is not written yet.)
+  Result<std::vector<std::string>> Replace(const Context& ctx, const std::string& key,
+                                           const std::vector<std::string>& outputs) override;
   // An exclusive flock(2) on one of kLockStripes files chosen by the key, so that two berth
   // processes on one root make each key once. Waiting polls so that `ctx` can cancel it.
   Result<std::unique_ptr<KeyLock>> LockKey(const Context& ctx, const std::string& key) override;

@@ -204,6 +204,9 @@ Result<VertexResult> Solver::Solve(const Context& ctx, const graph::Graph& graph
           emit(id, VertexEvent::Kind::kStarted, start, "");
           ran = true;
           std::vector<std::string> made = BERTH_TRY(runner_.Run(c, vertex, inputs));
+          if (vertex.metadata.ignore_cache) {
+            return cache_.Replace(c, result.cache_key, made);
+          }
           return cache_.Put(c, result.cache_key, made);
         });
     if (!outputs.ok()) {

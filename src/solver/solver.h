@@ -59,6 +59,14 @@ class ResultCache {
   virtual Result<std::vector<std::string>> Put(const Context& ctx, const std::string& key,
                                                const std::vector<std::string>& outputs) = 0;
 
+  // Stores outputs under `key` in place of what is there: a vertex made again on purpose
+  // (--no-cache) replaces its stale result, so that later steps and builds use the fresh one.
+  // The default keeps the first (Put).
+  virtual Result<std::vector<std::string>> Replace(const Context& ctx, const std::string& key,
+                                                   const std::vector<std::string>& outputs) {
+    return Put(ctx, key, outputs);
+  }
+
   // Held while one vertex is made; released when destroyed.
   class KeyLock {
    public:
