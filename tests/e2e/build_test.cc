@@ -208,9 +208,10 @@ TEST_F(BuildE2eTest, DockerignoreHidesFilesFromEveryCopy) {
                "private/key.txt && echo k > keep/ok.txt && printf 'secret.txt\\nprivate\\n' > "
                ".dockerignore"),
             0);
-  for (const std::string& src : {"secret.txt", "private/key.txt", "private"}) {
-    ASSERT_TRUE(
-        os::WriteFileAtomic(dir_ + "/ctx/Dockerfile", "FROM busybox\nCOPY " + src + " /x/\n").ok());
+  for (const char* src : {"secret.txt", "private/key.txt", "private"}) {
+    ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/ctx/Dockerfile",
+                                    std::string("FROM busybox\nCOPY ") + src + " /x/\n")
+                    .ok());
     CmdResult r = Berth("build " + dir_ + "/ctx");
     EXPECT_EQ(r.exit_code, 1) << src;
     EXPECT_NE(r.err.find("excluded by .dockerignore"), std::string::npos) << src << ": " << r.err;
