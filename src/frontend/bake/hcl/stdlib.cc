@@ -1335,7 +1335,6 @@ std::string BaseName(std::string p) {
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
-
 struct SemVer {
   int64_t major = 0, minor = 0, patch = 0;
   std::string pre;
