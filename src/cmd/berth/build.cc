@@ -187,36 +187,6 @@ Result<engine::Ulimit> ParseUlimit(const std::string& spec) {
   return u;
 }
 
-// Docker's byte sizes: 1024, 64k, 64m, 1g, 64MB (binary units).
-Result<uint64_t> ParseBytes(const std::string& flag, const std::string& text) {
-  char* end = nullptr;
-  errno = 0;
-  double v = std::strtod(text.c_str(), &end);
-  std::string unit = ToLower(Trim(end));
-  if (text.empty() || end == text.c_str() || errno != 0 || v < 0) {
-    return Error::InvalidArgument(flag + " " + text + ": not a size");
-  }
-  if (unit.size() == 2 && unit[1] == 'b') {
-    unit.resize(1);
-  } else if (unit.size() == 3 && unit.ends_with("ib")) {
-    unit.resize(1);
-  }
-  double mult = 1;
-  if (unit.empty() || unit == "b") {
-  } else if (unit == "k") {
-    mult = 1024.0;
-  } else if (unit == "m") {
-    mult = 1024.0 * 1024;
-  } else if (unit == "g") {
-    mult = 1024.0 * 1024 * 1024;
-  } else if (unit == "t") {
-    mult = 1024.0 * 1024 * 1024 * 1024;
-  } else {
-    return Error::InvalidArgument(flag + " " + text + ": unknown unit");
-  }
-  return static_cast<uint64_t>(v * mult);
-}
-
 // The buildx metadata file: containerimage.* and image.name for image outputs.
 std::string MetadataJson(const engine::BuildResult& result) {
   nlohmann::json j = nlohmann::json::object();
@@ -312,7 +282,8 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
     options.ulimits.push_back(BERTH_TRY(usage(ParseUlimit(u))));
   }
   if (!flags.shm_size.empty()) {
-    options.shm_size = BERTH_TRY(usage(ParseBytes("--shm-size", flags.shm_size)));
+    options.shm_size =
+        static_cast<uint64_t>(BERTH_TRY(usage(ParseByteSize("--shm-size", flags.shm_size))));
   }
   options.network = flags.network.empty() ? "default" : flags.network;
   if (options.network != "default" && options.network != "host" && options.network != "none") {

@@ -1,6 +1,7 @@
 // Flag helpers shared by berth's commands.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,5 +15,9 @@ namespace berth::cmd {
 // variable is unset.
 Result<std::map<std::string, std::string>> KeyValues(const std::vector<std::string>& items,
                                                      const std::string& flag, bool from_env);
+
+// Bytes as docker's --memory and --shm-size take them: a number with an optional b, k, m, g, t
+// or p suffix (kb/kib... too, any case), binary units. InvalidArgument names `flag`.
+Result<int64_t> ParseByteSize(const std::string& flag, const std::string& text);
 
 }  // namespace berth::cmd

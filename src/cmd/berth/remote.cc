@@ -18,6 +18,7 @@
 #include "base/strings.h"
 #include "client/client.h"
 #include "client/settings.h"
+#include "cmd/berth/flags.h"
 #include "os/file.h"
 
 namespace berth::cmd {
@@ -325,46 +326,6 @@ Result<std::chrono::seconds> ParseDuration(const std::string& text) {
   return std::chrono::seconds(static_cast<int64_t>(std::llround(total)));
 }
 
-// Bytes as docker's --memory takes them: a number with an optional b, k, m, g, t or p suffix
-// (kb/kib... too, any case), binary units.
-Result<int64_t> ParseBytes(const std::string& text) {
-  auto bad = [&] {
-    return Error::InvalidArgument("--cache-cap " + text +
-                                  ": want a size in bytes, such as 50000000000, 500m or 20g");
-  };
-  char* end = nullptr;
-  double value = std::strtod(text.c_str(), &end);
-  if (end == text.c_str() || value < 0 || text.starts_with('-') || text.starts_with('+')) {
-    return bad();
-  }
-  std::string unit = ToLower(Trim(end));
-  if (unit.ends_with("ib")) {
-    unit = unit.substr(0, unit.size() - 2);
-  } else if (unit.size() == 2 && unit.ends_with('b')) {
-    unit.pop_back();
-  }
-  double scale = 1;
-  static constexpr std::pair<const char*, double> kUnits[] = {{"", 1},
-                                                              {"b", 1},
-                                                              {"k", 1024.0},
-                                                              {"m", 1048576.0},
-                                                              {"g", 1073741824.0},
-                                                              {"t", 1099511627776.0},
-                                                              {"p", 1125899906842624.0}};
-  bool known = false;
-  for (const auto& [name, s] : kUnits) {
-    if (unit == name) {
-      scale = s;
-      known = true;
-    }
-  }
-  double bytes = value * scale;
-  if (!known || bytes >= 9.2e18) {
-    return bad();
-  }
-  return static_cast<int64_t>(bytes);
-}
-
 // ---- login / logout
 
 struct LoginArgs {
@@ -506,7 +467,7 @@ Result<> ProjectsCreate(const RemoteFlags& flags, const ProjectArgs& args, int& 
   spec.name = args.name;
   spec.region = args.region;
   if (!args.cache_cap.empty()) {
-    Result<int64_t> cap = ParseBytes(args.cache_cap);
+    Result<int64_t> cap = ParseByteSize("--cache-cap", args.cache_cap);
     if (!cap.ok()) {
       return Usage(exit_code, std::move(cap).error());
     }

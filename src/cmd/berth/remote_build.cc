@@ -12,6 +12,7 @@
 #include "archive/apply.h"
 #include "base/io.h"
 #include "base/scope_exit.h"
+#include "client/client.h"
 #include "contextsync/bundle.h"
 #include "contextsync/manifest.h"
 #include "contextsync/scan.h"
@@ -51,38 +52,6 @@ class LineWriter final : public Writer {
   std::string partial_;
 };
 
-// The API's error document as an Error with the matching code.
-Error ApiError(const registry::HttpResponse& r, const std::string& what) {
-  std::string message = "HTTP " + std::to_string(r.status);
-  ErrorCode code = ErrorCode::kUnavailable;
-  try {
-    json j = json::parse(r.body);
-    message = j.at("error").at("message").get<std::string>();
-  } catch (const std::exception&) {
-  }
-  switch (r.status) {
-    case 400:
-      code = ErrorCode::kInvalidArgument;
-      break;
-    case 401:
-      code = ErrorCode::kUnauthenticated;
-      message += " (check the token: --token, BERTH_TOKEN or berth login)";
-      break;
-    case 403:
-      code = ErrorCode::kPermissionDenied;
-      break;
-    case 404:
-      code = ErrorCode::kNotFound;
-      break;
-    case 412:
-      code = ErrorCode::kFailedPrecondition;
-      break;
-    default:
-      break;
-  }
-  return Error(code, what + ": " + message);
-}
-
 std::string CacheDir() {
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   if (xdg != nullptr && *xdg != '\0') {
@@ -90,6 +59,12 @@ std::string CacheDir() {
   }
   const char* home = std::getenv("HOME");
   return std::string(home != nullptr ? home : "/tmp") + "/.cache/berth/contextsync";
+}
+
+// The API's error document as an Error, named by what was being done.
+Error ErrorFromResponse(const registry::HttpResponse& r, const std::string& what,
+                        const std::string& base) {
+  return client::ErrorFromResponse(r.status, r.body, base).AddContext(what);
 }
 
 // A temporary file, removed when this goes away.
@@ -149,7 +124,7 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
   registry::HttpResponse missing_resp =
       BERTH_TRY_CONTEXT(http.Do(ctx, missing_req), "reaching " + base);
   if (missing_resp.status != 200) {
-    return ApiError(missing_resp, "sending the context manifest");
+    return ErrorFromResponse(missing_resp, "sending the context manifest", base);
   }
   std::string manifest_id;
   std::vector<digest::Digest> missing;
@@ -182,7 +157,7 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
     put.body_size = st.st_size;
     registry::HttpResponse put_resp = BERTH_TRY_CONTEXT(http.Do(ctx, put), "uploading the context");
     if (put_resp.status != 200) {
-      return ApiError(put_resp, "uploading the context");
+      return ErrorFromResponse(put_resp, "uploading the context", base);
     }
     local_stats.files_sent = missing.size();
     local_stats.wire_bytes = static_cast<uint64_t>(st.st_size);
@@ -232,7 +207,7 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
     return std::move(started).error().AddContext("running the build on " + base);
   }
   if (started->status != 200) {
-    return ApiError(*started, "starting the build");
+    return ErrorFromResponse(*started, "starting the build", base);
   }
   if (stats != nullptr) {
     *stats = local_stats;
@@ -266,7 +241,7 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
     get.sink = &writer;
     registry::HttpResponse got = BERTH_TRY_CONTEXT(http.Do(ctx, get), "fetching an output");
     if (got.status != 200) {
-      return ApiError(got, "fetching output " + std::to_string(index));
+      return ErrorFromResponse(got, "fetching output " + std::to_string(index), base);
     }
     if (lseek(file->fd.get(), 0, SEEK_SET) != 0) {
       return Error::FromErrno("reading " + file->path, errno);
