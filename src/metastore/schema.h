@@ -101,6 +101,45 @@ CREATE INDEX build_context_files_order ON build_context_files (build_id, ordinal
     {2, R"sql(
 CREATE UNIQUE INDEX tokens_secret_hash ON tokens (secret_hash);
 )sql"},
+    // berthd's registry: blobs linked into repositories, manifests, tags (registryserver/).
+    {3, R"sql(
+CREATE TABLE registry_blobs (
+  project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (repository, digest)
+);
+CREATE INDEX registry_blobs_project ON registry_blobs (project_id);
+CREATE TABLE registry_manifests (
+  seq INTEGER PRIMARY KEY,
+  project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  artifact_type TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  annotations_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (repository, digest)
+);
+CREATE INDEX registry_manifests_project ON registry_manifests (project_id);
+CREATE INDEX registry_manifests_subject ON registry_manifests (repository, subject);
+CREATE TABLE registry_tags (
+  project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (repository, tag),
+  FOREIGN KEY (repository, digest) REFERENCES registry_manifests (repository, digest)
+    ON DELETE CASCADE
+);
+CREATE INDEX registry_tags_project ON registry_tags (project_id);
+CREATE INDEX registry_tags_digest ON registry_tags (repository, digest);
+)sql"},
 };
 
 }  // namespace berth::metastore::internal

@@ -1023,5 +1023,255 @@ Result<std::vector<BuildStep>> SqlStore::ListBuildSteps(const Context& ctx,
   return ReadAll(rows, &ReadStep);
 }
 
+// --- Registry
+
+namespace {
+
+constexpr std::string_view kRegistryBlobCols = "repository, digest, size, created_at";
+constexpr std::string_view kRegistryManifestCols =
+    "repository, digest, media_type, size, artifact_type, subject, annotations_json, created_at";
+constexpr size_t kMaxRegistryNameBytes = 1024;
+constexpr size_t kMaxRegistryKeyBytes = 256;  // Digests and tags.
+
+Result<RegistryBlob> ReadRegistryBlob(const Row& row) {
+  RegistryBlob b;
+  b.repository = Text(row, 0);
+  b.digest = Text(row, 1);
+  b.size = BERTH_TRY(Int(row, 2));
+  b.created_at = BERTH_TRY(TimeAt(row, 3));
+  return b;
+}
+
+Result<RegistryManifest> ReadRegistryManifest(const Row& row) {
+  RegistryManifest m;
+  m.repository = Text(row, 0);
+  m.digest = Text(row, 1);
+  m.media_type = Text(row, 2);
+  m.size = BERTH_TRY(Int(row, 3));
+  m.artifact_type = Text(row, 4);
+  m.subject = Text(row, 5);
+  m.annotations_json = Text(row, 6);
+  m.created_at = BERTH_TRY(TimeAt(row, 7));
+  return m;
+}
+
+// The registry validates names, digests and tags; the store only bounds them and keeps them
+// text that both databases take.
+Result<> CheckRegistryText(std::string_view what, const std::string& text, size_t max) {
+  if (text.empty() || text.size() > max || ToValidUtf8(text) != text) {
+    return Error::InvalidArgument("registry: bad " + std::string(what) + " " +
+                                  QuoteString(ToValidUtf8(text.substr(0, 64))));
+  }
+  return {};
+}
+
+Result<> CheckRepository(const std::string& repository) {
+  return CheckRegistryText("repository name", repository, kMaxRegistryNameBytes);
+}
+
+}  // namespace
+
+Result<> SqlStore::PutRegistryBlob(const Context& ctx, const std::string& project_id,
+                                   const RegistryBlob& blob) {
+  BERTH_TRY(CheckId("project", project_id));
+  BERTH_TRY(CheckRepository(blob.repository));
+  BERTH_TRY(CheckRegistryText("digest", blob.digest, kMaxRegistryKeyBytes));
+  if (blob.size < 0) {
+    return Error::InvalidArgument("registry: negative blob size");
+  }
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  Result<Rows> r = conn->Query(
+      "INSERT INTO registry_blobs (project_id, repository, digest, size, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (repository, digest) DO NOTHING",
+      {project_id, blob.repository, blob.digest, blob.size, ToNanos(Now())});
+  if (!r.ok()) {
+    return ParentError(std::move(r).error(), "project " + project_id);
+  }
+  return {};
+}
+
+Result<RegistryBlob> SqlStore::GetRegistryBlob(const Context& ctx, const std::string& repository,
+                                               const std::string& digest) {
+  BERTH_TRY(CheckRepository(repository));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  std::optional<Row> row = BERTH_TRY(QueryRow(
+      *conn, Select(kRegistryBlobCols, "FROM registry_blobs WHERE repository = ?1 AND digest = ?2"),
+      {repository, digest}));
+  if (!row) {
+    return Error::NotFound("blob " + digest + " not found in " + repository);
+  }
+  return ReadRegistryBlob(*row);
+}
+
+Result<> SqlStore::DeleteRegistryBlob(const Context& ctx, const std::string& repository,
+                                      const std::string& digest) {
+  BERTH_TRY(CheckRepository(repository));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  Rows rows = BERTH_TRY(conn->Query(
+      "DELETE FROM registry_blobs WHERE repository = ?1 AND digest = ?2 RETURNING digest",
+      {repository, digest}));
+  if (rows.empty()) {
+    return Error::NotFound("blob " + digest + " not found in " + repository);
+  }
+  return {};
+}
+
+Result<> SqlStore::PutRegistryManifest(const Context& ctx, const std::string& project_id,
+                                       const RegistryManifest& m, const std::string& tag) {
+  BERTH_TRY(CheckId("project", project_id));
+  BERTH_TRY(CheckRepository(m.repository));
+  BERTH_TRY(CheckRegistryText("digest", m.digest, kMaxRegistryKeyBytes));
+  if (!tag.empty()) {
+    BERTH_TRY(CheckRegistryText("tag", tag, kMaxRegistryKeyBytes));
+  }
+  if (m.size < 0) {
+    return Error::InvalidArgument("registry: negative manifest size");
+  }
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  std::optional<TxGuard> guard;
+  TxGuard* tx = BERTH_TRY(BeginTx(*conn, guard));
+  int64_t now = ToNanos(Now());
+  Result<Rows> r = conn->Query(
+      "INSERT INTO registry_manifests (project_id, repository, digest, media_type, size, "
+      "artifact_type, subject, annotations_json, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (repository, digest) DO NOTHING",
+      {project_id, m.repository, m.digest, ToValidUtf8(m.media_type), m.size,
+       ToValidUtf8(m.artifact_type), ToValidUtf8(m.subject),
+       m.annotations_json.empty() ? std::string("{}") : ToValidUtf8(m.annotations_json), now});
+  if (!r.ok()) {
+    return ParentError(std::move(r).error(), "project " + project_id);
+  }
+  if (!tag.empty()) {
+    r = conn->Query(
+        "INSERT INTO registry_tags (project_id, repository, tag, digest, updated_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (repository, tag) DO UPDATE SET "
+        "digest = excluded.digest, updated_at = excluded.updated_at",
+        {project_id, m.repository, tag, m.digest, now});
+    if (!r.ok()) {
+      return ParentError(std::move(r).error(), "project " + project_id);
+    }
+  }
+  return tx->Commit();
+}
+
+Result<RegistryManifest> SqlStore::GetRegistryManifest(const Context& ctx,
+                                                       const std::string& repository,
+                                                       const std::string& digest) {
+  BERTH_TRY(CheckRepository(repository));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  std::optional<Row> row =
+      BERTH_TRY(QueryRow(*conn,
+                         Select(kRegistryManifestCols,
+                                "FROM registry_manifests WHERE repository = ?1 AND digest = ?2"),
+                         {repository, digest}));
+  if (!row) {
+    return Error::NotFound("manifest " + digest + " not found in " + repository);
+  }
+  return ReadRegistryManifest(*row);
+}
+
+Result<RegistryManifest> SqlStore::ResolveRegistryTag(const Context& ctx,
+                                                      const std::string& repository,
+                                                      const std::string& tag) {
+  BERTH_TRY(CheckRepository(repository));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  std::optional<Row> row = BERTH_TRY(
+      QueryRow(*conn,
+               "SELECT m.repository, m.digest, m.media_type, m.size, m.artifact_type, m.subject, "
+               "m.annotations_json, m.created_at FROM registry_tags t JOIN registry_manifests m "
+               "ON m.repository = t.repository AND m.digest = t.digest "
+               "WHERE t.repository = ?1 AND t.tag = ?2",
+               {repository, tag}));
+  if (!row) {
+    return Error::NotFound("tag " + QuoteString(ToValidUtf8(tag.substr(0, 128))) +
+                           " not found in " + repository);
+  }
+  return ReadRegistryManifest(*row);
+}
+
+Result<std::vector<std::string>> SqlStore::ListRegistryTags(const Context& ctx,
+                                                            const std::string& repository,
+                                                            const std::string& last, int limit) {
+  BERTH_TRY(CheckRepository(repository));
+  if (limit < 1 || limit > 100000) {
+    return Error::InvalidArgument("registry: tag list limit " + std::to_string(limit) +
+                                  " outside 1..100000");
+  }
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  Rows rows =
+      BERTH_TRY(conn->Query("SELECT tag FROM registry_tags WHERE repository = ?1", {repository}));
+  // Sorted here, not in SQL: PostgreSQL's ORDER BY follows the database's collation, and the
+  // registry's pagination needs byte order in every backend.
+  std::vector<std::string> tags;
+  tags.reserve(rows.size());
+  for (const Row& row : rows) {
+    std::string tag = Text(row, 0);
+    if (last.empty() || tag > last) {
+      tags.push_back(std::move(tag));
+    }
+  }
+  std::sort(tags.begin(), tags.end());
+  if (tags.size() > static_cast<size_t>(limit)) {
+    tags.resize(static_cast<size_t>(limit));
+  }
+  return tags;
+}
+
+Result<bool> SqlStore::RegistryRepositoryExists(const Context& ctx, const std::string& repository) {
+  BERTH_TRY(CheckRepository(repository));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  if (BERTH_TRY(QueryRow(*conn, "SELECT 1 FROM registry_manifests WHERE repository = ?1 LIMIT 1",
+                         {repository}))) {
+    return true;
+  }
+  return BERTH_TRY(QueryRow(*conn, "SELECT 1 FROM registry_blobs WHERE repository = ?1 LIMIT 1",
+                            {repository}))
+      .has_value();
+}
+
+Result<> SqlStore::DeleteRegistryManifest(const Context& ctx, const std::string& repository,
+                                          const std::string& digest) {
+  BERTH_TRY(CheckRepository(repository));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  std::optional<TxGuard> guard;
+  TxGuard* tx = BERTH_TRY(BeginTx(*conn, guard));
+  // Tags first: they reference the manifest (the foreign key would cascade too).
+  BERTH_TRY(conn->Query("DELETE FROM registry_tags WHERE repository = ?1 AND digest = ?2",
+                        {repository, digest}));
+  Rows rows = BERTH_TRY(conn->Query(
+      "DELETE FROM registry_manifests WHERE repository = ?1 AND digest = ?2 RETURNING digest",
+      {repository, digest}));
+  if (rows.empty()) {
+    return Error::NotFound("manifest " + digest + " not found in " + repository);
+  }
+  return tx->Commit();
+}
+
+Result<> SqlStore::DeleteRegistryTag(const Context& ctx, const std::string& repository,
+                                     const std::string& tag) {
+  BERTH_TRY(CheckRepository(repository));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  Rows rows = BERTH_TRY(
+      conn->Query("DELETE FROM registry_tags WHERE repository = ?1 AND tag = ?2 RETURNING tag",
+                  {repository, tag}));
+  if (rows.empty()) {
+    return Error::NotFound("tag " + QuoteString(ToValidUtf8(tag.substr(0, 128))) +
+                           " not found in " + repository);
+  }
+  return {};
+}
+
+Result<std::vector<RegistryManifest>> SqlStore::ListRegistryReferrers(const Context& ctx,
+                                                                      const std::string& repository,
+                                                                      const std::string& subject) {
+  BERTH_TRY(CheckRepository(repository));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  Rows rows = BERTH_TRY(conn->Query(
+      Select(kRegistryManifestCols,
+             "FROM registry_manifests WHERE repository = ?1 AND subject = ?2 ORDER BY seq"),
+      {repository, subject}));
+  return ReadAll(rows, &ReadRegistryManifest);
+}
+
 }  // namespace internal
 }  // namespace berth::metastore

@@ -94,6 +94,30 @@ class SqlStore : public Store {
   Result<std::vector<BuildStep>> ListBuildSteps(const Context& ctx,
                                                 const std::string& build_id) override;
 
+  Result<> PutRegistryBlob(const Context& ctx, const std::string& project_id,
+                           const RegistryBlob& blob) override;
+  Result<RegistryBlob> GetRegistryBlob(const Context& ctx, const std::string& repository,
+                                       const std::string& digest) override;
+  Result<> DeleteRegistryBlob(const Context& ctx, const std::string& repository,
+                              const std::string& digest) override;
+  Result<> PutRegistryManifest(const Context& ctx, const std::string& project_id,
+                               const RegistryManifest& manifest, const std::string& tag) override;
+  Result<RegistryManifest> GetRegistryManifest(const Context& ctx, const std::string& repository,
+                                               const std::string& digest) override;
+  Result<RegistryManifest> ResolveRegistryTag(const Context& ctx, const std::string& repository,
+                                              const std::string& tag) override;
+  Result<std::vector<std::string>> ListRegistryTags(const Context& ctx,
+                                                    const std::string& repository,
+                                                    const std::string& last, int limit) override;
+  Result<bool> RegistryRepositoryExists(const Context& ctx, const std::string& repository) override;
+  Result<> DeleteRegistryManifest(const Context& ctx, const std::string& repository,
+                                  const std::string& digest) override;
+  Result<> DeleteRegistryTag(const Context& ctx, const std::string& repository,
+                             const std::string& tag) override;
+  Result<std::vector<RegistryManifest>> ListRegistryReferrers(const Context& ctx,
+                                                              const std::string& repository,
+                                                              const std::string& subject) override;
+
  protected:
   explicit SqlStore(std::function<Time()> clock) : clock_(std::move(clock)) {}
 

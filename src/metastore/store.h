@@ -1,5 +1,5 @@
 // metastore: berthd's control-plane data: organizations, users, projects, tokens, build records
-// and their steps.
+// and their steps, and what each repository of berthd's registry holds.
 //
 // One interface (Store), two backends behind it: SQLite (sqlite_store.h) for the embedded
 // default and a single berthd, PostgreSQL (postgres_store.h) when several berthd share one
@@ -193,6 +193,35 @@ struct Page {
   int offset = 0;
 };
 
+// --- berthd's registry (registryserver/). The bytes of blobs and manifests live in the content
+// store; these records say which repository may serve them, what a manifest is (for HEAD, the
+// referrers API and tags), and where tags point. A repository is "<project-id>" or
+// "<project-id>/<path>", and its records go with the project.
+
+// A blob linked into a repository (pushed there, or mounted from another).
+struct RegistryBlob {
+  std::string repository;
+  std::string digest;  // "sha256:..."
+  int64_t size = 0;
+  Time created_at;
+
+  friend bool operator==(const RegistryBlob&, const RegistryBlob&) = default;
+};
+
+// A manifest (image manifest, index, or artifact) stored in a repository.
+struct RegistryManifest {
+  std::string repository;
+  std::string digest;
+  std::string media_type;
+  int64_t size = 0;
+  std::string artifact_type;     // For the referrers API: artifactType or the config's type.
+  std::string subject;           // The digest of the manifest this one refers to; "" if none.
+  std::string annotations_json;  // The manifest's annotations as a JSON object ("{}" if none).
+  Time created_at;
+
+  friend bool operator==(const RegistryManifest&, const RegistryManifest&) = default;
+};
+
 class Store {
  public:
   Store() = default;
@@ -278,6 +307,51 @@ class Store {
   // The build's steps in the order they were first recorded.
   virtual Result<std::vector<BuildStep>> ListBuildSteps(const Context& ctx,
                                                         const std::string& build_id) = 0;
+
+  // --- Registry. `project_id` names the project the repository belongs to (NotFound if it does
+  // not exist); the registry checks that the repository name starts with it. Digests, tags and
+  // repository names are validated by the registry; the store takes them as given (bounded to
+  // 256 bytes for digests and tags, 1024 for names: InvalidArgument beyond).
+  //
+  // Links `blob` into its repository (idempotent: a second link keeps the first record).
+  virtual Result<> PutRegistryBlob(const Context& ctx, const std::string& project_id,
+                                   const RegistryBlob& blob) = 0;
+  // NotFound if the blob is not linked into `repository`.
+  virtual Result<RegistryBlob> GetRegistryBlob(const Context& ctx, const std::string& repository,
+                                               const std::string& digest) = 0;
+  // Unlinks the blob from `repository`. NotFound if it was not linked.
+  virtual Result<> DeleteRegistryBlob(const Context& ctx, const std::string& repository,
+                                      const std::string& digest) = 0;
+  // Stores the manifest record (a second put of the same digest keeps the first record) and,
+  // when `tag` is non-empty, points the tag at it, in one transaction.
+  virtual Result<> PutRegistryManifest(const Context& ctx, const std::string& project_id,
+                                       const RegistryManifest& manifest,
+                                       const std::string& tag) = 0;
+  // NotFound if the manifest is not in `repository`.
+  virtual Result<RegistryManifest> GetRegistryManifest(const Context& ctx,
+                                                       const std::string& repository,
+                                                       const std::string& digest) = 0;
+  // The manifest `tag` points at. NotFound if there is no such tag.
+  virtual Result<RegistryManifest> ResolveRegistryTag(const Context& ctx,
+                                                      const std::string& repository,
+                                                      const std::string& tag) = 0;
+  // The repository's tags in byte order, those after `last` (all when empty), at most `limit`
+  // (1..100000: InvalidArgument otherwise).
+  virtual Result<std::vector<std::string>> ListRegistryTags(const Context& ctx,
+                                                            const std::string& repository,
+                                                            const std::string& last, int limit) = 0;
+  // Whether the repository holds anything (a blob, a manifest).
+  virtual Result<bool> RegistryRepositoryExists(const Context& ctx,
+                                                const std::string& repository) = 0;
+  // Deletes the manifest and every tag pointing at it. NotFound if absent.
+  virtual Result<> DeleteRegistryManifest(const Context& ctx, const std::string& repository,
+                                          const std::string& digest) = 0;
+  // Deletes the tag (the manifest stays). NotFound if absent.
+  virtual Result<> DeleteRegistryTag(const Context& ctx, const std::string& repository,
+                                     const std::string& tag) = 0;
+  // The repository's manifests whose subject is `subject`, oldest first.
+  virtual Result<std::vector<RegistryManifest>> ListRegistryReferrers(
+      const Context& ctx, const std::string& repository, const std::string& subject) = 0;
 };
 
 struct StoreOptions {

@@ -979,6 +979,134 @@ TEST_P(StoreConformanceTest, ConcurrentFirstOpensMigrateOnce) {
   }
 }
 
+// --- Registry
+
+TEST_P(StoreConformanceTest, RegistryBlobsLinkPerRepository) {
+  ASSERT_OK_AND_ASSIGN(Organization acme, store_->CreateOrganization(ctx_, "acme"));
+  ASSERT_OK_AND_ASSIGN(Project web, store_->CreateProject(ctx_, {.org_id = acme.id, .name = "w"}));
+  std::string repo = web.id;
+  std::string other = web.id + "/sub/dir";
+  std::string d = "sha256:" + std::string(64, 'a');
+  EXPECT_CODE(store_->GetRegistryBlob(ctx_, repo, d), kNotFound);
+  ASSERT_OK_AND_ASSIGN(bool exists, store_->RegistryRepositoryExists(ctx_, repo));
+  EXPECT_FALSE(exists);
+  ASSERT_OK(store_->PutRegistryBlob(ctx_, web.id, {.repository = repo, .digest = d, .size = 5}));
+  Advance(std::chrono::seconds(10));
+  // A second link is a no-op that keeps the first record.
+  ASSERT_OK(store_->PutRegistryBlob(ctx_, web.id, {.repository = repo, .digest = d, .size = 5}));
+  ASSERT_OK_AND_ASSIGN(RegistryBlob got, store_->GetRegistryBlob(ctx_, repo, d));
+  EXPECT_EQ(got, (RegistryBlob{.repository = repo,
+                               .digest = d,
+                               .size = 5,
+                               .created_at = Now() - std::chrono::seconds(10)}));
+  ASSERT_OK_AND_ASSIGN(exists, store_->RegistryRepositoryExists(ctx_, repo));
+  EXPECT_TRUE(exists);
+  // Linked into one repository only.
+  EXPECT_CODE(store_->GetRegistryBlob(ctx_, other, d), kNotFound);
+  ASSERT_OK(store_->PutRegistryBlob(ctx_, web.id, {.repository = other, .digest = d, .size = 5}));
+  ASSERT_OK(store_->DeleteRegistryBlob(ctx_, repo, d));
+  EXPECT_CODE(store_->DeleteRegistryBlob(ctx_, repo, d), kNotFound);
+  EXPECT_CODE(store_->GetRegistryBlob(ctx_, repo, d), kNotFound);
+  EXPECT_OK(store_->GetRegistryBlob(ctx_, other, d));
+  // Bad input.
+  EXPECT_CODE(store_->PutRegistryBlob(ctx_, "p_nosuchproject234567a",
+                                      {.repository = "x", .digest = d, .size = 1}),
+              kNotFound);
+  EXPECT_CODE(store_->PutRegistryBlob(ctx_, web.id, {.repository = repo, .digest = d, .size = -1}),
+              kInvalidArgument);
+  EXPECT_CODE(store_->PutRegistryBlob(ctx_, web.id, {.repository = "", .digest = d}),
+              kInvalidArgument);
+  EXPECT_CODE(store_->GetRegistryBlob(ctx_, std::string(2000, 'a'), d), kInvalidArgument);
+}
+
+TEST_P(StoreConformanceTest, RegistryManifestsTagsAndReferrers) {
+  ASSERT_OK_AND_ASSIGN(Organization acme, store_->CreateOrganization(ctx_, "acme"));
+  ASSERT_OK_AND_ASSIGN(Project web, store_->CreateProject(ctx_, {.org_id = acme.id, .name = "w"}));
+  std::string repo = web.id;
+  RegistryManifest m{.repository = repo,
+                     .digest = "sha256:" + std::string(64, '1'),
+                     .media_type = "application/vnd.oci.image.manifest.v1+json",
+                     .size = 123,
+                     .annotations_json = "{}",
+                     .created_at = Now()};
+  ASSERT_OK(store_->PutRegistryManifest(ctx_, web.id, m, "v1"));
+  ASSERT_OK_AND_ASSIGN(RegistryManifest got, store_->GetRegistryManifest(ctx_, repo, m.digest));
+  EXPECT_EQ(got, m);
+  ASSERT_OK_AND_ASSIGN(got, store_->ResolveRegistryTag(ctx_, repo, "v1"));
+  EXPECT_EQ(got, m);
+  EXPECT_CODE(store_->ResolveRegistryTag(ctx_, repo, "v2"), kNotFound);
+  EXPECT_CODE(store_->GetRegistryManifest(ctx_, repo + "/x", m.digest), kNotFound);
+
+  // A second manifest takes over tag v1 and adds more tags.
+  RegistryManifest m2 = m;
+  m2.digest = "sha256:" + std::string(64, '2');
+  Advance(std::chrono::seconds(1));
+  m2.created_at = Now();
+  ASSERT_OK(store_->PutRegistryManifest(ctx_, web.id, m2, "v1"));
+  for (const char* tag : {"b", "a", "latest", "Z", "v10"}) {
+    ASSERT_OK(store_->PutRegistryManifest(ctx_, web.id, m2, tag));
+  }
+  ASSERT_OK_AND_ASSIGN(got, store_->ResolveRegistryTag(ctx_, repo, "v1"));
+  EXPECT_EQ(got.digest, m2.digest);
+  // Byte order, pages after `last`.
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> tags,
+                       store_->ListRegistryTags(ctx_, repo, "", 100));
+  EXPECT_EQ(tags, (std::vector<std::string>{"Z", "a", "b", "latest", "v1", "v10"}));
+  ASSERT_OK_AND_ASSIGN(tags, store_->ListRegistryTags(ctx_, repo, "", 2));
+  EXPECT_EQ(tags, (std::vector<std::string>{"Z", "a"}));
+  ASSERT_OK_AND_ASSIGN(tags, store_->ListRegistryTags(ctx_, repo, "a", 3));
+  EXPECT_EQ(tags, (std::vector<std::string>{"b", "latest", "v1"}));
+  ASSERT_OK_AND_ASSIGN(tags, store_->ListRegistryTags(ctx_, repo, "v10", 3));
+  EXPECT_TRUE(tags.empty());
+  EXPECT_CODE(store_->ListRegistryTags(ctx_, repo, "", 0), kInvalidArgument);
+
+  // Deleting a tag keeps the manifest; deleting the manifest takes its tags.
+  ASSERT_OK(store_->DeleteRegistryTag(ctx_, repo, "Z"));
+  EXPECT_CODE(store_->DeleteRegistryTag(ctx_, repo, "Z"), kNotFound);
+  EXPECT_OK(store_->GetRegistryManifest(ctx_, repo, m2.digest));
+  ASSERT_OK(store_->DeleteRegistryManifest(ctx_, repo, m2.digest));
+  EXPECT_CODE(store_->DeleteRegistryManifest(ctx_, repo, m2.digest), kNotFound);
+  ASSERT_OK_AND_ASSIGN(tags, store_->ListRegistryTags(ctx_, repo, "", 100));
+  EXPECT_TRUE(tags.empty());
+  EXPECT_OK(store_->GetRegistryManifest(ctx_, repo, m.digest));
+
+  // Referrers: manifests whose subject is m, oldest first, in this repository only.
+  RegistryManifest sig = m;
+  sig.digest = "sha256:" + std::string(64, '3');
+  sig.subject = m.digest;
+  sig.artifact_type = "application/vnd.example.sig";
+  sig.annotations_json = R"({"org.example":"yes"})";
+  sig.created_at = Now();
+  RegistryManifest sbom = sig;
+  sbom.digest = "sha256:" + std::string(64, '4');
+  sbom.artifact_type = "application/spdx+json";
+  ASSERT_OK(store_->PutRegistryManifest(ctx_, web.id, sig, ""));
+  ASSERT_OK(store_->PutRegistryManifest(ctx_, web.id, sbom, ""));
+  RegistryManifest elsewhere = sig;
+  elsewhere.repository = repo + "/other";
+  ASSERT_OK(store_->PutRegistryManifest(ctx_, web.id, elsewhere, ""));
+  ASSERT_OK_AND_ASSIGN(std::vector<RegistryManifest> refs,
+                       store_->ListRegistryReferrers(ctx_, repo, m.digest));
+  EXPECT_EQ(refs, (std::vector<RegistryManifest>{sig, sbom}));
+  ASSERT_OK_AND_ASSIGN(refs, store_->ListRegistryReferrers(ctx_, repo, sig.digest));
+  EXPECT_TRUE(refs.empty());
+}
+
+TEST_P(StoreConformanceTest, RegistryRecordsGoWithTheirProject) {
+  ASSERT_OK_AND_ASSIGN(Organization acme, store_->CreateOrganization(ctx_, "acme"));
+  ASSERT_OK_AND_ASSIGN(Project web, store_->CreateProject(ctx_, {.org_id = acme.id, .name = "w"}));
+  std::string d = "sha256:" + std::string(64, '5');
+  ASSERT_OK(store_->PutRegistryBlob(ctx_, web.id, {.repository = web.id, .digest = d, .size = 1}));
+  ASSERT_OK(store_->PutRegistryManifest(
+      ctx_, web.id, {.repository = web.id, .digest = d, .media_type = "x", .size = 1}, "t"));
+  ASSERT_OK(store_->DeleteProject(ctx_, web.id));
+  EXPECT_CODE(store_->GetRegistryBlob(ctx_, web.id, d), kNotFound);
+  EXPECT_CODE(store_->GetRegistryManifest(ctx_, web.id, d), kNotFound);
+  EXPECT_CODE(store_->ResolveRegistryTag(ctx_, web.id, "t"), kNotFound);
+  ASSERT_OK_AND_ASSIGN(bool exists, store_->RegistryRepositoryExists(ctx_, web.id));
+  EXPECT_FALSE(exists);
+}
+
 TEST_P(StoreConformanceTest, DoneContextIsRefused) {
   Context cancelled = ctx_.WithCancel();
   cancelled.Cancel("shutting down");
