@@ -239,7 +239,33 @@ class HttplibServer final : public Server {
     if (!body_done) {
       res.set_header("Connection", "close");
     }
-    if (out.stream) {
+    // httplib slices a body of known length by the request's Range header itself (and answers
+    // 416 for a range past its end); handlers do their own ranges, so with a Range header every
+    // body goes out chunked, which httplib leaves alone.
+    bool ranged = !req.ranges.empty();
+    if (!out.stream && ranged && !out.body.empty()) {
+      out.stream = [body = std::move(out.body)](Writer& w) {
+        (void)w.Write(body);
+      };
+      out.body.clear();
+    }
+    if (out.stream && out.stream_length && *out.stream_length > 0 && !ranged) {
+      auto stream = std::make_shared<std::function<void(Writer&)>>(std::move(out.stream));
+      auto called = std::make_shared<bool>(false);
+      res.set_content_provider(static_cast<size_t>(*out.stream_length), out.content_type,
+                               [stream, called](size_t, size_t, httplib::DataSink& sink) {
+                                 // A second call means the producer wrote less than it announced:
+                                 // fail, and httplib drops the connection rather than send a short
+                                 // body.
+                                 if (*called) {
+                                   return false;
+                                 }
+                                 *called = true;
+                                 SinkWriter writer(sink);
+                                 (*stream)(writer);
+                                 return true;
+                               });
+    } else if (out.stream) {
       auto stream = std::make_shared<std::function<void(Writer&)>>(std::move(out.stream));
       res.set_chunked_content_provider(out.content_type, [stream](size_t, httplib::DataSink& sink) {
         SinkWriter writer(sink);

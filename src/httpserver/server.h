@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,6 +51,12 @@ struct Response {
   // When set, the body is streamed (chunked): `stream` writes to the Writer until it returns;
   // a write fails once the client has gone away (the producer should stop then).
   std::function<void(Writer&)> stream;
+  // With `stream`: the body's exact length when known in advance. It is then sent with a
+  // Content-Length instead of chunked (a HEAD request gets the header and `stream` is not
+  // called); a producer that writes less makes the server drop the connection. Requests with a
+  // Range header always get a chunked body: ranges are the handler's business (the HTTP
+  // library's own range handling would slice the body a second time).
+  std::optional<uint64_t> stream_length;
 
   static Response Json(int status, std::string body);
   // {"error":{"code":"not_found","message":...}} with the HTTP status of the error's code.

@@ -1,0 +1,77 @@
+// Parsers for what registry clients send berthd's registry: request paths, repository names,
+// tags, byte ranges (Range and Content-Range headers) and token scopes. Every input is untrusted;
+// each function returns an error value (or nullopt) for anything malformed and never throws.
+// Fuzzed by tests/fuzz/registryserver_fuzz.cc.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace berth::registryserver {
+
+// The longest repository name the registry takes (as the distribution server).
+inline constexpr size_t kMaxNameBytes = 255;
+
+// Whether `name` is a repository name of the distribution spec: path components of
+// [a-z0-9]+ joined by '.', '_', "__" or runs of '-', separated by '/', at most kMaxNameBytes.
+bool IsValidName(std::string_view name);
+// Whether `tag` is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.
+bool IsValidTag(std::string_view tag);
+
+// What a path under /v2/ addresses.
+struct RegistryPath {
+  enum class Kind {
+    kBase,       // /v2/
+    kTags,       // /v2/<name>/tags/list
+    kManifest,   // /v2/<name>/manifests/<reference>
+    kBlob,       // /v2/<name>/blobs/<digest>
+    kUploads,    // /v2/<name>/blobs/uploads/
+    kUpload,     // /v2/<name>/blobs/uploads/<id>
+    kReferrers,  // /v2/<name>/referrers/<digest>
+    kToken,      // /v2/token
+  };
+  Kind kind = Kind::kBase;
+  std::string name;       // The repository (not validated here).
+  std::string reference;  // Tag, digest or upload id (not validated here).
+};
+
+// Splits a request path (decoded, starting with "/v2/"). The repository name is everything
+// between "/v2/" and the last route keyword, so a name may itself hold "blobs" or "manifests"
+// as a component. nullopt when the path is none of the above.
+std::optional<RegistryPath> ParseRegistryPath(std::string_view path);
+
+// An inclusive byte range [first, last].
+struct ByteRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  friend bool operator==(const ByteRange&, const ByteRange&) = default;
+};
+
+// A Range request header ("bytes=a-b", "bytes=a-", "bytes=-n") against a body of `size` bytes.
+// Returns the range clipped to the body, or:
+//   InvalidArgument for a header that does not parse or holds several ranges;
+//   OutOfRange for a well-formed range that the body cannot satisfy (416).
+Result<ByteRange> ParseRangeHeader(std::string_view header, uint64_t size);
+
+// A Content-Range header of a chunked upload: "a-b" (as the distribution spec writes it) or
+// "bytes a-b/*" / "bytes a-b/total" (RFC 9110). InvalidArgument when malformed or b < a.
+Result<ByteRange> ParseContentRange(std::string_view header);
+
+// One scope of the Docker token flow: "repository:<name>:pull,push". Actions are deduplicated,
+// in the order given; unknown actions are kept (the issuer grants only those it knows).
+struct Scope {
+  std::string type;  // "repository"
+  std::string name;
+  std::vector<std::string> actions;
+};
+// Parses the `scope` parameter of a token request: one or more scopes separated by spaces.
+// The name may hold ':' (a registry host with a port), so the actions are after the last ':'.
+// InvalidArgument when a scope is malformed.
+Result<std::vector<Scope>> ParseScopes(std::string_view text);
+
+}  // namespace berth::registryserver
