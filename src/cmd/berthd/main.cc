@@ -1,5 +1,6 @@
 // berthd: the build service. This file is the composition root: flags and the config file, the
-// metadata store, the HTTP server with the API, and the signal handling of a daemon.
+// metadata store, the HTTP server with the API and the registry (/v2/), and the signal handling
+// of a daemon.
 //
 //   berthd --listen 127.0.0.1:8088 --root DIR [--database URL] [--tls-cert F --tls-key F]
 //          [--config FILE]
@@ -17,9 +18,11 @@
 
 #include "base/context.h"
 #include "base/error.h"
+#include "content/local_store.h"
 #include "httpserver/server.h"
 #include "metastore/store.h"
 #include "os/file.h"
+#include "registryserver/registry.h"
 #include "service/api.h"
 #include "service/builder.h"
 #include "service/remote.h"
@@ -160,6 +163,15 @@ Result<> Serve(const Config& config) {
   service::Builder builder(*store, {.root = config.root + "/builder",
                                     .max_concurrent = static_cast<size_t>(config.builds)});
   service::RegisterRemoteBuilds(*server, *store, builder, {.root = config.root});
+  // The registry keeps its blobs in the builder's content store: what a build made is already
+  // there (docs/decisions/0006-registry-server.md).
+  std::unique_ptr<content::LocalStore> blobs = BERTH_TRY_CONTEXT(
+      content::LocalStore::Open(config.root + "/builder/content"), "opening the content store");
+  std::unique_ptr<registryserver::Registry> registry =
+      BERTH_TRY_CONTEXT(registryserver::Registry::Create(
+                            *store, *blobs, {.root = config.root, .tls = !config.tls_cert.empty()}),
+                        "starting the registry");
+  registry->Register(*server);
   BERTH_TRY_CONTEXT(server->Start(), "listening on " + config.listen);
   std::printf("berthd: listening on %s://%s:%d\n", config.tls_cert.empty() ? "http" : "https",
               host.c_str(), server->port());

@@ -1,0 +1,245 @@
+// berthd's registry with real clients: skopeo copies an OCI layout (made by umoci) into berthd
+// and back out byte for byte, lists and deletes tags, logs in through the bearer-token flow with
+// x-token credentials; registry tokens scoped to pull cannot push and another project's token
+// cannot read; an upload interrupted by kill -9 shows no blob and resumes after a restart.
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "base/strings.h"
+#include "digest/digest.h"
+#include "os/file.h"
+#include "registry/auth.h"
+#include "registry/http.h"
+#include "registry_fixture.h"
+
+namespace berth::e2e {
+namespace {
+
+using json = nlohmann::json;
+
+struct Cmd {
+  int exit_code = -1;
+  std::string out;
+};
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return out + "'";
+}
+
+class RegistryE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* tool : {"skopeo", "umoci"}) {
+      if (std::system((std::string("command -v ") + tool + " >/dev/null").c_str()) != 0) {
+        GTEST_SKIP() << tool << " is not installed (scripts/setup installs it)";
+      }
+    }
+    char tmpl[] = "/tmp/berth-registry-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    StartBerthd();
+    project_ = berthd_->CreateProject("web");
+    other_ = berthd_->CreateProject("api");
+    ASSERT_FALSE(project_.empty());
+    token_ = berthd_->CreateProjectToken(project_);
+    other_token_ = berthd_->CreateProjectToken(other_);
+    ASSERT_FALSE(token_.empty());
+    // The image: umoci's empty image plus one layer with two files.
+    ASSERT_EQ(
+        Run("mkdir -p " + dir_ + "/rootfs/etc && echo hello > " + dir_ +
+            "/rootfs/etc/greeting && head -c 300000 /dev/urandom > " + dir_ +
+            "/rootfs/noise && umoci init --layout " + dir_ + "/src && umoci new --image " + dir_ +
+            "/src:v1 && umoci insert --image " + dir_ + "/src:v1 " + dir_ + "/rootfs /")
+            .exit_code,
+        0)
+        << last_.out;
+  }
+
+  void TearDown() override {
+    berthd_.reset();
+    if (!dir_.empty()) {
+      std::system(("rm -rf " + Quote(dir_)).c_str());
+    }
+  }
+
+  void StartBerthd() {
+    berthd_.reset();
+    berthd_ = std::make_unique<Berthd>(dir_ + "/root", dir_ + "/berthd.log");
+    ASSERT_FALSE(berthd_->url().empty()) << "berthd did not come up: " << berthd_->log();
+    host_ = berthd_->host();
+  }
+
+  Cmd Run(const std::string& command) {
+    std::string out = dir_ + "/cmd.out";
+    int status = std::system((command + " >" + out + " 2>&1").c_str());
+    last_.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    last_.out = os::ReadFile(out).value_or("");
+    return last_;
+  }
+
+  std::string Creds(const std::string& secret) { return Quote("x-token:" + secret); }
+  std::string Ref(const std::string& repo_tag) { return "docker://" + host_ + "/" + repo_tag; }
+
+  // The raw manifest skopeo reads at `ref` (with `flags`).
+  std::string RawManifest(const std::string& flags, const std::string& ref) {
+    Cmd c = Run("skopeo inspect --raw " + flags + " " + ref);
+    EXPECT_EQ(c.exit_code, 0) << c.out;
+    return c.out;
+  }
+
+  registry::HttpResponse Http(const std::string& method, const std::string& path,
+                              const std::string& auth, const std::string& body = "",
+                              std::vector<std::pair<std::string, std::string>> headers = {}) {
+    registry::HttpRequest req;
+    req.method = method;
+    req.url = berthd_->url() + path;
+    req.headers = std::move(headers);
+    if (!auth.empty()) {
+      req.headers.emplace_back("Authorization", auth);
+    }
+    req.body = body;
+    Result<registry::HttpResponse> r = http_.Do(Context::Background(), req);
+    EXPECT_TRUE(r.ok()) << r.error().ToString();
+    return r.ok() ? *r : registry::HttpResponse{};
+  }
+
+  // A registry token from berthd's token endpoint.
+  std::string RegistryToken(const std::string& secret, const std::string& scope) {
+    registry::HttpResponse r =
+        Http("GET", "/v2/token?service=berthd&scope=" + registry::QueryEscape(scope),
+             "Basic " + registry::Base64Encode("x-token:" + secret));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body, nullptr, false).value("token", "");
+  }
+
+  std::string dir_;
+  std::unique_ptr<Berthd> berthd_;
+  std::string host_;
+  std::string project_;
+  std::string other_;
+  std::string token_;
+  std::string other_token_;
+  Cmd last_;
+  registry::HttpClient http_;
+};
+
+TEST_F(RegistryE2eTest, SkopeoCopiesInAndOutUnchanged) {
+  std::string dest = Ref(project_ + "/app:v1");
+  ASSERT_EQ(Run("skopeo copy --dest-tls-verify=false --dest-creds " + Creds(token_) +
+                " oci:" + dir_ + "/src:v1 " + dest)
+                .exit_code,
+            0)
+      << last_.out << berthd_->log();
+  std::string source = RawManifest("", "oci:" + dir_ + "/src:v1");
+  EXPECT_EQ(RawManifest("--tls-verify=false --creds " + Creds(token_), dest), source);
+  // A second push finds every blob there already.
+  ASSERT_EQ(Run("skopeo copy --dest-tls-verify=false --dest-creds " + Creds(token_) +
+                " oci:" + dir_ + "/src:v1 " + Ref(project_ + "/app:v2"))
+                .exit_code,
+            0)
+      << last_.out;
+  // Back out into a fresh layout: the same manifest and the same blob files.
+  ASSERT_EQ(Run("skopeo copy --src-tls-verify=false --src-creds " + Creds(token_) + " " + dest +
+                " oci:" + dir_ + "/out:v1")
+                .exit_code,
+            0)
+      << last_.out;
+  EXPECT_EQ(RawManifest("", "oci:" + dir_ + "/out:v1"), source);
+  // (The source layout also keeps the blobs of umoci's image before the insert.)
+  EXPECT_EQ(Run("cd " + dir_ +
+                "/out/blobs && test $(ls sha256 | wc -l) -eq 3 && for f in "
+                "sha256/*; do cmp $f " +
+                dir_ + "/src/blobs/$f || exit 1; done")
+                .exit_code,
+            0)
+      << last_.out;
+  // Tags, then a delete by digest.
+  Cmd tags = Run("skopeo list-tags --tls-verify=false --creds " + Creds(token_) + " " +
+                 Ref(project_ + "/app"));
+  ASSERT_EQ(tags.exit_code, 0) << tags.out;
+  json list = json::parse(tags.out, nullptr, false);
+  EXPECT_EQ(list["Tags"], json::array({"v1", "v2"})) << tags.out;
+  std::string digest = digest::FromBytes(source).ToString();
+  ASSERT_EQ(Run("skopeo delete --tls-verify=false --creds " + Creds(token_) + " " +
+                Ref(project_ + "/app@" + digest))
+                .exit_code,
+            0)
+      << last_.out;
+  EXPECT_NE(Run("skopeo inspect --raw --tls-verify=false --creds " + Creds(token_) + " " + dest)
+                .exit_code,
+            0);
+}
+
+TEST_F(RegistryE2eTest, TokensReachOnlyTheirProjectAndScope) {
+  std::string dest = Ref(project_ + "/app:v1");
+  ASSERT_EQ(Run("skopeo copy --dest-tls-verify=false --dest-creds " + Creds(token_) +
+                " oci:" + dir_ + "/src:v1 " + dest)
+                .exit_code,
+            0)
+      << last_.out;
+  // Another project's token: the repository does not exist for it.
+  Cmd c =
+      Run("skopeo inspect --raw --tls-verify=false --creds " + Creds(other_token_) + " " + dest);
+  EXPECT_NE(c.exit_code, 0);
+  // No credentials at all.
+  c = Run("skopeo inspect --raw --tls-verify=false --no-creds " + dest);
+  EXPECT_NE(c.exit_code, 0);
+  // A pull-only registry token pulls but cannot push.
+  std::string pull = RegistryToken(token_, "repository:" + project_ + "/app:pull");
+  ASSERT_FALSE(pull.empty());
+  c = Run("skopeo copy --src-tls-verify=false --src-registry-token " + Quote(pull) + " " + dest +
+          " oci:" + dir_ + "/pulled:v1");
+  EXPECT_EQ(c.exit_code, 0) << c.out;
+  c = Run("skopeo copy --dest-tls-verify=false --dest-registry-token " + Quote(pull) +
+          " oci:" + dir_ + "/src:v1 " + Ref(project_ + "/app:v9"));
+  EXPECT_NE(c.exit_code, 0);
+  EXPECT_NE(c.out.find("denied"), std::string::npos) << c.out;
+  // A registry token asked for by another project's token grants nothing here.
+  std::string foreign = RegistryToken(other_token_, "repository:" + project_ + "/app:pull");
+  c = Run("skopeo inspect --raw --tls-verify=false --registry-token " + Quote(foreign) + " " +
+          dest);
+  EXPECT_NE(c.exit_code, 0);
+}
+
+TEST_F(RegistryE2eTest, KilledUploadShowsNoBlobAndResumes) {
+  std::string auth = "Basic " + registry::Base64Encode("x-token:" + token_);
+  std::string data(1 << 20, 'q');
+  for (size_t i = 0; i < data.size(); i += 7) {
+    data[i] = static_cast<char>('a' + i % 26);
+  }
+  std::string digest = digest::FromBytes(data).ToString();
+  std::string repo = "/v2/" + project_ + "/big";
+  registry::HttpResponse r = Http("POST", repo + "/blobs/uploads/", auth);
+  ASSERT_EQ(r.status, 202);
+  std::string location = r.headers.Get("Location");
+  std::string half = data.substr(0, data.size() / 2);
+  r = Http("PATCH", location, auth, half,
+           {{"Content-Range", "0-" + std::to_string(half.size() - 1)}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  berthd_->Stop(SIGKILL);
+  StartBerthd();
+  EXPECT_EQ(Http("HEAD", repo + "/blobs/" + digest, auth).status, 404);
+  // The session survived the crash: its status and the rest of the bytes.
+  r = Http("GET", location, auth);
+  ASSERT_EQ(r.status, 204) << r.body;
+  EXPECT_EQ(r.headers.Get("Range"), "0-" + std::to_string(half.size() - 1));
+  r = Http(
+      "PUT", location + "?digest=" + digest, auth, data.substr(half.size()),
+      {{"Content-Range", std::to_string(half.size()) + "-" + std::to_string(data.size() - 1)}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  r = Http("GET", repo + "/blobs/" + digest, auth);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body == data) << "pulled blob differs";
+}
+
+}  // namespace
+}  // namespace berth::e2e
