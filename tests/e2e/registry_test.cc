@@ -1,7 +1,8 @@
 // berthd's registry with real clients: skopeo copies an OCI layout (made by umoci) into berthd
 // and back out byte for byte, lists and deletes tags, logs in through the bearer-token flow with
-// x-token credentials; registry tokens scoped to pull cannot push and another project's token
-// cannot read; an upload interrupted by kill -9 shows no blob and resumes after a restart.
+// x-token credentials; podman logs in, pulls and pushes; registry tokens scoped to pull cannot
+// push and another project's token cannot read; an upload interrupted by kill -9 shows no blob
+// and resumes after a restart.
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -208,6 +209,48 @@ TEST_F(RegistryE2eTest, TokensReachOnlyTheirProjectAndScope) {
   c = Run("skopeo inspect --raw --tls-verify=false --registry-token " + Quote(foreign) + " " +
           dest);
   EXPECT_NE(c.exit_code, 0);
+}
+
+TEST_F(RegistryE2eTest, PodmanLogsInPullsAndPushes) {
+  if (std::system("command -v podman >/dev/null") != 0) {
+    GTEST_SKIP() << "podman is not installed (scripts/setup installs it)";
+  }
+  ASSERT_EQ(Run("skopeo copy --dest-tls-verify=false --dest-creds " + Creds(token_) +
+                " oci:" + dir_ + "/src:v1 " + Ref(project_ + "/app:v1"))
+                .exit_code,
+            0)
+      << last_.out;
+  // Podman with its own storage (vfs: no mounts) and its own auth file, all in the test's dir.
+  std::string podman = "REGISTRY_AUTH_FILE=" + dir_ + "/auth.json podman --root " + dir_ +
+                       "/podman/storage --runroot " + dir_ + "/podman/run --storage-driver vfs";
+  std::string image = host_ + "/" + project_ + "/app";
+  // Logged in with another project's token (login itself only checks the token), a pull fails.
+  ASSERT_EQ(
+      Run(podman + " login --tls-verify=false -u x-token -p " + Quote(other_token_) + " " + host_)
+          .exit_code,
+      0)
+      << last_.out;
+  EXPECT_NE(Run(podman + " pull --tls-verify=false " + image + ":v1").exit_code, 0);
+  ASSERT_EQ(Run(podman + " login --tls-verify=false -u x-token -p " + Quote(token_) + " " + host_)
+                .exit_code,
+            0)
+      << last_.out;
+  ASSERT_EQ(Run(podman + " pull --tls-verify=false " + image + ":v1").exit_code, 0) << last_.out;
+  ASSERT_EQ(Run(podman + " tag " + image + ":v1 " + image + ":from-podman").exit_code, 0)
+      << last_.out;
+  ASSERT_EQ(Run(podman + " push --tls-verify=false " + image + ":from-podman").exit_code, 0)
+      << last_.out;
+  // What podman pushed reads back, with the same layer content.
+  Cmd c = Run("skopeo inspect --tls-verify=false --creds " + Creds(token_) + " docker://" + image +
+              ":from-podman");
+  ASSERT_EQ(c.exit_code, 0) << c.out;
+  json pushed = json::parse(c.out, nullptr, false);
+  c = Run("skopeo inspect oci:" + dir_ + "/src:v1");
+  json source = json::parse(c.out, nullptr, false);
+  ASSERT_TRUE(pushed.is_object() && source.is_object());
+  EXPECT_EQ(pushed["Layers"].size(), source["Layers"].size());
+  EXPECT_EQ(pushed["Os"], "linux");
+  Run(podman + " rmi -a -f");
 }
 
 TEST_F(RegistryE2eTest, KilledUploadShowsNoBlobAndResumes) {
