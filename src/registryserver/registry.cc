@@ -946,7 +946,7 @@ class Registry::Handlers {
     if (!IsManifestType(media_type)) {
       return ManifestInvalid("unsupported manifest media type " + media_type.substr(0, 200));
     }
-    if (content_type != media_type) {
+    if (!content_type.empty() && content_type != media_type) {
       return ManifestInvalid("Content-Type " + content_type.substr(0, 200) +
                              " does not match the manifest's mediaType " + media_type);
     }

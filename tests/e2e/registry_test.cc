@@ -5,8 +5,12 @@
 // and resumes after a restart.
 #include <sys/wait.h>
 
+#include <condition_variable>
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -253,9 +257,39 @@ TEST_F(RegistryE2eTest, PodmanLogsInPullsAndPushes) {
   Run(podman + " rmi -a -f");
 }
 
-TEST_F(RegistryE2eTest, KilledUploadShowsNoBlobAndResumes) {
+// A request body that sends `data`, then stalls until released, then fails: a client caught
+// in the middle of a push.
+class StallingReader final : public Reader {
+ public:
+  explicit StallingReader(std::string data) : data_(std::move(data)) {}
+  Result<size_t> Read(char* buf, size_t size) override {
+    if (pos_ < data_.size()) {
+      size_t n = std::min(size, data_.size() - pos_);
+      std::memcpy(buf, data_.data() + pos_, n);
+      pos_ += n;
+      return n;
+    }
+    std::unique_lock lock(mu_);
+    released_cv_.wait(lock, [this] { return released_; });
+    return Error::Unavailable("the client went away");
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    released_cv_.notify_all();
+  }
+
+ private:
+  std::string data_;
+  size_t pos_ = 0;
+  std::mutex mu_;
+  std::condition_variable released_cv_;
+  bool released_ = false;
+};
+
+TEST_F(RegistryE2eTest, KillDuringAChunkShowsNoBlobAndTheUploadResumes) {
   std::string auth = "Basic " + registry::Base64Encode("x-token:" + token_);
-  std::string data(1 << 20, 'q');
+  std::string data(4 << 20, 'q');
   for (size_t i = 0; i < data.size(); i += 7) {
     data[i] = static_cast<char>('a' + i % 26);
   }
@@ -264,20 +298,43 @@ TEST_F(RegistryE2eTest, KilledUploadShowsNoBlobAndResumes) {
   registry::HttpResponse r = Http("POST", repo + "/blobs/uploads/", auth);
   ASSERT_EQ(r.status, 202);
   std::string location = r.headers.Get("Location");
-  std::string half = data.substr(0, data.size() / 2);
-  r = Http("PATCH", location, auth, half,
-           {{"Content-Range", "0-" + std::to_string(half.size() - 1)}});
-  ASSERT_EQ(r.status, 202) << r.body;
+  // A PATCH announcing the whole blob sends half of it and stalls.
+  StallingReader body(data.substr(0, data.size() / 2));
+  std::thread patch([&] {
+    registry::HttpClient client;
+    registry::HttpRequest req;
+    req.method = "PATCH";
+    req.url = berthd_->url() + location;
+    req.headers = {{"Authorization", auth}, {"Content-Type", "application/octet-stream"}};
+    req.body_reader = &body;
+    req.body_size = static_cast<int64_t>(data.size());
+    (void)client.Do(Context::Background(), req);  // Fails: berthd is killed under it.
+  });
+  // Wait until berthd has written some of it into the session (the status reads the ingest).
+  uint64_t written = 0;
+  for (int i = 0; i < 3000 && written == 0; ++i) {
+    std::string range = Http("GET", location, auth).headers.Get("Range");
+    written = range.size() > 2 && range != "0-0" ? std::stoull(range.substr(2)) + 1 : 0;
+    if (written == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
   berthd_->Stop(SIGKILL);
+  body.Release();
+  patch.join();
+  ASSERT_GT(written, 0u) << "berthd never wrote the chunk";
   StartBerthd();
   EXPECT_EQ(Http("HEAD", repo + "/blobs/" + digest, auth).status, 404);
-  // The session survived the crash: its status and the rest of the bytes.
+  // The session survived the crash with what reached the disk; the rest completes it.
   r = Http("GET", location, auth);
   ASSERT_EQ(r.status, 204) << r.body;
-  EXPECT_EQ(r.headers.Get("Range"), "0-" + std::to_string(half.size() - 1));
-  r = Http(
-      "PUT", location + "?digest=" + digest, auth, data.substr(half.size()),
-      {{"Content-Range", std::to_string(half.size()) + "-" + std::to_string(data.size() - 1)}});
+  std::string range = r.headers.Get("Range");
+  ASSERT_TRUE(range.starts_with("0-")) << range;
+  uint64_t have = std::stoull(range.substr(2)) + 1;
+  EXPECT_GE(have, written);
+  EXPECT_LE(have, data.size() / 2);
+  r = Http("PUT", location + "?digest=" + digest, auth, data.substr(have),
+           {{"Content-Range", std::to_string(have) + "-" + std::to_string(data.size() - 1)}});
   ASSERT_EQ(r.status, 201) << r.body;
   r = Http("GET", repo + "/blobs/" + digest, auth);
   EXPECT_EQ(r.status, 200);
