@@ -127,8 +127,10 @@ class Index {
 
   // Marks the project's least recently used records for removal until the live records total
   // at most `cap_bytes`; also returns records left marked by an unfinished earlier removal.
-  virtual Result<Removal> Evict(const Context& ctx, const std::string& project,
-                                int64_t cap_bytes) = 0;
+  // Records used at or after `keep_used_since` (by a build still running) are never marked, even
+  // when the project stays over its cap without them; Time::max() keeps none.
+  virtual Result<Removal> Evict(const Context& ctx, const std::string& project, int64_t cap_bytes,
+                                Time keep_used_since) = 0;
 
   // Deletes the marked records among `keys` (live records are left alone: one may have been put
   // again meanwhile). Idempotent.
@@ -138,8 +140,10 @@ class Index {
   // Sum of the sizes of the project's live records.
   virtual Result<int64_t> TotalSize(const Context& ctx, const std::string& project) = 0;
 
-  // Every snapshot and blob a live record of any project references.
-  virtual Result<cache::GcRoots> GcRoots(const Context& ctx) = 0;
+  // Every snapshot and blob a live record of any project references. Records whose key starts
+  // with `weak_prefix` (when not empty) keep their blobs but not their snapshot: such a record
+  // describes a snapshot (its exported layer) without being a reason to keep it.
+  virtual Result<cache::GcRoots> GcRoots(const Context& ctx, const std::string& weak_prefix) = 0;
 };
 
 }  // namespace berth::cache

@@ -1,6 +1,7 @@
 #include "cache/sqlite_index.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 #include <utility>
@@ -417,7 +418,7 @@ Result<Removal> SqliteIndex::Reset(const Context& ctx, const std::string& projec
 }
 
 Result<Removal> SqliteIndex::Evict(const Context& ctx, const std::string& project,
-                                   int64_t cap_bytes) {
+                                   int64_t cap_bytes, Time keep_used_since) {
   BERTH_TRY(ctx.Check());
   if (cap_bytes < 0) {
     return Error::InvalidArgument("cache: negative size cap");
@@ -437,8 +438,9 @@ Result<Removal> SqliteIndex::Evict(const Context& ctx, const std::string& projec
   if (total > cap_bytes) {
     db::Statement st =
         BERTH_TRY(db->Prepare("SELECT id, size FROM entries WHERE project = ?1 AND removing = 0 "
-                              "ORDER BY last_used_at ASC, id ASC"));
-    st.BindAll(project);
+                              "AND last_used_at < ?2 ORDER BY last_used_at ASC, id ASC"));
+    st.BindAll(project, keep_used_since == Time::max() ? std::numeric_limits<int64_t>::max()
+                                                       : ToNanos(keep_used_since));
     while (total > cap_bytes && BERTH_TRY(st.Step())) {
       ids.push_back(st.ColumnInt(0));
       total -= st.ColumnInt(1);
@@ -475,14 +477,17 @@ Result<int64_t> SqliteIndex::TotalSize(const Context& ctx, const std::string& pr
   return BERTH_TRY(st.Step()) ? st.ColumnInt(0) : int64_t{0};
 }
 
-Result<cache::GcRoots> SqliteIndex::GcRoots(const Context& ctx) {
+Result<cache::GcRoots> SqliteIndex::GcRoots(const Context& ctx, const std::string& weak_prefix) {
   BERTH_TRY(ctx.Check());
   db::ConnectionPool::Handle db = BERTH_TRY(pool_->Acquire());
   db::Transaction tx = BERTH_TRY(db->Begin(db::TxMode::kDeferred));
   cache::GcRoots roots;
   {
+    // substr, not LIKE: a prefix holding % or _ means itself.
     db::Statement st =
-        BERTH_TRY(db->Prepare("SELECT DISTINCT snapshot FROM entries WHERE removing = 0"));
+        BERTH_TRY(db->Prepare("SELECT DISTINCT snapshot FROM entries WHERE removing = 0 AND "
+                              "(?1 = '' OR substr(key, 1, length(?1)) != ?1)"));
+    st.BindAll(weak_prefix);
     while (BERTH_TRY(st.Step())) {
       roots.snapshots.insert(st.ColumnText(0));
     }

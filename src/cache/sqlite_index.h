@@ -50,11 +50,12 @@ class SqliteIndex final : public Index {
   Result<Removal> Delete(const Context& ctx, const std::string& project,
                          const std::string& key) override;
   Result<Removal> Reset(const Context& ctx, const std::string& project) override;
-  Result<Removal> Evict(const Context& ctx, const std::string& project, int64_t cap_bytes) override;
+  Result<Removal> Evict(const Context& ctx, const std::string& project, int64_t cap_bytes,
+                        Time keep_used_since) override;
   Result<> Forget(const Context& ctx, const std::string& project,
                   const std::vector<std::string>& keys) override;
   Result<int64_t> TotalSize(const Context& ctx, const std::string& project) override;
-  Result<cache::GcRoots> GcRoots(const Context& ctx) override;
+  Result<cache::GcRoots> GcRoots(const Context& ctx, const std::string& weak_prefix) override;
 
  private:
   SqliteIndex(std::unique_ptr<db::ConnectionPool> pool, std::function<Time()> clock)

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -55,6 +56,27 @@ std::string Location(const graph::Vertex& vertex) {
 
 std::string StepName(const graph::Vertex& vertex) {
   return Location(vertex) + vertex.metadata.description;
+}
+
+// What a Runner knows about a snapshot it made (the step, its Dockerfile line, its platform),
+// kept until IndexCache::Put records it with the result. The solver hands the cache only keys
+// and outputs, so the note travels by snapshot name: names are unique per step, except a base
+// image's chain snapshot, which two builds may note at once (either note serves).
+struct StepNote {
+  std::string description;
+  std::string location;
+  std::string platform;
+  const void* owner = nullptr;  // the Runner that noted it; its notes go when it does
+};
+
+std::mutex& NotesMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+std::map<std::string, StepNote>& Notes() {
+  static std::map<std::string, StepNote> notes;
+  return notes;
 }
 
 std::string Compression(const std::string& media_type) {
@@ -292,6 +314,15 @@ std::string LayerKey(const std::string& snapshot) {
   return "layer:" + snapshot;
 }
 
+std::string CacheMountsDir(const std::string& root, const std::string& project) {
+  return root + "/cache-mounts" +
+         (project.empty() ? "" : "/" + digest::FromBytes(project).hex().substr(0, 16));
+}
+
+std::string GcLockPath(const std::string& lock_dir) {
+  return lock_dir + "/gc";
+}
+
 std::string UniqueName(const std::string& prefix) {
   static std::atomic<uint64_t> counter{0};
   static const uint64_t seed = [] {
@@ -451,7 +482,28 @@ Result<std::vector<std::string>> Runner::Run(const Context& ctx, const graph::Ve
   } else {
     out = BERTH_TRY_CONTEXT(RunMerge(ctx, inputs), StepName(vertex));
   }
+  NoteStep(vertex, out);
   return std::vector<std::string>{out};
+}
+
+void Runner::NoteStep(const graph::Vertex& vertex, const std::string& out) {
+  if (out.empty() || IsContextRef(out)) {
+    return;
+  }
+  StepNote note{.description = vertex.metadata.description, .owner = this};
+  if (!vertex.metadata.locations.empty()) {
+    const graph::Location& l = vertex.metadata.locations.front();
+    note.location = l.file + ":" + std::to_string(l.start_line);
+  }
+  if (!vertex.op.platform.os.empty()) {
+    note.platform = vertex.op.platform.ToString();
+  }
+  {
+    std::lock_guard lock(notes_mu_);
+    noted_.push_back(out);
+  }
+  std::lock_guard lock(NotesMutex());
+  Notes()[out] = std::move(note);
 }
 
 Result<std::string> Runner::RunImage(const Context& ctx, const graph::Vertex& vertex,
@@ -576,11 +628,8 @@ Result<std::string> Runner::RunExec(const Context& ctx, const graph::Vertex& ver
       case graph::MountType::kCache: {
         std::string id = m.cache_id.empty() ? m.dest : m.cache_id;
         // Per project: one project's cache mounts are never another's.
-        std::string dir =
-            env_.root + "/cache-mounts/" +
-            (env_.project.empty() ? ""
-                                  : digest::FromBytes(env_.project).hex().substr(0, 16) + "/") +
-            digest::FromBytes(id).hex().substr(0, 32);
+        std::string dir = CacheMountsDir(env_.root, env_.project) + "/" +
+                          digest::FromBytes(id).hex().substr(0, 32);
         if (!os::Exists(dir)) {
           BERTH_TRY(os::MakeDirs(dir, m.mode_set ? static_cast<int>(m.mode) : 0755));
           if (lchown(dir.c_str(), m.uid, m.gid) != 0) {
@@ -778,9 +827,54 @@ Result<std::string> Runner::RunMerge(const Context& ctx, const std::vector<solve
   return current;
 }
 
+IndexCache::IndexCache(cache::Index& index, snapshot::Snapshotter& snapshotter,
+                       std::string lock_dir, std::string project)
+    : index_(index),
+      snapshotter_(snapshotter),
+      lock_dir_(std::move(lock_dir)),
+      project_(std::move(project)) {
+  // Shared with every other build; waits only while a GC runs (it holds the lock briefly).
+  std::string path = GcLockPath(lock_dir_);
+  if (Result<> made = os::MakeDirs(lock_dir_, 0700); !made.ok()) {
+    gc_lock_error_ = std::move(made).error();
+    return;
+  }
+  Result<UniqueFd> fd = os::Open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (!fd.ok()) {
+    gc_lock_error_ = std::move(fd).error();
+    return;
+  }
+  while (::flock(fd->get(), LOCK_SH) != 0) {
+    if (errno != EINTR) {
+      gc_lock_error_ = Error::FromErrno("flock " + path, errno);
+      return;
+    }
+  }
+  gc_lock_ = std::move(fd).value();
+}
+
+IndexCache::~IndexCache() {
+  if (gc_lock_.get() >= 0) {
+    (void)::flock(gc_lock_.get(), LOCK_UN);
+  }
+}
+
+Result<> IndexCache::Held() const {
+  if (gc_lock_error_) {
+    return Error(*gc_lock_error_).AddContext("taking the cache GC lock");
+  }
+  return {};
+}
+
 Result<std::vector<std::string>> IndexCache::Lookup(const Context& ctx, const std::string& key) {
+  BERTH_TRY(Held());
   cache::Record record = BERTH_TRY(index_.Lookup(ctx, project_, key));
   if (!snapshotter_.Stat(ctx, record.snapshot).ok()) {
+    // A record must not outlive its snapshot: drop it, so that the result is made and stored
+    // afresh instead of Put handing back the missing snapshot.
+    if (Result<cache::Removal> removed = index_.Delete(ctx, project_, key); removed.ok()) {
+      (void)index_.Forget(ctx, project_, removed->keys);
+    }
     return Error::NotFound("cache record " + key + ": snapshot " + record.snapshot + " is gone");
   }
   return std::vector<std::string>{record.snapshot};
@@ -788,6 +882,7 @@ Result<std::vector<std::string>> IndexCache::Lookup(const Context& ctx, const st
 
 Result<std::vector<std::string>> IndexCache::Replace(const Context& ctx, const std::string& key,
                                                      const std::vector<std::string>& outputs) {
+  BERTH_TRY(Held());
   if (outputs.size() == 1 && !outputs[0].empty() && !IsContextRef(outputs[0])) {
     Result<cache::Removal> removed = index_.Delete(ctx, project_, key);
     if (!removed.ok() && removed.error().code() != ErrorCode::kNotFound) {
@@ -802,10 +897,24 @@ Result<std::vector<std::string>> IndexCache::Put(const Context& ctx, const std::
   if (outputs.size() != 1 || outputs[0].empty() || IsContextRef(outputs[0])) {
     return outputs;
   }
+  BERTH_TRY(Held());
   cache::Record record;
   record.snapshot = outputs[0];
-  if (Result<snapshot::DiskUsage> usage = snapshotter_.Usage(ctx, outputs[0]); usage.ok()) {
-    record.size = usage->bytes;
+  // A base image's chain is shared by every project and kept by the image's own records:
+  // dropping this entry frees nothing, so it weighs nothing against a project's cache cap.
+  if (!outputs[0].starts_with("chain-")) {
+    if (Result<snapshot::DiskUsage> usage = snapshotter_.Usage(ctx, outputs[0]); usage.ok()) {
+      record.size = usage->bytes;
+    }
+  }
+  {
+    std::lock_guard lock(NotesMutex());
+    auto it = Notes().find(outputs[0]);
+    if (it != Notes().end()) {
+      record.description = it->second.description;
+      record.location = it->second.location;
+      record.platform = it->second.platform;
+    }
   }
   cache::Record stored = BERTH_TRY(index_.Put(ctx, project_, key, record));
   return std::vector<std::string>{stored.snapshot};
@@ -826,6 +935,7 @@ class FileKeyLock final : public solver::ResultCache::KeyLock {
 
 Result<std::unique_ptr<solver::ResultCache::KeyLock>> IndexCache::LockKey(const Context& ctx,
                                                                           const std::string& key) {
+  BERTH_TRY(Held());
   BERTH_TRY(os::MakeDirs(lock_dir_, 0700));
   std::string hex = digest::FromBytes(key).hex();
   int stripe = static_cast<int>(std::stoul(hex.substr(0, 6), nullptr, 16) % kLockStripes);
@@ -844,6 +954,13 @@ Result<std::unique_ptr<solver::ResultCache::KeyLock>> IndexCache::LockKey(const 
 Runner::~Runner() {
   for (const auto& [id, dir] : fetched_) {
     (void)snapshot::RemoveAll(dir);
+  }
+  std::lock_guard lock(NotesMutex());
+  for (const std::string& name : noted_) {
+    auto it = Notes().find(name);
+    if (it != Notes().end() && it->second.owner == this) {
+      Notes().erase(it);
+    }
   }
 }
 

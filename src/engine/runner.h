@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "cache/index.h"
 #include "engine/progress.h"
 #include "engine/resolver.h"
@@ -52,6 +53,17 @@ Result<std::string> UnpackImage(const Context& ctx, snapshot::OverlaySnapshotter
 
 // The cache index key that records the exported layer of snapshot `name`.
 std::string LayerKey(const std::string& snapshot);
+
+// The directory under `root` ($BERTH_ROOT) holding `project`'s RUN cache mounts, one directory
+// per mount id (32 hex digits). The embedded default's ("" project) is cache-mounts/ itself,
+// which also holds every other project's directory (16 hex digits): callers that remove the
+// default's mounts remove only the 32-digit names.
+std::string CacheMountsDir(const std::string& root, const std::string& project);
+
+// The lock that keeps snapshot GC away from running builds: every build holds it shared (an
+// IndexCache does, for its lifetime), and GC (engine/cache_admin.h) removes snapshots and cache
+// mounts only while it holds it exclusively. `lock_dir` is IndexCache's.
+std::string GcLockPath(const std::string& lock_dir);
 
 // The directory holding committed snapshot `name`'s own layer (its overlay upper).
 Result<std::string> UpperDir(const snapshot::OverlaySnapshotter& snapshotter,
@@ -113,25 +125,36 @@ class Runner final : public solver::OpRunner {
   graph::VertexId IdOf(const graph::Vertex& vertex) const;
   std::string TempDir(const std::string& prefix) const;
 
+  // Notes what made snapshot `out` for IndexCache::Put (see StepNote in the .cc).
+  void NoteStep(const graph::Vertex& vertex, const std::string& out);
+
   RunnerEnv env_;
   std::mutex remote_mu_;
+  std::mutex notes_mu_;
+  std::vector<std::string> noted_;  // snapshots this runner noted; their notes die with it
   std::map<graph::VertexId, std::string> fetched_;   // HTTP: the temp dir holding the file
   std::map<graph::VertexId, std::string> resolved_;  // git: the commit
 };
 
 // The solver's result cache over the cache index (project ""). Results that are not snapshots
-// (scratch, the context) are not stored; a record whose snapshot is gone counts as a miss.
+// (scratch, the context) are not stored; a record whose snapshot is gone counts as a miss and is
+// dropped. Records carry the step that made them (description, Dockerfile location, platform)
+// as the Runner noted it, for `berth cache ls`.
+//
+// For its whole lifetime an IndexCache holds the GC lock (GcLockPath) shared, so that no
+// snapshot this build looked up, made or exports is collected under it.
 class IndexCache final : public solver::ResultCache {
  public:
   // `lock_dir` holds the key lock files (created if needed).
   // Entries live under `project` in the index ("" for the embedded default): builds of one
   // project never see another's.
   IndexCache(cache::Index& index, snapshot::Snapshotter& snapshotter, std::string lock_dir,
-             std::string project = "")
-      : index_(index),
-        snapshotter_(snapshotter),
-        lock_dir_(std::move(lock_dir)),
-        project_(std::move(project)) {}
+             std::string project = "");
+  ~IndexCache() override;
+  IndexCache(const IndexCache&) = delete;
+  IndexCache& operator=(const IndexCache&) = delete;
+  IndexCache(IndexCache&&) = delete;
+  IndexCache& operator=(IndexCache&&) = delete;
 
   Result<std::vector<std::string>> Lookup(const Context& ctx, const std::string& key) override;
   Result<std::vector<std::string>> Put(const Context& ctx, const std::string& key,
@@ -147,10 +170,15 @@ class IndexCache final : public solver::ResultCache {
   static constexpr int kLockStripes = 1024;
 
  private:
+  // The GC lock, or why it could not be taken (reported by every method).
+  Result<> Held() const;
+
   cache::Index& index_;
   snapshot::Snapshotter& snapshotter_;
   std::string lock_dir_;
   std::string project_;
+  UniqueFd gc_lock_;
+  std::optional<Error> gc_lock_error_;
 };
 
 }  // namespace berth::engine

@@ -213,7 +213,7 @@ TEST_P(IndexConformanceTest, DeleteHidesTheRecordUntilForgotten) {
   Result<int64_t> total = index_->TotalSize(ctx_, "");
   ASSERT_OK(total);
   EXPECT_EQ(*total, 50);
-  Result<GcRoots> roots = index_->GcRoots(ctx_);
+  Result<GcRoots> roots = index_->GcRoots(ctx_, "");
   ASSERT_OK(roots);
   EXPECT_EQ(roots->snapshots, std::set<std::string>{"other"});
   EXPECT_TRUE(roots->blobs.empty());
@@ -221,7 +221,7 @@ TEST_P(IndexConformanceTest, DeleteHidesTheRecordUntilForgotten) {
   ASSERT_OK(index_->Forget(ctx_, "", removal->keys));
   ASSERT_OK(index_->Forget(ctx_, "", removal->keys));  // Idempotent.
   // Nothing left to finish.
-  Result<Removal> evict = index_->Evict(ctx_, "", 1 << 30);
+  Result<Removal> evict = index_->Evict(ctx_, "", 1 << 30, Time::max());
   ASSERT_OK(evict);
   EXPECT_TRUE(evict->keys.empty());
 }
@@ -293,7 +293,7 @@ TEST_P(IndexConformanceTest, EvictRemovesLeastRecentlyUsedUntilUnderTheCap) {
   ASSERT_OK(total);
   EXPECT_EQ(*total, 500);
 
-  Result<Removal> removal = index_->Evict(ctx_, "p", 250);
+  Result<Removal> removal = index_->Evict(ctx_, "p", 250, Time::max());
   ASSERT_OK(removal);
   EXPECT_EQ(removal->keys, (std::vector<std::string>{"k2", "k3", "k4"}));
   EXPECT_EQ(removal->snapshots, (std::vector<std::string>{"snap-k2", "snap-k3", "snap-k4"}));
@@ -307,16 +307,16 @@ TEST_P(IndexConformanceTest, EvictRemovesLeastRecentlyUsedUntilUnderTheCap) {
   ASSERT_OK(index_->Forget(ctx_, "p", removal->keys));
 
   // Under the cap: nothing to do. The other project was never touched.
-  Result<Removal> none = index_->Evict(ctx_, "p", 200);
+  Result<Removal> none = index_->Evict(ctx_, "p", 200, Time::max());
   ASSERT_OK(none);
   EXPECT_TRUE(none->keys.empty());
   ASSERT_OK(index_->Lookup(ctx_, "other", "k1"));
 
   // A cap of zero empties the project.
-  Result<Removal> all = index_->Evict(ctx_, "p", 0);
+  Result<Removal> all = index_->Evict(ctx_, "p", 0, Time::max());
   ASSERT_OK(all);
   EXPECT_EQ(all->keys, (std::vector<std::string>{"k5", "k1"}));
-  EXPECT_CODE(index_->Evict(ctx_, "p", -1), ErrorCode::kInvalidArgument);
+  EXPECT_CODE(index_->Evict(ctx_, "p", -1, Time::max()), ErrorCode::kInvalidArgument);
 }
 
 TEST_P(IndexConformanceTest, EvictFinishesRemovalsThatWereNeverForgotten) {
@@ -327,12 +327,12 @@ TEST_P(IndexConformanceTest, EvictFinishesRemovalsThatWereNeverForgotten) {
   std::unique_ptr<Index> restarted = Reopen();
   ASSERT_NE(restarted, nullptr);
   EXPECT_CODE(restarted->Lookup(ctx_, "p", kKeyA), ErrorCode::kNotFound);
-  Result<Removal> removal = restarted->Evict(ctx_, "p", 1000);
+  Result<Removal> removal = restarted->Evict(ctx_, "p", 1000, Time::max());
   ASSERT_OK(removal);
   EXPECT_EQ(removal->keys, std::vector<std::string>{kKeyA});
   EXPECT_EQ(removal->snapshots, std::vector<std::string>{"a"});
   ASSERT_OK(restarted->Forget(ctx_, "p", removal->keys));
-  removal = restarted->Evict(ctx_, "p", 1000);
+  removal = restarted->Evict(ctx_, "p", 1000, Time::max());
   ASSERT_OK(removal);
   EXPECT_TRUE(removal->keys.empty());
 }
@@ -362,11 +362,58 @@ TEST_P(IndexConformanceTest, GcRootsCoverEveryProjectsLiveRecords) {
   ASSERT_OK(index_->Put(ctx_, "", kKeyB, MakeRecord("snap-c")));
   ASSERT_OK(index_->Delete(ctx_, "", kKeyB));
 
-  Result<GcRoots> roots = index_->GcRoots(ctx_);
+  Result<GcRoots> roots = index_->GcRoots(ctx_, "");
   ASSERT_OK(roots);
   EXPECT_EQ(roots->snapshots, (std::set<std::string>{"snap-a", "snap-b"}));
   EXPECT_EQ(roots->blobs,
             (std::set<digest::Digest>{MakeLayer("a").digest, MakeLayer("b", "zstd").digest}));
+}
+
+TEST_P(IndexConformanceTest, EvictKeepsRecordsUsedSinceTheGivenTime) {
+  for (const std::string k : {"k1", "k2", "k3", "k4"}) {
+    ASSERT_OK(index_->Put(ctx_, "p", k, MakeRecord("snap-" + k, 100)));
+    Advance(std::chrono::seconds(1));
+  }
+  // A build starts now and uses k1 (a hit) and makes k5: both are its own.
+  Time build_started = Now();
+  Advance(std::chrono::seconds(1));
+  ASSERT_OK(index_->Lookup(ctx_, "p", "k1"));
+  ASSERT_OK(index_->Put(ctx_, "p", "k5", MakeRecord("snap-k5", 100)));
+
+  // A cap of zero wants everything gone, but the running build's records stay; the rest goes
+  // least recently used first.
+  Result<Removal> removal = index_->Evict(ctx_, "p", 0, build_started);
+  ASSERT_OK(removal);
+  EXPECT_EQ(removal->keys, (std::vector<std::string>{"k2", "k3", "k4"}));
+  Result<std::vector<Record>> list = index_->List(ctx_, "p");
+  ASSERT_OK(list);
+  EXPECT_EQ(Keys(*list), (std::vector<std::string>{"k5", "k1"}));
+  ASSERT_OK(index_->Forget(ctx_, "p", removal->keys));
+
+  // Once the build is over (nothing to keep), the cap applies to its records too.
+  Result<Removal> rest = index_->Evict(ctx_, "p", 100, Time::max());
+  ASSERT_OK(rest);
+  EXPECT_EQ(rest->keys, std::vector<std::string>{"k1"});
+}
+
+TEST_P(IndexConformanceTest, GcRootsSkipSnapshotsOnlyWeakRecordsReference) {
+  Record layer = MakeRecord("step");
+  layer.layers = {MakeLayer("step")};
+  ASSERT_OK(index_->Put(ctx_, "", "layer:step", layer));
+  ASSERT_OK(index_->Put(ctx_, "", "layer:kept", MakeRecord("kept")));
+  ASSERT_OK(index_->Put(ctx_, "p", kKeyA, MakeRecord("kept")));
+  ASSERT_OK(index_->Put(ctx_, "p", kKeyB, MakeRecord("layer%")));
+
+  Result<GcRoots> roots = index_->GcRoots(ctx_, "layer:");
+  ASSERT_OK(roots);
+  // "step" is described by a weak record only; "layer%" is a strong record's snapshot (the
+  // prefix is matched literally, not as a LIKE pattern).
+  EXPECT_EQ(roots->snapshots, (std::set<std::string>{"kept", "layer%"}));
+  EXPECT_EQ(roots->blobs, std::set<digest::Digest>{MakeLayer("step").digest});
+
+  Result<GcRoots> all = index_->GcRoots(ctx_, "");
+  ASSERT_OK(all);
+  EXPECT_EQ(all->snapshots, (std::set<std::string>{"kept", "layer%", "step"}));
 }
 
 TEST_P(IndexConformanceTest, RecordsSurviveReopening) {
