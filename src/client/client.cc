@@ -185,6 +185,19 @@ Result<std::vector<T>> DecodeItems(const std::string& what, const std::string& b
   });
 }
 
+CacheEntry CacheEntryFrom(const json& j) {
+  CacheEntry e;
+  e.key = Str(j, "key");
+  e.description = Str(j, "description");
+  e.location = Str(j, "location");
+  e.platform = Str(j, "platform");
+  e.size = Int(j, "size");
+  e.created_at = Str(j, "created_at");
+  e.last_used_at = Str(j, "last_used_at");
+  e.json = j.dump();
+  return e;
+}
+
 }  // namespace
 
 Error ErrorFromResponse(long status, std::string_view body, const std::string& base_url) {
@@ -327,6 +340,35 @@ Result<std::vector<BuildStep>> Client::ListBuildSteps(const Context& ctx,
                                                       const std::string& build_id) {
   std::string body = BERTH_TRY(Call(ctx, "GET", "/api/v1/builds/" + Segment(build_id) + "/steps"));
   return DecodeItems<BuildStep>("steps of build " + build_id, body, StepFrom);
+}
+
+Result<CacheList> Client::ListCache(const Context& ctx, const std::string& project_id) {
+  std::string body =
+      BERTH_TRY(Call(ctx, "GET", "/api/v1/projects/" + Segment(project_id) + "/cache"));
+  return Decode("the cache of " + project_id, body, [](const json& j) {
+    CacheList list;
+    for (const json& item : j.at("items")) {
+      list.entries.push_back(CacheEntryFrom(item));
+    }
+    list.total_bytes = Int(j, "total_bytes");
+    list.cap_bytes = Int(j, "cap_bytes");
+    return list;
+  });
+}
+
+Result<CacheReset> Client::ResetCache(const Context& ctx, const std::string& project_id) {
+  std::string body =
+      BERTH_TRY(Call(ctx, "DELETE", "/api/v1/projects/" + Segment(project_id) + "/cache"));
+  return Decode("resetting the cache of " + project_id, body, [](const json& j) {
+    CacheReset r;
+    r.entries = Int(j, "entries");
+    r.bytes = Int(j, "bytes");
+    r.snapshots = Int(j, "snapshots");
+    r.cache_mounts = Bool(j, "cache_mounts");
+    r.deferred = Bool(j, "deferred");
+    r.json = j.dump();
+    return r;
+  });
 }
 
 }  // namespace berth::client

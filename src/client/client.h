@@ -108,6 +108,34 @@ struct Page {
   int offset = 0;
 };
 
+// One entry of a project's cache on the builder (service/cache_api.h).
+struct CacheEntry {
+  std::string key;
+  std::string description;  // the step: "[build 2/4] RUN make"
+  std::string location;     // "Dockerfile:7"
+  std::string platform;     // "linux/amd64"
+  int64_t size = 0;
+  std::string created_at;
+  std::string last_used_at;
+  std::string json;
+};
+
+struct CacheList {
+  std::vector<CacheEntry> entries;  // most recently used first
+  int64_t total_bytes = 0;
+  int64_t cap_bytes = 0;  // 0: no cap
+};
+
+// What a cache reset removed.
+struct CacheReset {
+  int64_t entries = 0;
+  int64_t bytes = 0;
+  int64_t snapshots = 0;
+  bool cache_mounts = false;
+  bool deferred = false;  // a build was running: its snapshots and mounts go later
+  std::string json;
+};
+
 class Client {
  public:
   // `host` as the user gives it: "http://h:p", "https://h:p" or a bare "h:p" (https, or http
@@ -140,6 +168,9 @@ class Client {
                                         Page page = {});
   Result<Build> GetBuild(const Context& ctx, const std::string& id);
   Result<std::vector<BuildStep>> ListBuildSteps(const Context& ctx, const std::string& build_id);
+
+  Result<CacheList> ListCache(const Context& ctx, const std::string& project_id);
+  Result<CacheReset> ResetCache(const Context& ctx, const std::string& project_id);
 
   // One exchange with any API path ("/api/v1/..."): `body` (JSON text) is sent when not empty.
   // Returns the 2xx answer's body; the errors above otherwise.

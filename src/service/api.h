@@ -24,8 +24,10 @@
 //   GET    /api/v1/projects/:id/builds?limit=&offset=
 //   GET    /api/v1/builds/:id                GET /api/v1/builds/:id/steps
 //   GET    /api/v1/builds/:id/context        (the context files sent)
+//   GET    /api/v1/projects/:id/cache        DELETE /api/v1/projects/:id/cache  (cache_api.h)
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "base/context.h"
@@ -54,6 +56,9 @@ Result<metastore::Project> AuthorizeProject(const Context& ctx, metastore::Store
 // Whether `who` may act on organization `org_id` (admins everywhere, user and org tokens in
 // their own organization; project tokens never).
 bool CanUseOrganization(const Principal& who, const std::string& org_id);
+
+// `t` as the API writes times: RFC 3339 in UTC with nanoseconds, "2026-11-27T08:41:03.000000001Z".
+std::string Rfc3339(std::chrono::system_clock::time_point t);
 
 // Registers every route above on `server`. `store` must outlive the server.
 void RegisterApi(httpserver::Server& server, metastore::Store& store);

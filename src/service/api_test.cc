@@ -1,6 +1,7 @@
-// berthd's API over a real HTTP server and a SQLite metastore: who may reach what. Every endpoint
-// is tried with every kind of caller: none, a revoked token, an expired token, another project's
-// token, another organisation's user, and the callers that may use it.
+// berthd's API (and its cache endpoints) over a real HTTP server and a SQLite metastore: who may
+// reach what. Every endpoint is tried with every kind of caller: none, a revoked token, an
+// expired token, another project's token, another organisation's user, and the callers that may
+// use it.
 #include "service/api.h"
 
 #include <atomic>
@@ -13,6 +14,7 @@
 
 #include "registry/auth.h"
 #include "registry/http.h"
+#include "service/cache_api.h"
 
 namespace berth::service {
 namespace {
@@ -37,6 +39,7 @@ class ApiTest : public ::testing::Test {
     ASSERT_TRUE(server.ok());
     server_ = std::move(*server);
     RegisterApi(*server_, *store_);
+    RegisterCacheApi(*server_, *store_, dir_ + "/builder");
     ASSERT_TRUE(server_->Start().ok());
 
     Context ctx = Context::Background();
@@ -148,6 +151,8 @@ TEST_F(ApiTest, EveryEndpointAuthorisesEveryCaller) {
       {"GET", "/api/v1/builds/" + build_, nullptr, readers},
       {"GET", "/api/v1/builds/" + build_ + "/steps", nullptr, readers},
       {"GET", "/api/v1/builds/" + build_ + "/context", nullptr, readers},
+      {"GET", "/api/v1/projects/" + project_ + "/cache", nullptr, readers},
+      {"DELETE", "/api/v1/projects/" + project_ + "/cache", nullptr, readers},
       {"POST",
        "/api/v1/projects/" + project_ + "/tokens",
        json::object(),

@@ -1,7 +1,11 @@
 #include "service/builder.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
+
+#include "base/log.h"
+#include "engine/cache_admin.h"
 
 namespace berth::service {
 namespace {
@@ -115,12 +119,20 @@ Result<engine::BuildResult> Builder::Run(const Context& ctx, const metastore::Pr
   } release{this};
 
   BERTH_TRY(store_.UpdateBuildStatus(ctx, build_id, metastore::BuildStatus::kRunning));
+  // From here on, every cache entry this build uses is touched at or after `started`.
+  Clock::time_point started = Clock::now();
+  std::multimap<std::string, Clock::time_point>::iterator mine;
+  {
+    std::lock_guard lock(mu_);
+    mine = started_.emplace(project.id, started);
+  }
   Recorder recorder(store_, build_id, client);
   options.root = options_.root;
   options.project = project.id;
   options.renderer = &recorder;
   options.progress = nullptr;
   Result<engine::BuildResult> result = engine::Build(ctx, options);
+  Evict(project, mine);
   if (result.ok()) {
     BERTH_TRY(store_.UpdateBuildStatus(Context::Background(), build_id,
                                        metastore::BuildStatus::kSuccess));
@@ -132,6 +144,25 @@ Result<engine::BuildResult> Builder::Run(const Context& ctx, const metastore::Pr
         result.error().ToString());
   }
   return result;
+}
+
+void Builder::Evict(const metastore::Project& project,
+                    std::multimap<std::string, Clock::time_point>::iterator mine) {
+  Clock::time_point keep = Clock::time_point::max();
+  {
+    std::lock_guard lock(mu_);
+    started_.erase(mine);
+    auto [first, last] = started_.equal_range(project.id);
+    for (auto it = first; it != last; ++it) {
+      keep = std::min(keep, it->second);
+    }
+  }
+  // A failed eviction must not fail the build: the next one tries again.
+  Result<engine::CacheCleanup> evicted = engine::EvictCache(
+      Context::Background(), options_.root, project.id, project.cache_cap_bytes, keep);
+  if (!evicted.ok()) {
+    log::Warn("evicting the cache of project " + project.id + ": " + evicted.error().ToString());
+  }
 }
 
 }  // namespace berth::service

@@ -22,6 +22,7 @@
 #include "engine/options_json.h"
 #include "os/file.h"
 #include "service/api.h"
+#include "service/cache_api.h"
 #include "snapshot/fs_util.h"
 
 namespace berth::service {
@@ -380,6 +381,7 @@ void RegisterRemoteBuilds(httpserver::Server& server, metastore::Store& store, B
                /*stream_body=*/true);
   server.Route("POST", "/api/v1/projects/:id/builds", bind(&Remote::StartBuild));
   server.Route("GET", "/api/v1/builds/:id/outputs/:n", bind(&Remote::Output));
+  RegisterCacheApi(server, store, builder.root());
 }
 
 }  // namespace berth::service
