@@ -258,8 +258,14 @@ Result<BundleStats> ReadBundle(const Context& ctx, Reader& in, FileStore& store,
     if (it == pending.end()) {
       bool twice = std::any_of(stats.digests.begin(), stats.digests.end(),
                                [&](const digest::Digest& d) { return d.hex() == hex; });
-      return Error::DataLoss("bundle: sha256:" + hex +
-                             (twice ? " sent twice" : " was not asked for"));
+      auto in_manifest = sizes.find(hex);
+      if (twice || in_manifest == sizes.end()) {
+        return Error::DataLoss("bundle: sha256:" + hex +
+                               (twice ? " sent twice" : " is not a file of the manifest"));
+      }
+      // A file of the manifest that another upload stored since this client asked: taken (and
+      // verified) like the others.
+      it = pending.emplace(hex, in_manifest->second).first;
     }
     if (size != it->second) {
       return Error::DataLoss("bundle: sha256:" + hex + " has " + std::to_string(size) +

@@ -51,13 +51,14 @@ Result<BundleStats> WriteBundle(const Context& ctx, const std::string& dir,
 
 // Server side. Reads a bundle from `in` (compressed with zstd, or not compressed at all) and
 // ingests every file into `store`, verifying its digest. `expected` are the digests the server
-// asked for (what FileStore::Missing returned); their sizes come from `manifest`.
-// Every record must be one of them, at most once, with the manifest's size, and all of them
-// must arrive. A file enters the store only once complete and verified; a truncated or
-// corrupt bundle leaves no partial file behind, though files verified before the fault stay.
-// Errors: InvalidArgument for an `expected` digest the manifest has no file for; DataLoss for a
-// malformed, truncated or unexpected record, a digest mismatch, trailing data or missing files;
-// Cancelled when `ctx` is.
+// lacks (what FileStore::Missing returns); their sizes come from `manifest`. Every record must
+// be a file of the manifest, at most once, with the manifest's size, and all of `expected` must
+// arrive; a record of the manifest not in `expected` is taken too (another upload of the same
+// context stored it after this client asked what was missing). A file enters the store only once
+// complete and verified; a truncated or corrupt bundle leaves no partial file behind, though files
+// verified before the fault stay. Errors: InvalidArgument for an `expected` digest the manifest has
+// no file for; DataLoss for a malformed, truncated or unexpected record, a digest mismatch,
+// trailing data or missing files; Cancelled when `ctx` is.
 Result<BundleStats> ReadBundle(const Context& ctx, Reader& in, FileStore& store,
                                const Manifest& manifest,
                                const std::vector<digest::Digest>& expected);

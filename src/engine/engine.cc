@@ -5,12 +5,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <functional>
+#include <mutex>
+#include <thread>
 
 #include "archive/tar_writer.h"
 #include "base/io.h"
 #include "base/scope_exit.h"
+#include "base/strings.h"
 #include "cache/sqlite_index.h"
 #include "engine/exporter.h"
 #include "engine/progress.h"
@@ -114,31 +118,57 @@ Result<size_t> UnpackStoredImage(const Context& ctx, const std::string& root_pat
   return image.manifest.layers.size();
 }
 
-Result<BuildResult> Build(const Context& ctx, const BuildOptions& options) {
-  std::unique_ptr<images::Root> root = BERTH_TRY(images::Root::Open(options.root));
-  StoreResolver resolver(ctx, root->content(), root->images(), root->path(), options.pull);
+namespace {
 
-  std::vector<Output> outputs = options.outputs;
-  if (outputs.empty()) {
-    outputs.push_back(Output{.type = OutputType::kImage});
-  }
-  for (Output& out : outputs) {
-    if (IsImageOutput(out) && out.names.empty()) {
-      out.names = options.tags;
-    }
-    if (out.type == OutputType::kImage && out.push && out.names.empty()) {
-      return Error::InvalidArgument("--push / type=registry: no image name to push (use -t NAME)");
-    }
-  }
+constexpr std::string_view kTargetContext = "target:";
 
+// What the builds of one BuildAll share: the stores, the cache, the solver and the renderer.
+struct Session {
+  std::unique_ptr<images::Root> root;
+  std::unique_ptr<snapshot::OverlaySnapshotter> snapshotter;
+  std::unique_ptr<cache::SqliteIndex> index;
+  std::unique_ptr<executor::RuncExecutor> executor;
+  std::unique_ptr<IndexCache> cache;
+  std::unique_ptr<solver::Solver> solver;
+  std::unique_ptr<Renderer> own_renderer;
+  Renderer* renderer = nullptr;
+  StepNumbers numbers;
+};
+
+// One build of a BuildAll, from conversion to its solved result.
+struct Target {
+  const BuildOptions* options = nullptr;
+  std::unique_ptr<StoreResolver> resolver;
+  convert::ConvertResult converted;
+  std::unique_ptr<Progress> progress;
+  std::unique_ptr<Runner> runner;
+  std::string top;  // the solved result's snapshot
+  std::optional<ExportedImage> image;
+  // Set once the build is solved (and exported, when another build reads it as a context).
+  bool done = false;
+  bool failed = false;
+};
+
+// Converts and solves `t`. `linked` maps target:NAME contexts to the images they resolved to.
+Result<> SolveTarget(const Context& ctx, Session& s, Target& t,
+                     const std::map<std::string, std::string>& linked) {
+  const BuildOptions& options = *t.options;
+  t.resolver = std::make_unique<StoreResolver>(ctx, s.root->content(), s.root->images(),
+                                               s.root->path(), options.pull);
   RunnerEnv env;
   env.contexts["context"] =
       LocalContext{.dir = options.context, .excludes = options.context_excludes};
+  std::map<std::string, std::string> build_contexts;
   for (const auto& [name, value] : options.build_contexts) {
     if (name.empty() || name == "context") {
       return Error::InvalidArgument("--build-context " + name + "=" + value +
                                     ": the name must not be empty or \"context\"");
     }
+    if (value.starts_with(kTargetContext)) {
+      build_contexts[name] = linked.at(value.substr(kTargetContext.size()));
+      continue;
+    }
+    build_contexts[name] = value;
     if (!value.starts_with(kImageContext)) {
       env.contexts[name] = BERTH_TRY(OpenLocalContext(name, value));
     }
@@ -152,8 +182,8 @@ Result<BuildResult> Build(const Context& ctx, const BuildOptions& options) {
   convert_options.no_cache_filter = options.no_cache_filter;
   convert_options.labels = options.labels;
   convert_options.context_excludes = options.context_excludes;
-  convert_options.build_contexts = options.build_contexts;
-  convert_options.resolver = &resolver;
+  convert_options.build_contexts = build_contexts;
+  convert_options.resolver = t.resolver.get();
   convert_options.extra_hosts = options.extra_hosts;
   if (options.network == "none") {
     convert_options.network = graph::NetworkMode::kNone;
@@ -162,41 +192,30 @@ Result<BuildResult> Build(const Context& ctx, const BuildOptions& options) {
   } else if (options.network != "default" && !options.network.empty()) {
     return Error::InvalidArgument("--network " + options.network + ": want default, host or none");
   }
-  convert::ConvertResult converted =
-      BERTH_TRY(convert::Convert(options.dockerfile_text, convert_options));
-  for (const convert::Warning& w : converted.warnings) {
-    if (options.progress != nullptr) {
-      if (w.line > 0) {
-        std::fprintf(options.progress, "warning: %s:%d: %s\n", options.dockerfile_name.c_str(),
-                     w.line, w.message.c_str());
-      } else {
-        std::fprintf(options.progress, "warning: %s\n", w.message.c_str());
-      }
+  t.converted = BERTH_TRY(convert::Convert(options.dockerfile_text, convert_options));
+  FILE* warn = s.renderer != nullptr ? options.progress : nullptr;
+  std::string prefix = options.name.empty() ? "" : "[" + options.name + "] ";
+  for (const convert::Warning& w : t.converted.warnings) {
+    if (warn == nullptr) {
+      break;
+    }
+    if (w.line > 0) {
+      std::fprintf(warn, "%swarning: %s:%d: %s\n", prefix.c_str(), options.dockerfile_name.c_str(),
+                   w.line, w.message.c_str());
+    } else {
+      std::fprintf(warn, "%swarning: %s\n", prefix.c_str(), w.message.c_str());
     }
   }
 
-  std::unique_ptr<snapshot::OverlaySnapshotter> snapshotter =
-      BERTH_TRY(snapshot::OverlaySnapshotter::Open(root->path() + "/snapshots"));
-  std::unique_ptr<cache::SqliteIndex> index =
-      BERTH_TRY(cache::SqliteIndex::Open({.path = root->path() + "/cache.db"}));
-  std::unique_ptr<executor::RuncExecutor> executor = BERTH_TRY(executor::RuncExecutor::Create(
-      {.state_dir = root->path() + "/runc", .bundle_dir = root->path() + "/bundles"}));
-
-  std::unique_ptr<Renderer> own_renderer;
-  Renderer* renderer = options.renderer;
-  if (renderer == nullptr && options.progress != nullptr) {
-    own_renderer = NewRenderer(options.progress_mode, options.progress);
-    renderer = own_renderer.get();
-  }
-  Progress progress(converted.graph, renderer);
-  env.snapshotter = snapshotter.get();
-  env.executor = executor.get();
-  env.index = index.get();
-  env.content = &root->content();
-  env.resolver = &resolver;
-  env.graph = &converted.graph;
-  env.progress = &progress;
-  env.root = root->path();
+  t.progress = std::make_unique<Progress>(t.converted.graph, s.renderer, options.name, &s.numbers);
+  env.snapshotter = s.snapshotter.get();
+  env.executor = s.executor.get();
+  env.index = s.index.get();
+  env.content = &s.root->content();
+  env.resolver = t.resolver.get();
+  env.graph = &t.converted.graph;
+  env.progress = t.progress.get();
+  env.root = s.root->path();
   env.source_date_epoch = options.source_date_epoch;
   env.secrets = options.secrets;
   env.ssh = options.ssh;
@@ -208,37 +227,60 @@ Result<BuildResult> Build(const Context& ctx, const BuildOptions& options) {
                            .soft = static_cast<uint64_t>(u.soft),
                            .hard = static_cast<uint64_t>(u.hard)});
   }
-  Runner runner(std::move(env));
-  IndexCache cache(*index, *snapshotter, root->path() + "/locks", options.project);
-  solver::Solver solver(runner, cache);
-  Result<solver::VertexResult> solved = solver.Solve(
-      ctx, converted.graph, converted.target,
-      {.parallelism = options.parallelism, .progress = [&](const solver::VertexEvent& e) {
-         progress.Event(e);
-       }});
-  if (renderer != nullptr) {
-    renderer->Finish();
-  }
-  solver::VertexResult result = BERTH_TRY(std::move(solved));
-  std::string top = result.outputs.empty() ? "" : result.outputs[0];
-  if (IsContextRef(top)) {
+  t.runner = std::make_unique<Runner>(std::move(env));
+  Progress* progress = t.progress.get();
+  solver::VertexResult result = BERTH_TRY(
+      s.solver->Solve(ctx, t.converted.graph, t.converted.target,
+                      {.parallelism = options.parallelism,
+                       .progress = [progress](const solver::VertexEvent& e) { progress->Event(e); },
+                       .runner = t.runner.get()}));
+  t.top = result.outputs.empty() ? "" : result.outputs[0];
+  if (IsContextRef(t.top)) {
     return Error::Unimplemented("exporting a build context itself as the result");
   }
+  return {};
+}
 
-  BuildResult out;
+// The image of `t` in the content store, exported once.
+Result<ExportedImage> TargetImage(const Context& ctx, Session& s, Target& t,
+                                  const std::vector<Output>& outputs) {
+  if (t.image) {
+    return *t.image;
+  }
+  std::map<std::string, std::string> annotations = t.options->annotations;
+  for (const Output& o : outputs) {
+    annotations.insert(o.annotations.begin(), o.annotations.end());
+  }
+  t.image = BERTH_TRY_CONTEXT(
+      ExportImage(ctx,
+                  {.snapshotter = s.snapshotter.get(),
+                   .index = s.index.get(),
+                   .content = &s.root->content()},
+                  t.top, t.converted.config, annotations, t.options->source_date_epoch),
+      "exporting the image");
+  return *t.image;
+}
+
+// The outputs of a solved build: the image store, registries, archives, directories.
+Result<BuildResult> ExportTarget(const Context& ctx, Session& s, Target& t) {
+  const BuildOptions& options = *t.options;
+  std::vector<Output> outputs = options.outputs;
+  if (outputs.empty()) {
+    outputs.push_back(Output{.type = OutputType::kImage});
+  }
+  for (Output& out : outputs) {
+    if (IsImageOutput(out) && out.names.empty()) {
+      out.names = options.tags;
+    }
+  }
+  images::Root* root = s.root.get();
+  snapshot::OverlaySnapshotter* snapshotter = s.snapshotter.get();
+  const std::string& top = t.top;
   std::optional<ExportedImage> image;
+  BuildResult out;
   for (const Output& output : outputs) {
     if (IsImageOutput(output) && !image) {
-      std::map<std::string, std::string> annotations = options.annotations;
-      for (const Output& o : outputs) {
-        annotations.insert(o.annotations.begin(), o.annotations.end());
-      }
-      image = BERTH_TRY_CONTEXT(
-          ExportImage(
-              ctx,
-              {.snapshotter = snapshotter.get(), .index = index.get(), .content = &root->content()},
-              top, converted.config, annotations, options.source_date_epoch),
-          "exporting the image");
+      image = BERTH_TRY(TargetImage(ctx, s, t, outputs));
       out.manifest_digest = image->manifest.digest.ToString();
       out.config_digest = image->config.digest.ToString();
       out.manifest_size = image->manifest.size;
@@ -344,6 +386,169 @@ Result<BuildResult> Build(const Context& ctx, const BuildOptions& options) {
     }
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<BuildResult>> BuildAll(const Context& parent,
+                                          const std::vector<BuildOptions>& builds) {
+  if (builds.empty()) {
+    return std::vector<BuildResult>{};
+  }
+  const BuildOptions& first = builds.front();
+  std::map<std::string, size_t> by_name;
+  for (size_t i = 0; i < builds.size(); ++i) {
+    by_name.emplace(builds[i].name, i);
+    for (const Output& out : builds[i].outputs) {
+      if (out.type == OutputType::kImage && out.push && out.names.empty() &&
+          builds[i].tags.empty()) {
+        return Error::InvalidArgument(
+            (builds[i].name.empty() ? "" : "target " + builds[i].name + ": ") +
+            "--push / type=registry: no image name to push (use -t NAME)");
+      }
+    }
+  }
+  // Which builds each waits for (target:NAME contexts); a cycle would wait forever.
+  std::vector<std::vector<size_t>> deps(builds.size());
+  for (size_t i = 0; i < builds.size(); ++i) {
+    for (const auto& [name, value] : builds[i].build_contexts) {
+      if (!value.starts_with(kTargetContext)) {
+        continue;
+      }
+      std::string other = value.substr(kTargetContext.size());
+      auto it = by_name.find(other);
+      if (it == by_name.end() || it->second == i) {
+        return Error::InvalidArgument("build context " + name + "=" + value + ": no target " +
+                                      QuoteString(other) + " among those being built");
+      }
+      deps[i].push_back(it->second);
+    }
+  }
+  {
+    std::vector<int> state(builds.size(), 0);  // 0 new, 1 visiting, 2 done
+    std::function<Result<>(size_t)> visit = [&](size_t i) -> Result<> {
+      if (state[i] == 2) {
+        return {};
+      }
+      if (state[i] == 1) {
+        return Error::InvalidArgument("build contexts form a cycle through target " +
+                                      QuoteString(builds[i].name));
+      }
+      state[i] = 1;
+      for (size_t d : deps[i]) {
+        BERTH_TRY(visit(d));
+      }
+      state[i] = 2;
+      return {};
+    };
+    for (size_t i = 0; i < builds.size(); ++i) {
+      BERTH_TRY(visit(i));
+    }
+  }
+
+  Session s;
+  s.root = BERTH_TRY(images::Root::Open(first.root));
+  s.snapshotter = BERTH_TRY(snapshot::OverlaySnapshotter::Open(s.root->path() + "/snapshots"));
+  s.index = BERTH_TRY(cache::SqliteIndex::Open({.path = s.root->path() + "/cache.db"}));
+  s.executor = BERTH_TRY(executor::RuncExecutor::Create(
+      {.state_dir = s.root->path() + "/runc", .bundle_dir = s.root->path() + "/bundles"}));
+  s.cache = std::make_unique<IndexCache>(*s.index, *s.snapshotter, s.root->path() + "/locks",
+                                         first.project);
+  s.solver = std::make_unique<solver::Solver>(*s.cache);
+  s.renderer = first.renderer;
+  if (s.renderer == nullptr && first.progress != nullptr) {
+    s.own_renderer = NewRenderer(first.progress_mode, first.progress);
+    s.renderer = s.own_renderer.get();
+  }
+
+  std::vector<Target> targets(builds.size());
+  for (size_t i = 0; i < builds.size(); ++i) {
+    targets[i].options = &builds[i];
+  }
+  Context ctx = parent.WithCancel();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Error> first_error;
+  auto run = [&](size_t i) {
+    Target& t = targets[i];
+    Result<> r = [&]() -> Result<> {
+      std::map<std::string, std::string> linked;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] {
+          return first_error.has_value() || std::all_of(deps[i].begin(), deps[i].end(),
+                                                        [&](size_t d) { return targets[d].done; });
+        });
+        if (first_error) {
+          return Error::Cancelled("another target failed");
+        }
+        for (size_t d : deps[i]) {
+          linked.emplace(builds[d].name, std::string(kImageContext) + "berth.invalid/bake/" +
+                                             "target@" +
+                                             targets[d].image->manifest.digest.ToString());
+        }
+      }
+      BERTH_TRY(SolveTarget(ctx, s, t, linked));
+      bool needed = false;
+      for (const std::vector<size_t>& d : deps) {
+        needed = needed || std::find(d.begin(), d.end(), i) != d.end();
+      }
+      if (needed) {
+        BERTH_TRY(TargetImage(ctx, s, t, t.options->outputs));
+      }
+      return {};
+    }();
+    std::lock_guard lock(mu);
+    if (r.ok()) {
+      t.done = true;
+    } else {
+      t.failed = true;
+      if (!first_error) {
+        first_error = std::move(r).error();
+        if (builds.size() > 1 && !t.options->name.empty()) {
+          first_error->AddContext("target " + t.options->name);
+        }
+        ctx.Cancel("another target failed");
+      }
+    }
+    cv.notify_all();
+  };
+  if (builds.size() == 1) {
+    run(0);
+  } else {
+    std::vector<std::thread> threads;
+    threads.reserve(builds.size());
+    for (size_t i = 0; i < builds.size(); ++i) {
+      threads.emplace_back(run, i);
+    }
+    for (std::thread& th : threads) {
+      th.join();
+    }
+  }
+  if (s.renderer != nullptr) {
+    s.renderer->Finish();
+  }
+  if (first_error) {
+    return *std::move(first_error);
+  }
+  std::vector<BuildResult> results(builds.size());
+  for (size_t i = 0; i < builds.size(); ++i) {
+    if (!builds[i].cache_only) {
+      Result<BuildResult> r = ExportTarget(ctx, s, targets[i]);
+      if (!r.ok()) {
+        return builds.size() > 1 && !builds[i].name.empty()
+                   ? std::move(r).error().AddContext("target " + builds[i].name)
+                   : std::move(r).error();
+      }
+      results[i] = std::move(r).value();
+    }
+  }
+  return results;
+}
+
+Result<BuildResult> Build(const Context& ctx, const BuildOptions& options) {
+  std::vector<BuildResult> results = BERTH_TRY(BuildAll(ctx, {options}));
+  return std::move(results.front());
 }
 
 }  // namespace berth::engine

@@ -30,6 +30,8 @@ struct Ulimit {
 };
 
 struct BuildOptions {
+  // The bake target this build is ("" for `berth build`): progress names its steps with it.
+  std::string name;
   std::string root;  // $BERTH_ROOT, resolved by the caller
   // The project whose cache the build uses (berthd); "" is the embedded default's own cache.
   std::string project;
@@ -39,6 +41,7 @@ struct BuildOptions {
   std::vector<std::string> context_excludes;  // .dockerignore patterns
   std::map<std::string, std::string> build_args;
   // --build-context name=DIR | docker-image://REF. A directory's own .dockerignore applies.
+  // In BuildAll, also target:NAME: the image another of the builds makes.
   std::map<std::string, std::string> build_contexts;
   std::string target;
   std::vector<std::string> tags;  // -t: names for the image outputs
@@ -60,6 +63,8 @@ struct BuildOptions {
   uint64_t shm_size = 0;                 // --shm-size bytes; 0 = 64 MiB
   // Where the result goes; empty = type=image (the local store) under `tags`.
   std::vector<Output> outputs;
+  // Build only, export nothing (bake's cacheonly: a target built as another's context).
+  bool cache_only = false;
   std::optional<int64_t> source_date_epoch;
   size_t parallelism = 2;
   // Where progress goes (nullptr: nowhere), drawn as `progress_mode` says (see progress.h).
@@ -90,5 +95,15 @@ Result<size_t> UnpackStoredImage(const Context& ctx, const std::string& root,
 
 // Runs the whole build. Errors name the Dockerfile line of a failing step.
 Result<BuildResult> Build(const Context& ctx, const BuildOptions& options);
+
+// Runs several builds as one (the targets of a bake): one solver, so a step they have in common
+// runs once and the others take its result; targets build in parallel, each with its own
+// context; progress of all goes to one renderer with steps named by target. A build whose
+// build_contexts has NAME=target:OTHER starts once OTHER (one of `builds`, by name) is built and
+// reads its image. Store, project, parallelism and progress settings are the first build's. The
+// first failure cancels the rest and is the error returned. Results are in the order of `builds`
+// (empty for cache_only builds).
+Result<std::vector<BuildResult>> BuildAll(const Context& ctx,
+                                          const std::vector<BuildOptions>& builds);
 
 }  // namespace berth::engine

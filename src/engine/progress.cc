@@ -365,16 +365,59 @@ std::unique_ptr<Renderer> NewRenderer(ProgressMode mode, FILE* out) {
   return std::make_unique<PlainRenderer>(out);
 }
 
+std::string TargetStepName(const std::string& target, const std::string& name) {
+  if (target.empty()) {
+    return name;
+  }
+  return name.starts_with("[") ? "[" + target + " " + name.substr(1) : "[" + target + "] " + name;
+}
+
+namespace {
+
+class TargetRenderer final : public Renderer {
+ public:
+  TargetRenderer(Renderer& shared, std::string target, StepNumbers& numbers)
+      : shared_(shared), target_(std::move(target)), numbers_(numbers) {}
+
+  void Update(const StepUpdate& update) override {
+    std::lock_guard lock(numbers_.mu());
+    StepUpdate u = update;
+    auto [it, inserted] = steps_.emplace(update.step, 0);
+    if (inserted) {
+      it->second = numbers_.Next();
+    }
+    u.step = it->second;
+    u.name = TargetStepName(target_, update.name);
+    shared_.Update(u);
+  }
+
+ private:
+  Renderer& shared_;
+  std::string target_;
+  StepNumbers& numbers_;
+  std::map<int, int> steps_;  // the build's step number -> the shared one
+};
+
+}  // namespace
+
+std::unique_ptr<Renderer> NewTargetRenderer(Renderer& shared, std::string target,
+                                            StepNumbers& numbers) {
+  return std::make_unique<TargetRenderer>(shared, std::move(target), numbers);
+}
+
 void Progress::Describe(graph::VertexId id, StepUpdate& u) const {
   const graph::Vertex& v = graph_.vertex(id);
-  u.name = v.metadata.description;
+  u.name = TargetStepName(target_, v.metadata.description);
   u.vertex = v.digest.ToString();
   u.line = v.metadata.locations.empty() ? 0 : v.metadata.locations.front().start_line;
   u.source = std::holds_alternative<graph::SourceOp>(v.op.op);
 }
 
 int Progress::NumberLocked(graph::VertexId vertex, bool* fresh) {
-  auto [it, inserted] = numbers_.emplace(vertex, static_cast<int>(numbers_.size()) + 1);
+  auto [it, inserted] = numbers_.emplace(vertex, 0);
+  if (inserted) {
+    it->second = numbers_shared_->Next();
+  }
   *fresh = inserted;
   return it->second;
 }
@@ -384,7 +427,7 @@ void Progress::Event(const solver::VertexEvent& event) {
     return;
   }
   // Held while rendering, so that steps appear in the order they are numbered.
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(numbers_shared_->mu());
   StepUpdate u;
   bool fresh = false;
   u.step = NumberLocked(event.vertex, &fresh);
@@ -412,7 +455,7 @@ void Progress::Log(graph::VertexId vertex, std::string_view line) {
   if (renderer_ == nullptr) {
     return;
   }
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(numbers_shared_->mu());
   StepUpdate u;
   bool fresh = false;
   u.step = NumberLocked(vertex, &fresh);

@@ -58,10 +58,40 @@ Result<ProgressMode> ParseProgressMode(std::string_view text, FILE* out);
 
 std::unique_ptr<Renderer> NewRenderer(ProgressMode mode, FILE* out);
 
+// Step numbers shared by the Progress of several builds that draw on one renderer (the targets
+// of a bake), so that every step has its own number.
+class StepNumbers {
+ public:
+  int Next() { return ++last_; }
+  std::mutex& mu() { return mu_; }
+
+ private:
+  std::mutex mu_;
+  int last_ = 0;
+};
+
+// The name of a step of bake target `target`, as buildx bake shows it: "[app build 2/4] RUN
+// make", "[app] load metadata for ...". An empty target leaves the name as it is.
+std::string TargetStepName(const std::string& target, const std::string& name);
+
+// A renderer for one of several builds drawing on `shared` (the remote targets of a bake):
+// step names carry `target` and steps are renumbered with `numbers`; Finish does nothing (the
+// caller finishes `shared` once every build has ended). Both must outlive it.
+std::unique_ptr<Renderer> NewTargetRenderer(Renderer& shared, std::string target,
+                                            StepNumbers& numbers);
+
 // Turns solver events and output lines into StepUpdates for a renderer (nullptr: discard).
+// With a `target` name, step names carry it as buildx bake shows them: "[app build 2/4] RUN
+// make", "[app] load metadata for ..."; with `numbers`, steps are numbered with the other builds
+// sharing them.
 class Progress {
  public:
-  Progress(const graph::Graph& graph, Renderer* renderer) : graph_(graph), renderer_(renderer) {}
+  Progress(const graph::Graph& graph, Renderer* renderer, std::string target = "",
+           StepNumbers* numbers = nullptr)
+      : graph_(graph),
+        renderer_(renderer),
+        target_(std::move(target)),
+        numbers_shared_(numbers != nullptr ? numbers : &own_numbers_) {}
 
   void Event(const solver::VertexEvent& event);
   // One line of a step's output.
@@ -73,7 +103,9 @@ class Progress {
 
   const graph::Graph& graph_;
   Renderer* renderer_;
-  std::mutex mu_;
+  std::string target_;
+  StepNumbers own_numbers_;
+  StepNumbers* numbers_shared_;  // its mutex is held while rendering
   std::map<graph::VertexId, int> numbers_;
 };
 

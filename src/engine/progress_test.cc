@@ -60,6 +60,52 @@ TEST(ProgressTest, PlainIsBuildKitsShape) {
             "#3 [stage-0 3/3] RUN make\n#3 cc x.c\n#3 ERROR: exit code: 2\n");
 }
 
+// Two targets of a bake on one renderer: names carry the target, numbers do not repeat.
+TEST(ProgressTest, TargetsShareNumbersAndNameTheirSteps) {
+  graph::Graph g;
+  graph::Op src;
+  src.op = graph::SourceOp{.identifier = "local://context", .attrs = {}};
+  graph::VertexId ctx_id =
+      g.Add(src, {.description = "load build context", .locations = {}}).value();
+  graph::Op run;
+  run.inputs = {graph::Ref{ctx_id, 0}};
+  run.op = graph::ExecOp{.args = {"make"}};
+  graph::VertexId run_id =
+      g.Add(run, {.description = "[build 2/2] RUN make", .locations = {}}).value();
+  MemFile out;
+  std::unique_ptr<Renderer> r = NewRenderer(ProgressMode::kPlain, out.get());
+  StepNumbers numbers;
+  Progress app(g, r.get(), "app", &numbers);
+  Progress web(g, r.get(), "web", &numbers);
+  app.Event({.vertex = run_id, .kind = solver::VertexEvent::Kind::kStarted});
+  web.Event({.vertex = run_id, .kind = solver::VertexEvent::Kind::kCached});
+  web.Event({.vertex = ctx_id, .kind = solver::VertexEvent::Kind::kCached});
+  app.Log(run_id, "ok");
+  r->Finish();
+  EXPECT_EQ(out.Text(),
+            "#1 [app build 2/2] RUN make\n"
+            "#2 [web build 2/2] RUN make\n#2 CACHED\n"
+            "#3 [web] load build context\n#3 CACHED\n"
+            "#1 ok\n");
+}
+
+TEST(ProgressTest, TargetRendererRenumbersAndNames) {
+  MemFile out;
+  std::unique_ptr<Renderer> shared = NewRenderer(ProgressMode::kPlain, out.get());
+  StepNumbers numbers;
+  std::unique_ptr<Renderer> app = NewTargetRenderer(*shared, "app", numbers);
+  std::unique_ptr<Renderer> web = NewTargetRenderer(*shared, "web", numbers);
+  app->Update({.step = 1, .name = "[2/2] RUN make", .kind = StepUpdate::Kind::kStarted});
+  web->Update({.step = 1, .name = "load build context", .kind = StepUpdate::Kind::kCached});
+  app->Update({.step = 1, .name = "[2/2] RUN make", .kind = StepUpdate::Kind::kDone});
+  app->Finish();  // does not finish the shared renderer
+  shared->Finish();
+  EXPECT_EQ(out.Text(),
+            "#1 [app 2/2] RUN make\n"
+            "#2 [web] load build context\n#2 CACHED\n"
+            "#1 DONE 0.0s\n");
+}
+
 TEST(ProgressTest, JsonRoundTrips) {
   MemFile out;
   std::unique_ptr<Renderer> r = NewRenderer(ProgressMode::kJson, out.get());

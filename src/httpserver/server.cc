@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -369,7 +370,11 @@ Response Response::Json(int status, std::string body) {
 
 Response Response::FromError(const Error& error) {
   // Internal errors keep their detail in the server log, not in the answer.
-  std::string message = HttpStatus(error) == 500 ? "internal error" : error.message();
+  std::string message = error.message();
+  if (HttpStatus(error) == 500) {
+    std::fprintf(stderr, "internal error: %s\n", error.ToString().c_str());
+    message = "internal error";
+  }
   nlohmann::json j = {{"error", {{"code", ErrorCodeName(error)}, {"message", message}}}};
   return Json(HttpStatus(error), j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }

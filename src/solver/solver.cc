@@ -19,7 +19,10 @@ struct Solver::Shared {
 };
 
 Solver::Solver(OpRunner& runner, ResultCache& cache)
-    : runner_(runner), cache_(cache), shared_(std::make_unique<Shared>()) {}
+    : runner_(&runner), cache_(cache), shared_(std::make_unique<Shared>()) {}
+
+Solver::Solver(ResultCache& cache)
+    : runner_(nullptr), cache_(cache), shared_(std::make_unique<Shared>()) {}
 
 Solver::~Solver() = default;
 
@@ -158,6 +161,11 @@ Result<VertexResult> Solver::Solve(const Context& ctx, const graph::Graph& graph
     return VertexResult{};
   }
   std::vector<graph::VertexId> closure = graph.Closure(target);
+  OpRunner* chosen = options.runner != nullptr ? options.runner : runner_;
+  if (chosen == nullptr) {
+    return Error::InvalidArgument("solver: no runner for this solve");
+  }
+  OpRunner& runner = *chosen;
   Run run(ctx, graph, closure, options);
   auto emit = [&](graph::VertexId id, VertexEvent::Kind kind, Clock::time_point start,
                   const std::string& error) {
@@ -170,7 +178,7 @@ Result<VertexResult> Solver::Solve(const Context& ctx, const graph::Graph& graph
     BERTH_TRY(c.Check());
     const graph::Vertex& vertex = graph.vertex(id);
     Clock::time_point start = Clock::now();
-    Result<std::string> content = runner_.ContentKey(c, vertex, inputs);
+    Result<std::string> content = runner.ContentKey(c, vertex, inputs);
     if (!content.ok()) {
       emit(id, VertexEvent::Kind::kFailed, start, content.error().ToString());
       return std::move(content).error();
@@ -203,7 +211,7 @@ Result<VertexResult> Solver::Solve(const Context& ctx, const graph::Graph& graph
           }
           emit(id, VertexEvent::Kind::kStarted, start, "");
           ran = true;
-          std::vector<std::string> made = BERTH_TRY(runner_.Run(c, vertex, inputs));
+          std::vector<std::string> made = BERTH_TRY(runner.Run(c, vertex, inputs));
           if (vertex.metadata.ignore_cache) {
             return cache_.Replace(c, result.cache_key, made);
           }

@@ -92,6 +92,10 @@ struct SolveOptions {
   size_t parallelism = 2;
   // Called from worker threads, one event at a time per vertex; must be thread-safe.
   std::function<void(const VertexEvent&)> progress;
+  // Runs this solve's ops instead of the solver's own runner (nullptr: the solver's). Solves of
+  // different graphs (the targets of one bake) then share single-flight and the cache while
+  // each reads its own contexts.
+  OpRunner* runner = nullptr;
 };
 
 class Solver {
@@ -99,6 +103,8 @@ class Solver {
   // `runner` and `cache` must outlive the solver. Thread-safe: several Solve calls may run at
   // once and share single-flight.
   Solver(OpRunner& runner, ResultCache& cache);
+  // A solver without a runner of its own: every Solve names one (SolveOptions::runner).
+  explicit Solver(ResultCache& cache);
   Solver(const Solver&) = delete;
   Solver& operator=(const Solver&) = delete;
   ~Solver();
@@ -113,7 +119,7 @@ class Solver {
 
  private:
   struct Shared;
-  OpRunner& runner_;
+  OpRunner* runner_;  // nullptr: each solve names its runner
   ResultCache& cache_;
   std::unique_ptr<Shared> shared_;
 };

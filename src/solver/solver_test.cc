@@ -230,6 +230,41 @@ TEST(SolverTest, ConcurrentSolvesRunEachStepOnce) {
   EXPECT_EQ(runner.runs("b"), 1);
 }
 
+// The targets of one bake: different graphs, each solve with its own runner (its own contexts),
+// one solver: the step they share runs once, the steps whose content differs run in each.
+TEST(SolverTest, SolvesWithTheirOwnRunnersShareIdenticalSteps) {
+  Graph g1;
+  VertexId base1 = Exec(g1, "slow-base", {});
+  VertexId app1 = Exec(g1, "app", {Ref{base1, 0}});
+  Graph g2;
+  VertexId base2 = Exec(g2, "slow-base", {});
+  VertexId app2 = Exec(g2, "app", {Ref{base2, 0}});
+  FakeRunner own;
+  FakeRunner first;
+  FakeRunner second;
+  first.set_content("app", "context-1");
+  second.set_content("app", "context-2");
+  MemoryCache cache;
+  Solver solver(own, cache);
+  Result<VertexResult> r1 = Error::Internal("unset");
+  Result<VertexResult> r2 = Error::Internal("unset");
+  std::thread t1([&] {
+    r1 = solver.Solve(Context::Background(), g1, Ref{app1, 0}, {.runner = &first});
+  });
+  std::thread t2([&] {
+    r2 = solver.Solve(Context::Background(), g2, Ref{app2, 0}, {.runner = &second});
+  });
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(r1.ok()) << r1.error().ToString();
+  ASSERT_TRUE(r2.ok()) << r2.error().ToString();
+  EXPECT_EQ(first.runs("slow-base") + second.runs("slow-base"), 1);
+  EXPECT_EQ(first.runs("app"), 1);
+  EXPECT_EQ(second.runs("app"), 1);
+  EXPECT_EQ(own.runs("slow-base") + own.runs("app"), 0);
+  EXPECT_NE(r1->cache_key, r2->cache_key);
+}
+
 TEST(SolverTest, CacheKeysDependOnInputsAndContent) {
   Graph g;
   VertexId a = Exec(g, "a", {});

@@ -128,8 +128,10 @@ TEST_F(BuildFlagsE2eTest, LabelIidfileQuietAndPlatform) {
 // Two `berth build` processes on one root at once: each step runs once, in one of them; the
 // other waits for it and takes the result from the cache.
 TEST_F(BuildE2eTest, ConcurrentBuildsRunEachStepOnce) {
-  std::string cmd = "env BERTH_ROOT=" + Quote(root_) + " " + std::string(BERTH_BIN) +
-                    "/berth build --progress plain -t app:c " + dir_ + "/ctx";
+  // A fixed creation time: the two may finish in different seconds.
+  std::string cmd = "env SOURCE_DATE_EPOCH=1700000000 BERTH_ROOT=" + Quote(root_) + " " +
+                    std::string(BERTH_BIN) + "/berth build --progress plain -t app:c " + dir_ +
+                    "/ctx";
   ASSERT_EQ(Sh("(" + cmd + " >" + dir_ + "/a.out 2>" + dir_ + "/a.err & " + cmd + " >" + dir_ +
                "/b.out 2>" + dir_ + "/b.err & wait)"),
             0);

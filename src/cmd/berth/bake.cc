@@ -3,16 +3,31 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "archive/tar_writer.h"
+#include "base/context.h"
 #include "base/error.h"
 #include "base/strings.h"
+#include "client/settings.h"
+#include "cmd/berth/build_options.h"
+#include "cmd/berth/flags.h"
+#include "cmd/berth/interrupt.h"
+#include "cmd/berth/remote_build.h"
+#include "engine/engine.h"
+#include "engine/progress.h"
 #include "frontend/bake/model.h"
+#include "images/root.h"
+#include "os/file.h"
 #include "platform/platform.h"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
@@ -30,7 +45,129 @@ struct BakeFlags {
   std::vector<std::string> vars;
   bool print = false;
   std::string list;
+  bool load = false;
+  bool push = false;
+  bool save = false;
+  bool no_cache = false;
+  bool pull = false;
+  std::string progress = "auto";
+  std::string metadata_file;
+  std::string root;
+  std::string host;
+  std::string token;
+  std::string project;
 };
+
+// Where a target's relative paths start: the working directory.
+std::string Resolve(const std::string& base, const std::string& path) {
+  if (path.empty() || path[0] == '/' || base.empty()) {
+    return path;
+  }
+  return path == "." ? base : base + "/" + path;
+}
+
+// One resolved bake target -> the options of its build (the attributes take the strings the
+// `berth build` flags take, and are checked the same way).
+Result<engine::BuildOptions> ToBuildOptions(const frontend::bake::Target& t, const BakeFlags& flags,
+                                            const std::string& cwd, const std::string& root) {
+  engine::BuildOptions o;
+  o.name = t.name;
+  o.root = root;
+  std::string context = t.context.value_or(".");
+  if (context.find("://") != std::string::npos || context.starts_with("git@")) {
+    return Error::Unimplemented("context " + context +
+                                ": bake builds local directory contexts only so far");
+  }
+  o.context = Resolve(cwd, context);
+  if (!os::Exists(o.context)) {
+    return Error::NotFound("context " + context + ": no such directory");
+  }
+  std::string file;
+  if (t.dockerfile_inline) {
+    o.dockerfile_text = *t.dockerfile_inline;
+    file = o.context + "/Dockerfile";
+  } else {
+    std::string dockerfile = t.dockerfile.value_or("Dockerfile");
+    file = dockerfile.starts_with("/") ? dockerfile : o.context + "/" + dockerfile;
+    o.dockerfile_text = BERTH_TRY_CONTEXT(os::ReadFile(file), "reading the Dockerfile");
+  }
+  o.dockerfile_name = file.substr(file.rfind('/') + 1);
+  o.context_excludes = BERTH_TRY(ReadIgnorePatterns(file, o.context));
+  for (const auto& [key, value] : t.args) {
+    if (value) {
+      o.build_args[key] = *value;
+    }
+  }
+  for (const auto& [key, value] : t.labels) {
+    if (value) {
+      o.labels[key] = *value;
+    }
+  }
+  for (const auto& [name, value] : t.contexts) {
+    if (value.starts_with("target:") || value.starts_with("docker-image://")) {
+      o.build_contexts[name] = value;
+    } else if (value.find("://") != std::string::npos) {
+      return Error::Unimplemented("contexts." + name + " = " + value +
+                                  ": only directories, docker-image:// and target: contexts "
+                                  "are supported so far");
+    } else {
+      o.build_contexts[name] = Resolve(cwd, value);
+    }
+  }
+  o.target = t.target.value_or("");
+  o.tags = t.tags.value_or(std::vector<std::string>{});
+  o.no_cache = flags.no_cache || t.no_cache.value_or(false);
+  o.no_cache_filter = t.no_cache_filter.value_or(std::vector<std::string>{});
+  o.pull = flags.pull || t.pull.value_or(false);
+  o.annotations = BERTH_TRY(ParseAnnotations(t.annotations.value_or(std::vector<std::string>{})));
+  for (const std::string& spec : t.secret.value_or(std::vector<std::string>{})) {
+    auto [id, value] = BERTH_TRY(ParseSecret(spec));
+    o.secrets[id] = std::move(value);
+  }
+  for (const std::string& spec : t.ssh.value_or(std::vector<std::string>{})) {
+    auto [id, path] = BERTH_TRY(ParseSsh(spec));
+    o.ssh[id] = std::move(path);
+  }
+  o.network = t.network.value_or("default");
+  if (o.network != "default" && o.network != "host" && o.network != "none") {
+    return Error::InvalidArgument("network " + o.network + ": want default, host or none");
+  }
+  for (const auto& [host, ip] : t.extra_hosts) {
+    if (ip) {
+      o.extra_hosts.push_back(host + "=" + *ip);
+    }
+  }
+  for (const std::string& spec : t.ulimits.value_or(std::vector<std::string>{})) {
+    o.ulimits.push_back(BERTH_TRY(ParseUlimit(spec)));
+  }
+  if (t.shm_size) {
+    o.shm_size = static_cast<uint64_t>(BERTH_TRY(ParseByteSize("shm-size", *t.shm_size)));
+  }
+  for (const std::string& p : t.platforms.value_or(std::vector<std::string>{})) {
+    platform::Platform want = BERTH_TRY_CONTEXT(platform::ParsePlatform(p), "platforms");
+    if (!(want == platform::HostPlatform())) {
+      return Error::Unimplemented("platforms " + want.ToString() + ": only the host platform (" +
+                                  platform::HostPlatform().ToString() + ") can be built so far");
+    }
+  }
+  if (t.call && *t.call != "build") {
+    return Error::Unimplemented("call = " + *t.call + ": only build is supported");
+  }
+  std::vector<std::string> outputs;
+  for (const std::string& out : t.output.value_or(std::vector<std::string>{})) {
+    if (out == "type=cacheonly") {
+      o.cache_only = true;
+    } else {
+      outputs.push_back(out);
+    }
+  }
+  if (!o.cache_only || !outputs.empty()) {
+    o.cache_only = false;
+    o.outputs = BERTH_TRY(ParseOutputs(outputs, flags.push, flags.load));
+  }
+  o.source_date_epoch = BERTH_TRY(archive::SourceDateEpochFromEnv());
+  return o;
+}
 
 std::map<std::string, std::string> Environment() {
   std::map<std::string, std::string> env;
@@ -39,6 +176,71 @@ std::map<std::string, std::string> Environment() {
     env.emplace(std::move(k), std::move(v));
   }
   return env;
+}
+
+// The targets on berthd, each a remote build of its project (project_id, else the bake's), in
+// parallel; the server's cache makes a step they share run once. Progress of all goes to one
+// renderer. The first failure cancels the others.
+Result<std::vector<engine::BuildResult>> RemoteBake(const Context& parent,
+                                                    const client::Server& server,
+                                                    const std::vector<std::string>& projects,
+                                                    std::vector<engine::BuildOptions>& builds,
+                                                    bool quiet_summary) {
+  std::unique_ptr<engine::Renderer> shared;
+  engine::StepNumbers numbers;
+  if (builds.front().progress != nullptr) {
+    shared = engine::NewRenderer(builds.front().progress_mode, builds.front().progress);
+  }
+  std::vector<std::unique_ptr<engine::Renderer>> renderers;
+  for (engine::BuildOptions& b : builds) {
+    renderers.push_back(shared ? engine::NewTargetRenderer(*shared, b.name, numbers) : nullptr);
+    b.renderer = renderers.back().get();
+    if (!shared) {
+      b.progress = nullptr;
+    }
+  }
+  Context ctx = parent.WithCancel();
+  std::mutex mu;
+  std::optional<Error> first_error;
+  std::vector<engine::BuildResult> results(builds.size());
+  std::vector<RemoteStats> stats(builds.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < builds.size(); ++i) {
+    threads.emplace_back([&, i] {
+      RemoteTarget target{.host = server.url, .token = server.token, .project = projects[i]};
+      Result<engine::BuildResult> r = RemoteBuild(ctx, target, builds[i], &stats[i]);
+      std::lock_guard lock(mu);
+      if (r.ok()) {
+        results[i] = std::move(r).value();
+      } else if (!first_error) {
+        first_error = std::move(r).error().AddContext("target " + builds[i].name);
+        ctx.Cancel("another target failed");
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  if (shared) {
+    shared->Finish();
+  }
+  for (size_t i = 0; i < builds.size() && !quiet_summary; ++i) {
+    if (stats[i].build_id.empty()) {
+      continue;
+    }
+    std::fprintf(stderr, "%s: remote build %s: %llu context file(s) sent, %llu bytes\n",
+                 builds[i].name.c_str(), stats[i].build_id.c_str(),
+                 static_cast<unsigned long long>(stats[i].files_sent),
+                 static_cast<unsigned long long>(stats[i].wire_bytes));
+    if (std::getenv("BERTH_NO_SUMMARY_LINK") == nullptr) {
+      std::fprintf(stderr, "%s: build record: %s/api/v1/builds/%s\n", builds[i].name.c_str(),
+                   server.url.c_str(), stats[i].build_id.c_str());
+    }
+  }
+  if (first_error) {
+    return *std::move(first_error);
+  }
+  return results;
 }
 
 Result<> RunBake(const BakeFlags& flags, int& exit_code) {
@@ -50,12 +252,6 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
     exit_code = kExitUsage;
     return Error::InvalidArgument("invalid --list value " + QuoteString(flags.list) +
                                   " (targets or variables)");
-  }
-  if (!flags.print && list.empty()) {
-    exit_code = kExitUsage;
-    return Error::Unimplemented(
-        "berth bake only prints (--print) and lists (--list) so far; building bake targets is "
-        "not wired to the engine yet");
   }
   char cwd[4096];
   if (getcwd(cwd, sizeof(cwd)) == nullptr) {
@@ -87,7 +283,125 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
     return {};
   }
   frontend::bake::Selection selection = BERTH_TRY(frontend::bake::Resolve(resolved, flags.targets));
-  std::fputs(frontend::bake::PrintJson(selection).c_str(), stdout);
+  if (flags.print) {
+    std::fputs(frontend::bake::PrintJson(selection).c_str(), stdout);
+    return {};
+  }
+  if (flags.save) {
+    exit_code = kExitUsage;
+    return Error::Unimplemented(
+        "--save: berthd's registry of saved builds is not wired to bake yet");
+  }
+
+  std::string root = BERTH_TRY(images::ResolveRootPath(flags.root));
+  std::vector<engine::BuildOptions> builds;
+  for (const auto& [name, target] : selection.targets) {
+    for (const std::string& key :
+         {std::string("cache-from"), std::string("cache-to"), std::string("attest")}) {
+      const frontend::bake::StringList& list = key == "cache-from" ? target.cache_from
+                                               : key == "cache-to" ? target.cache_to
+                                                                   : target.attest;
+      if (list && !list->empty()) {
+        std::fprintf(stderr, "warning: target %s: %s is not supported yet and is ignored\n",
+                     name.c_str(), key.c_str());
+      }
+    }
+    Result<engine::BuildOptions> options = ToBuildOptions(target, flags, cwd, root);
+    if (!options.ok()) {
+      exit_code = kExitUsage;
+      std::string where = target.location.empty() ? "" : " (" + target.location + ")";
+      return std::move(options).error().AddContext("target " + name + where);
+    }
+    builds.push_back(std::move(options).value());
+  }
+  if (builds.empty()) {
+    return {};
+  }
+  int to_stdout = 0;
+  for (const engine::BuildOptions& b : builds) {
+    for (const engine::Output& out : b.outputs) {
+      to_stdout += out.dest == "-" ? 1 : 0;
+    }
+  }
+  if (to_stdout > 1) {
+    exit_code = kExitUsage;
+    return Error::InvalidArgument("output: only one target can write to stdout (dest=-)");
+  }
+  builds.front().progress_mode =
+      BERTH_TRY(engine::ParseProgressMode(flags.progress, builds.front().progress));
+
+  // Where to build: on berthd when a host is given (--host, BERTH_HOST), or when logged in and a
+  // project applies (--project, BERTH_PROJECT, berth.json, a target's project_id); else here.
+  client::Getenv env = client::ProcessEnv();
+  Result<client::ProjectChoice> project = client::ResolveProject(flags.project, env, {cwd});
+  if (!project.ok()) {
+    exit_code = kExitUsage;
+    return std::move(project).error();
+  }
+  std::vector<std::string> projects;
+  bool any_project = !project->id.empty();
+  for (const engine::BuildOptions& b : builds) {
+    const frontend::bake::Target& t = selection.targets.at(b.name);
+    projects.push_back(t.project_id.value_or(project->id));
+    any_project = any_project || t.project_id.has_value();
+  }
+  bool explicit_host = !flags.host.empty() || !env("BERTH_HOST").empty();
+  Result<client::Server> server = client::ResolveHost({flags.host, flags.token}, env);
+  bool remote = explicit_host || (server.ok() && any_project);
+  std::optional<client::Server> server_choice;
+  if (remote) {
+    Result<client::Server> s = client::ResolveServer({flags.host, flags.token}, env);
+    if (!s.ok()) {
+      exit_code = kExitUsage;
+      return std::move(s).error();
+    }
+    server_choice = *s;
+    for (size_t i = 0; i < builds.size(); ++i) {
+      if (projects[i].empty()) {
+        exit_code = kExitUsage;
+        return Error::InvalidArgument("target " + builds[i].name +
+                                      ": a remote build needs a project: --project, "
+                                      "BERTH_PROJECT, a berth.json (berth init) or project_id");
+      }
+      bool linked = builds[i].cache_only;
+      for (const auto& [name, value] : builds[i].build_contexts) {
+        linked = linked || value.starts_with("target:");
+      }
+      if (linked) {
+        exit_code = kExitUsage;
+        return Error::Unimplemented("target " + builds[i].name +
+                                    ": target: contexts are not supported in remote bakes yet");
+      }
+    }
+  }
+
+  Context ctx = Context::Background().WithCancel();
+  InterruptWatcher interrupt(ctx);
+  Result<std::vector<engine::BuildResult>> built =
+      remote ? RemoteBake(ctx, *server_choice, projects, builds, false)
+             : engine::BuildAll(ctx, builds);
+  if (!built.ok() && interrupt.signal() != 0) {
+    exit_code = 130;
+    return Error::Cancelled("build cancelled: " + built.error().ToString());
+  }
+  std::vector<engine::BuildResult> results = BERTH_TRY(std::move(built));
+  std::map<std::string, engine::BuildResult> by_target;
+  for (size_t i = 0; i < builds.size(); ++i) {
+    if (builds[i].cache_only) {
+      continue;
+    }
+    for (const std::string& tag : results[i].tags) {
+      std::fprintf(stderr, "%s: naming to %s\n", builds[i].name.c_str(), tag.c_str());
+    }
+    for (const std::string& pushed : results[i].pushed) {
+      std::fprintf(stderr, "%s: pushed %s\n", builds[i].name.c_str(), pushed.c_str());
+    }
+    by_target[builds[i].name] = results[i];
+  }
+  if (!flags.metadata_file.empty()) {
+    BERTH_TRY_CONTEXT(os::WriteFileAtomic(flags.metadata_file, BakeMetadataJson(by_target)),
+                      "--metadata-file");
+  }
   return {};
 }
 
@@ -105,6 +419,23 @@ void RegisterBakeCommand(CLI::App& app, int& exit_code) {
       ->allow_extra_args(false);
   bake->add_option("--var", flags->vars, "Set a variable (NAME=VALUE)")->allow_extra_args(false);
   bake->add_flag("--print", flags->print, "Print the options without building");
+  bake->add_flag("--load", flags->load,
+                 "Shorthand for --set=*.output=type=docker (the local store)");
+  bake->add_flag("--push", flags->push, "Shorthand for --set=*.output=type=registry");
+  bake->add_flag("--save", flags->save, "Save the images in berthd's registry (not yet)");
+  bake->add_flag("--no-cache", flags->no_cache, "Do not use cache when building the images");
+  bake->add_flag("--pull", flags->pull, "Always attempt to pull all referenced images");
+  bake->add_option("--progress", flags->progress,
+                   "Progress output: auto (tty on a terminal, else plain), plain, tty, rawjson")
+      ->default_str("auto");
+  bake->add_option("--metadata-file", flags->metadata_file,
+                   "Write build result metadata to a file (JSON, one object per target)");
+  bake->add_option("--root", flags->root, "berth state directory (default: $BERTH_ROOT)");
+  bake->add_option("--host", flags->host, "berthd to build on (default: $BERTH_HOST; none: here)");
+  bake->add_option("--token", flags->token, "Token for berthd (default: $BERTH_TOKEN)");
+  bake->add_option("--project", flags->project,
+                   "berthd project (default: $BERTH_PROJECT, then berth.json; a target's "
+                   "project_id wins)");
   bake->add_option("--list", flags->list, "List targets or variables (targets, variables)");
   bake->callback([flags, &exit_code] {
     if (Result<> r = RunBake(*flags, exit_code); !r.ok()) {

@@ -23,6 +23,7 @@
 #include "base/scope_exit.h"
 #include "base/strings.h"
 #include "client/settings.h"
+#include "cmd/berth/build_options.h"
 #include "cmd/berth/flags.h"
 #include "cmd/berth/interrupt.h"
 #include "cmd/berth/remote_build.h"
@@ -76,149 +77,6 @@ struct BuildFlags {
   std::string project;
 };
 
-// --secret id=ID[,src=FILE|,env=VAR][,type=file|env]: the value. A bare id=ID reads the
-// environment variable ID, as buildx does.
-Result<std::pair<std::string, std::string>> ParseSecret(const std::string& spec) {
-  std::string id, src, env, type;
-  for (const std::string& field : BERTH_TRY_CONTEXT(engine::SplitCsv(spec), "--secret " + spec)) {
-    bool found = false;
-    auto [key, value] = SplitOnce(field, '=', &found);
-    key = ToLower(Trim(key));
-    if (!found) {
-      return Error::InvalidArgument("--secret " + spec + ": field \"" + field +
-                                    "\" is not KEY=VALUE");
-    }
-    if (key == "id") {
-      id = value;
-    } else if (key == "src" || key == "source") {
-      src = value;
-    } else if (key == "env") {
-      env = value;
-    } else if (key == "type") {
-      if (value != "file" && value != "env") {
-        return Error::InvalidArgument("--secret " + spec + ": type must be file or env");
-      }
-      type = value;
-    } else {
-      return Error::InvalidArgument("--secret " + spec + ": unknown key \"" + key + "\"");
-    }
-  }
-  if (type == "env" && env.empty()) {
-    env = src.empty() ? id : src;
-    src.clear();
-  }
-  if (id.empty()) {
-    id = !env.empty() ? env : src.substr(src.rfind('/') + 1);
-  }
-  if (id.empty()) {
-    return Error::InvalidArgument("--secret " + spec + ": id= is required");
-  }
-  if (src.empty() && env.empty()) {
-    env = id;
-  }
-  if (!src.empty()) {
-    std::string value = BERTH_TRY_CONTEXT(os::ReadFile(src), "--secret id=" + id);
-    return std::make_pair(id, value);
-  }
-  const char* value = std::getenv(env.c_str());
-  if (value == nullptr) {
-    return Error::InvalidArgument("--secret id=" + id + ": environment variable " + env +
-                                  " is not set");
-  }
-  return std::make_pair(id, std::string(value));
-}
-
-// --ssh ID[=SOCKET]: "default" alone is $SSH_AUTH_SOCK. berth forwards agent sockets only.
-Result<std::pair<std::string, std::string>> ParseSsh(const std::string& spec) {
-  bool found = false;
-  auto [id, path] = SplitOnce(spec, '=', &found);
-  if (id.empty()) {
-    return Error::InvalidArgument("--ssh " + spec + ": empty id");
-  }
-  if (!found || path.empty()) {
-    const char* sock = std::getenv("SSH_AUTH_SOCK");
-    if (sock == nullptr || *sock == '\0') {
-      return Error::InvalidArgument("--ssh " + spec + ": SSH_AUTH_SOCK is not set");
-    }
-    path = sock;
-  }
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return Error::FromErrno("--ssh " + spec + ": " + path, errno);
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    return Error::Unimplemented("--ssh " + spec + ": " + path +
-                                " is not an agent socket; berth forwards ssh-agent sockets "
-                                "only (run ssh-agent and ssh-add the key)");
-  }
-  return std::make_pair(id, path);
-}
-
-// --ulimit NAME=SOFT[:HARD]; -1 or "unlimited" is no limit.
-Result<engine::Ulimit> ParseUlimit(const std::string& spec) {
-  bool found = false;
-  auto [name, limits] = SplitOnce(spec, '=', &found);
-  if (!found || name.empty() || limits.empty()) {
-    return Error::InvalidArgument("--ulimit " + spec + ": want NAME=SOFT[:HARD]");
-  }
-  auto number = [&](const std::string& text) -> Result<int64_t> {
-    if (text == "unlimited" || text == "-1") {
-      return -1;
-    }
-    char* end = nullptr;
-    errno = 0;
-    long long v = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || errno != 0 || v < 0) {
-      return Error::InvalidArgument("--ulimit " + spec + ": bad limit \"" + text + "\"");
-    }
-    return static_cast<int64_t>(v);
-  };
-  bool has_hard = false;
-  auto [soft_text, hard_text] = SplitOnce(limits, ':', &has_hard);
-  engine::Ulimit u{.name = name};
-  u.soft = BERTH_TRY(number(soft_text));
-  u.hard = has_hard ? BERTH_TRY(number(hard_text)) : u.soft;
-  auto as_unsigned = [](int64_t v) {
-    return static_cast<uint64_t>(v);
-  };  // -1 = infinity
-  if (as_unsigned(u.soft) > as_unsigned(u.hard)) {
-    return Error::InvalidArgument("--ulimit " + spec + ": soft limit exceeds the hard limit");
-  }
-  return u;
-}
-
-// The buildx metadata file: containerimage.* and image.name for image outputs.
-std::string MetadataJson(const engine::BuildResult& result) {
-  nlohmann::json j = nlohmann::json::object();
-  if (!result.manifest_digest.empty()) {
-    j["containerimage.config.digest"] = result.config_digest;
-    j["containerimage.digest"] = result.manifest_digest;
-    nlohmann::json desc = {{"mediaType", result.manifest_media_type},
-                           {"digest", result.manifest_digest},
-                           {"size", result.manifest_size}};
-    if (!result.platform.empty()) {
-      Result<platform::Platform> p = platform::ParsePlatform(result.platform);
-      if (p.ok()) {
-        desc["platform"] = {{"architecture", p->architecture}, {"os", p->os}};
-        if (!p->variant.empty()) {
-          desc["platform"]["variant"] = p->variant;
-        }
-      }
-    }
-    j["containerimage.descriptor"] = desc;
-  }
-  std::vector<std::string> names = result.tags;
-  for (const std::string& pushed : result.pushed) {
-    if (std::find(names.begin(), names.end(), pushed) == names.end()) {
-      names.push_back(pushed);
-    }
-  }
-  if (!names.empty()) {
-    j["image.name"] = StrJoin(names, ",");
-  }
-  return j.dump(2) + "\n";
-}
-
 // The context given as "-": a tar (maybe compressed) is unpacked into `dir`; anything else is
 // the Dockerfile itself, with an empty context.
 Result<std::optional<std::string>> ReadStdinContext(const std::string& dir) {
@@ -250,26 +108,7 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
   options.labels = BERTH_TRY(usage(KeyValues(flags.labels, "--label", false)));
   options.build_contexts =
       BERTH_TRY(usage(KeyValues(flags.build_contexts, "--build-context", false)));
-  for (const std::string& a : flags.annotations) {
-    // [TYPE[platform]:]KEY=VALUE; a single-platform build has only a manifest to annotate.
-    bool found = false;
-    auto [key, value] = SplitOnce(a, '=', &found);
-    if (!found || key.empty()) {
-      exit_code = kExitUsage;
-      return Error::InvalidArgument("--annotation " + a + ": want KEY=VALUE");
-    }
-    if (size_t colon = key.find(':'); colon != std::string::npos) {
-      std::string type = key.substr(0, colon);
-      std::string base = type.substr(0, type.find('['));
-      if (base != "manifest") {
-        return Error::Unimplemented("--annotation " + a +
-                                    ": only manifest annotations exist in a "
-                                    "single-platform build");
-      }
-      key = key.substr(colon + 1);
-    }
-    options.annotations[key] = value;
-  }
+  options.annotations = BERTH_TRY(usage(ParseAnnotations(flags.annotations)));
   for (const std::string& s : flags.secrets) {
     auto [id, value] = BERTH_TRY(usage(ParseSecret(s)));
     options.secrets[id] = std::move(value);
@@ -291,40 +130,10 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
     return Error::InvalidArgument("--network " + options.network + ": want default, host or none");
   }
   options.extra_hosts = flags.add_hosts;
-  for (const std::string& o : flags.outputs) {
-    engine::Output out = BERTH_TRY(usage(engine::ParseOutput(o)));
-    if ((out.type == engine::OutputType::kOci || out.type == engine::OutputType::kTar) &&
-        out.dest.empty()) {
-      if (isatty(STDOUT_FILENO)) {
-        exit_code = kExitUsage;
-        return Error::InvalidArgument(
-            "--output " + o + ": dest= is required (refusing to write a tar to a terminal)");
-      }
-      out.dest = "-";
-    }
-    options.outputs.push_back(std::move(out));
-  }
-  if (flags.push) {
-    bool merged = false;
-    for (engine::Output& out : options.outputs) {
-      if (out.type == engine::OutputType::kImage) {
-        out.push = merged = true;
-      }
-    }
-    if (!merged) {
-      options.outputs.push_back({.type = engine::OutputType::kImage, .push = true});
-    }
-  }
-  if (flags.load) {
-    options.outputs.push_back({.type = engine::OutputType::kImage});
-  }
+  options.outputs = BERTH_TRY(usage(ParseOutputs(flags.outputs, flags.push, flags.load)));
   int to_stdout = 0;
   for (const engine::Output& out : options.outputs) {
     to_stdout += out.dest == "-" ? 1 : 0;
-  }
-  if (to_stdout > 1) {
-    exit_code = kExitUsage;
-    return Error::InvalidArgument("--output: only one output can write to stdout (dest=-)");
   }
   if (!flags.platform.empty()) {
     platform::Platform want =
@@ -390,13 +199,7 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
   }
   options.dockerfile_name = file.substr(file.rfind('/') + 1);
   // <Dockerfile>.dockerignore beside the Dockerfile replaces the context's .dockerignore.
-  std::string ignore_path =
-      os::Exists(file + ".dockerignore") ? file + ".dockerignore" : context + "/.dockerignore";
-  if (os::Exists(ignore_path)) {
-    std::string ignore = BERTH_TRY(os::ReadFile(ignore_path));
-    options.context_excludes =
-        BERTH_TRY_CONTEXT(patternmatcher::ReadIgnoreFile(ignore), "reading " + ignore_path);
-  }
+  options.context_excludes = BERTH_TRY(ReadIgnorePatterns(file, context));
   options.context = context;
   options.target = flags.target;
   options.tags = flags.tags;
