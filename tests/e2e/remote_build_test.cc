@@ -227,5 +227,60 @@ TEST_F(RemoteBuildE2eTest, LoginAndBerthJsonMakeBuildsRemote) {
   EXPECT_NE(there.err.find("remote build b_"), std::string::npos) << there.err;
 }
 
+// `berth bake` on berthd: each target is a remote build of its project (the bake's, or its own
+// project_id), in parallel; targets of one project share the project's cache, so their common
+// step runs once there; each target's output comes home.
+TEST_F(RemoteBuildE2eTest, BakeBuildsEachTargetInItsProject) {
+  json other = Api("POST", "/api/v1/projects", "{\"name\":\"other\"}");
+  std::string other_id = other.value("id", "");
+  ASSERT_FALSE(other_id.empty()) << other.dump();
+  std::string work = dir_ + "/bake";
+  ASSERT_EQ(Sh("mkdir -p " + work), 0);
+  ASSERT_TRUE(os::WriteFileAtomic(work + "/Dockerfile",
+                                  "FROM busybox AS base\n"
+                                  "RUN echo shared-$((6*7)) | tee /base.txt\n"
+                                  "FROM base\nARG V\nRUN echo \"$V\" >> /base.txt\n")
+                  .ok());
+  ASSERT_TRUE(os::WriteFileAtomic(work + "/docker-bake.hcl",
+                                  "target \"app\" {\n"
+                                  "  name = \"app-${v}\"\n"
+                                  "  matrix = { v = [\"a\", \"b\"] }\n"
+                                  "  args = { V = v }\n"
+                                  "  output = [\"type=local,dest=out-${v}\"]\n"
+                                  "}\n"
+                                  "target \"solo\" {\n"
+                                  "  project_id = \"" +
+                                      other_id +
+                                      "\"\n"
+                                      "  args = { V = \"solo\" }\n"
+                                      "  output = [\"type=local,dest=out-solo\"]\n"
+                                      "}\n"
+                                      "group \"default\" { targets = [\"app\", \"solo\"] }\n")
+                  .ok());
+  std::string cmd =
+      "cd " + Quote(work) + " && env BERTH_ROOT=" + Quote(root_) + " " + std::string(BERTH_BIN) +
+      "/berth bake --progress plain --host 127.0.0.1:" + std::to_string(port_) + " --token " +
+      kAdmin + " --project " + project_ + " >" + dir_ + "/bake.out 2>" + dir_ + "/bake.err";
+  int rc = Sh(cmd);
+  std::string err = os::ReadFile(dir_ + "/bake.err").value_or("");
+  ASSERT_EQ(rc, 0) << err << "\nberthd:\n" << os::ReadFile(dir_ + "/berthd.log").value_or("");
+  EXPECT_EQ(os::ReadFile(work + "/out-a/base.txt").value_or(""), "shared-42\na\n");
+  EXPECT_EQ(os::ReadFile(work + "/out-b/base.txt").value_or(""), "shared-42\nb\n");
+  EXPECT_EQ(os::ReadFile(work + "/out-solo/base.txt").value_or(""), "shared-42\nsolo\n");
+  // The shared step ran once in each project: the RUN's output line appears twice.
+  size_t runs = 0;
+  for (size_t pos = err.find(" shared-42\n"); pos != std::string::npos;
+       pos = err.find(" shared-42\n", pos + 1)) {
+    ++runs;
+  }
+  EXPECT_EQ(runs, 2U) << err;
+  EXPECT_NE(err.find("[app-a "), std::string::npos) << err;
+  EXPECT_NE(err.find("solo: remote build b_"), std::string::npos) << err;
+  json mine = Api("GET", "/api/v1/projects/" + project_ + "/builds");
+  json theirs = Api("GET", "/api/v1/projects/" + other_id + "/builds");
+  EXPECT_EQ(mine["items"].size(), 2U) << mine.dump();
+  EXPECT_EQ(theirs["items"].size(), 1U) << theirs.dump();
+}
+
 }  // namespace
 }  // namespace berth::e2e
