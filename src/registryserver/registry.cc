@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <openssl/rand.h>
 
+#include "base/log.h"
 #include "base/strings.h"
 #include "digest/digest.h"
 #include "os/file.h"
@@ -56,7 +57,7 @@ Response RegistryError(int status, std::string_view code, const std::string& mes
 }
 
 Response InternalError(const Error& error) {
-  std::fprintf(stderr, "berthd: registry: %s\n", error.ToString().c_str());
+  log::Err("registry: " + error.ToString());
   return RegistryError(500, "UNKNOWN", "internal error");
 }
 
@@ -235,7 +236,7 @@ class Registry::Handlers {
   Response Challenge(const Request& req, const std::string& scope, const std::string& error,
                      std::string_view code, const std::string& message) const {
     Response r = RegistryError(401, code, message);
-    std::string value = "Bearer realm=\"" + Realm(req) + "\",service=\"berthd\"";
+    std::string value = "Bearer realm=\"" + Realm(req) + R"(",service="berthd")";
     if (!scope.empty()) {
       value += ",scope=\"" + scope + "\"";
     }
@@ -382,10 +383,10 @@ class Registry::Handlers {
     }
     std::string token = r_.signer_.Sign(claims);
     char issued[32];
-    time_t t = static_cast<time_t>(claims.issued_at);
+    auto t = static_cast<time_t>(claims.issued_at);
     struct tm tm_utc {};
     gmtime_r(&t, &tm_utc);
-    strftime(issued, sizeof(issued), "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
+    (void)strftime(issued, sizeof(issued), "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
     json body = {{"token", token},
                  {"access_token", token},
                  {"expires_in", r_.options_.token_ttl.count()},
@@ -787,8 +788,7 @@ class Registry::Handlers {
       return;
     }
     if (Result<size_t> cleaned = r_.CleanUploads(ctx); !cleaned.ok()) {
-      std::fprintf(stderr, "berthd: registry: cleaning uploads: %s\n",
-                   cleaned.error().ToString().c_str());
+      log::Warn("registry: cleaning uploads: " + cleaned.error().ToString());
     }
   }
 
@@ -845,7 +845,7 @@ class Registry::Handlers {
   }
 
   // Reads a manifest body of at most max_manifest_bytes.
-  Result<std::string> ReadManifestBody(const Request& req) {
+  Result<std::string> ReadManifestBody(const Request& req) const {
     std::string body;
     bool too_big = false;
     size_t max = r_.options_.max_manifest_bytes;
@@ -1103,7 +1103,6 @@ class Registry::Handlers {
       return a.denied;
     }
     int n = kDefaultTagPage;
-    bool paged = false;
     if (auto it = req.query.find("n"); it != req.query.end()) {
       const std::string& text = it->second;
       auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
@@ -1112,7 +1111,6 @@ class Registry::Handlers {
                              {{"n", text.substr(0, 50)}});
       }
       n = std::min(n, kDefaultTagPage);
-      paged = true;
     }
     std::string last;
     if (auto it = req.query.find("last"); it != req.query.end()) {
@@ -1141,7 +1139,6 @@ class Registry::Handlers {
           "/v2/" + name + "/tags/list?n=" + std::to_string(n) + "&last=" + tags.back();
       AddHeader(out, "Link", "<" + next + ">; rel=\"next\"");
     }
-    (void)paged;
     out.body = json{{"name", name}, {"tags", tags}}.dump();
     return out;
   }
@@ -1247,7 +1244,8 @@ Result<size_t> Registry::CleanUploads(const Context& ctx) {
   // Sessions with a record: stale when neither the record nor the ingest changed lately.
   std::vector<std::string> ids;
   if (DIR* d = ::opendir(dir.c_str()); d != nullptr) {
-    while (struct dirent* e = ::readdir(d)) {
+    // readdir(3) on a DIR* only this function uses is safe.
+    while (struct dirent* e = ::readdir(d)) {  // NOLINT(concurrency-mt-unsafe)
       std::string id = e->d_name;
       if (IsUploadId(id)) {
         ids.push_back(id);
@@ -1257,7 +1255,8 @@ Result<size_t> Registry::CleanUploads(const Context& ctx) {
   }
   for (const std::string& id : ids) {
     struct stat st {};
-    std::string record = dir + "/" + id;
+    std::string record = dir;
+    record += "/" + id;
     if (::stat(record.c_str(), &st) != 0) {
       continue;
     }

@@ -471,6 +471,73 @@ TEST_F(RegistryTest, AbandonedUploadsAreInvisibleAndCleanedUp) {
   EXPECT_TRUE(content_->ListIngests(ctx_).value().empty());
 }
 
+TEST_F(RegistryTest, HostileRequestsGetClearErrors) {
+  // A manifest larger than the limit is refused before it is read whole.
+  std::string huge = R"({"schemaVersion":2,"x":")" + std::string(5 << 20, 'a') + "\"}";
+  HttpResponse r = PutManifest(project_, "big", huge);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(ErrorCodeOf(r), "SIZE_INVALID");
+  // Digests that are not ours, in every place a digest goes.
+  for (const std::string& bad : {std::string("sha256:") + std::string(63, 'a'),
+                                 std::string("sha256:") + std::string(64, 'A'),
+                                 std::string("sha512:") + std::string(128, 'a')}) {
+    EXPECT_EQ(ErrorCodeOf(Do("GET", "/v2/" + project_ + "/blobs/" + bad)), "DIGEST_INVALID") << bad;
+    EXPECT_EQ(ErrorCodeOf(Do("GET", "/v2/" + project_ + "/manifests/" + bad)), "DIGEST_INVALID")
+        << bad;
+    EXPECT_EQ(ErrorCodeOf(Do("GET", "/v2/" + project_ + "/referrers/" + bad)), "DIGEST_INVALID")
+        << bad;
+  }
+  // Encoded slashes decode into more path segments: no route, never a file.
+  r = Do("GET", "/v2/" + project_ + "/blobs/sha256:..%2f..%2f..%2fetc%2fpasswd");
+  EXPECT_EQ(r.status, 404);
+  // Descriptors that are not descriptors.
+  PushBlob(project_, "{}");
+  for (const std::string& body :
+       {std::string(
+            R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})"),
+        std::string(
+            R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+            R"("config":{"mediaType":"x","digest":"sha256:zz","size":2}})"),
+        std::string(
+            R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+            R"("config":{"mediaType":"x","digest":")" +
+            Sha("{}") + R"(","size":-2}})"),
+        std::string(
+            R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+            R"("config":{"mediaType":"x","digest":")" +
+            Sha("{}") + R"(","size":2},"layers":{}})"),
+        std::string(R"([1,2,3])"), std::string(R"({"schemaVersion":"2"})")}) {
+    r = PutManifest(project_, "bad", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_EQ(ErrorCodeOf(r), "MANIFEST_INVALID") << body;
+  }
+  // Ranges that do not parse.
+  PushBlob(project_, "0123456789");
+  r = Do("GET", "/v2/" + project_ + "/blobs/" + Sha("0123456789"), {{"Range", "bytes=5-2"}});
+  EXPECT_EQ(r.status, 416);
+  // A chunk whose Content-Range does not parse.
+  r = Do("POST", "/v2/" + project_ + "/blobs/uploads/");
+  r = Do("PATCH", r.headers.Get("Location"), {{"Content-Range", "0-"}}, "x");
+  EXPECT_EQ(r.status, 416);
+  EXPECT_EQ(ErrorCodeOf(r), "RANGE_INVALID");
+  // A Host header cannot break out of the challenge's quotes.
+  r = Do("GET", "/v2/", {{"Host", "evil\",x=\"y"}}, "", "");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.headers.Get("WWW-Authenticate").find("x=\"y"), std::string::npos)
+      << r.headers.Get("WWW-Authenticate");
+}
+
+TEST_F(RegistryTest, RealmFollowsTheConfiguredAddress) {
+  StartServer({.external_url = "https://registry.example:8443/"});
+  HttpResponse r = Do("GET", "/v2/", {}, "", "");
+  EXPECT_EQ(r.headers.Get("WWW-Authenticate"),
+            "Bearer realm=\"https://registry.example:8443/v2/token\",service=\"berthd\"");
+  StartServer({.tls = true});
+  r = Do("GET", "/v2/", {}, "", "");
+  EXPECT_TRUE(r.headers.Get("WWW-Authenticate").starts_with("Bearer realm=\"https://127.0.0.1:"))
+      << r.headers.Get("WWW-Authenticate");
+}
+
 TEST_F(RegistryTest, CancelledUploadIsGone) {
   HttpResponse r = Do("POST", "/v2/" + project_ + "/blobs/uploads/");
   std::string location = r.headers.Get("Location");

@@ -14,7 +14,7 @@ namespace {
 constexpr std::string_view kAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr size_t kSecretBytes = 32;
-constexpr size_t kMaxTokenBytes = 16 * 1024;
+constexpr size_t kMaxTokenBytes = size_t{16} * 1024;
 
 Error Invalid(const std::string& why) {
   return Error::Unauthenticated("registry token: " + why);
@@ -100,7 +100,7 @@ std::string TokenSigner::Mac(std::string_view data) const {
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return std::string(reinterpret_cast<const char*>(out), len);
+  return {reinterpret_cast<const char*>(out), len};
 }
 
 std::string TokenSigner::Sign(const TokenClaims& claims) const {

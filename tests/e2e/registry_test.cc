@@ -184,6 +184,61 @@ TEST_F(RegistryE2eTest, SkopeoCopiesInAndOutUnchanged) {
             0);
 }
 
+TEST_F(RegistryE2eTest, MultiPlatformIndexIsKeptIntact) {
+  // A second image in the layout, then an index over both with platforms, tagged "multi".
+  ASSERT_EQ(Run("umoci new --image " + dir_ + "/src:v2 && umoci insert --image " + dir_ +
+                "/src:v2 " + dir_ + "/rootfs/etc /etc")
+                .exit_code,
+            0)
+      << last_.out;
+  std::string layout = dir_ + "/src";
+  json index_file = json::parse(os::ReadFile(layout + "/index.json").value_or(""), nullptr, false);
+  ASSERT_TRUE(index_file.is_object());
+  json manifests = json::array();
+  for (const json& m : index_file["manifests"]) {
+    std::string tag = m["annotations"].value("org.opencontainers.image.ref.name", "");
+    json d = {{"mediaType", m["mediaType"]}, {"digest", m["digest"]}, {"size", m["size"]}};
+    d["platform"] = {{"os", "linux"}, {"architecture", tag == "v1" ? "amd64" : "arm64"}};
+    manifests.push_back(d);
+  }
+  ASSERT_EQ(manifests.size(), 2u);
+  std::string index = json{
+      {"schemaVersion", 2},
+      {"mediaType", "application/vnd.oci.image.index.v1+json"},
+      {"manifests",
+       manifests}}.dump();
+  std::string index_digest = digest::FromBytes(index).ToString();
+  ASSERT_TRUE(os::WriteFileAtomic(layout + "/blobs/sha256/" + index_digest.substr(7), index).ok());
+  index_file["manifests"].push_back(
+      {{"mediaType", "application/vnd.oci.image.index.v1+json"},
+       {"digest", index_digest},
+       {"size", index.size()},
+       {"annotations", {{"org.opencontainers.image.ref.name", "multi"}}}});
+  ASSERT_TRUE(os::WriteFileAtomic(layout + "/index.json", index_file.dump()).ok());
+
+  std::string dest = Ref(project_ + "/multi:v1");
+  ASSERT_EQ(Run("skopeo copy --all --dest-tls-verify=false --dest-creds " + Creds(token_) +
+                " oci:" + layout + ":multi " + dest)
+                .exit_code,
+            0)
+      << last_.out;
+  EXPECT_EQ(RawManifest("--tls-verify=false --creds " + Creds(token_), dest), index);
+  // Each platform's manifest is there by digest.
+  for (const json& m : manifests) {
+    EXPECT_EQ(Run("skopeo inspect --raw --tls-verify=false --creds " + Creds(token_) + " " +
+                  Ref(project_ + "/multi@" + m["digest"].get<std::string>()))
+                  .exit_code,
+              0)
+        << last_.out;
+  }
+  ASSERT_EQ(Run("skopeo copy --all --src-tls-verify=false --src-creds " + Creds(token_) + " " +
+                dest + " oci:" + dir_ + "/out:multi")
+                .exit_code,
+            0)
+      << last_.out;
+  EXPECT_EQ(RawManifest("", "oci:" + dir_ + "/out:multi"), index);
+}
+
 TEST_F(RegistryE2eTest, TokensReachOnlyTheirProjectAndScope) {
   std::string dest = Ref(project_ + "/app:v1");
   ASSERT_EQ(Run("skopeo copy --dest-tls-verify=false --dest-creds " + Creds(token_) +
