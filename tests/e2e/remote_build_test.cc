@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -280,6 +281,60 @@ TEST_F(RemoteBuildE2eTest, BakeBuildsEachTargetInItsProject) {
   json theirs = Api("GET", "/api/v1/projects/" + other_id + "/builds");
   EXPECT_EQ(mine["items"].size(), 2U) << mine.dump();
   EXPECT_EQ(theirs["items"].size(), 1U) << theirs.dump();
+}
+
+// Load: 20 remote builds at once across 4 projects. Every build succeeds with the right
+// result, every build is recorded once under its project, and each project's common step runs
+// once in that project (the others wait for it and take it from the project's cache), never
+// shared across projects.
+TEST_F(RemoteBuildE2eTest, TwentyConcurrentBuildsAcrossFourProjects) {
+  std::vector<std::string> projects = {project_};
+  for (int p = 1; p < 4; ++p) {
+    json made = Api("POST", "/api/v1/projects", "{\"name\":\"load-" + std::to_string(p) + "\"}");
+    ASSERT_FALSE(made.value("id", "").empty()) << made.dump();
+    projects.push_back(made["id"]);
+  }
+  std::string work = dir_ + "/load";
+  ASSERT_EQ(Sh("mkdir -p " + work), 0);
+  ASSERT_TRUE(os::WriteFileAtomic(work + "/Dockerfile",
+                                  "FROM busybox\n"
+                                  "COPY greet.txt /\n"
+                                  "RUN echo common-$((40+2)) && cp /greet.txt /common\n"
+                                  "ARG N\n"
+                                  "RUN echo \"build $N\" > /result && cat /common >> /result\n")
+                  .ok());
+  ASSERT_TRUE(os::WriteFileAtomic(work + "/greet.txt", "hi\n").ok());
+  std::string all;
+  for (size_t p = 0; p < projects.size(); ++p) {
+    for (int n = 0; n < 5; ++n) {
+      std::string id = std::to_string(p) + "-" + std::to_string(n);
+      all += "env BERTH_ROOT=" + Quote(root_) + " " + std::string(BERTH_BIN) +
+             "/berth build --progress plain --host 127.0.0.1:" + std::to_string(port_) +
+             " --token " + kAdmin + " --project " + projects[p] + " --build-arg N=" + id +
+             " -o type=local,dest=" + dir_ + "/out-" + id + " " + work + " >" + dir_ + "/load-" +
+             id + ".out 2>" + dir_ + "/load-" + id + ".err; echo $? >" + dir_ + "/load-" + id +
+             ".rc &\n";
+    }
+  }
+  ASSERT_EQ(Sh("(\n" + all + "wait)"), 0);
+  std::vector<size_t> common_runs(projects.size(), 0);
+  for (size_t p = 0; p < projects.size(); ++p) {
+    for (int n = 0; n < 5; ++n) {
+      std::string id = std::to_string(p) + "-" + std::to_string(n);
+      std::string err = os::ReadFile(dir_ + "/load-" + id + ".err").value_or("");
+      EXPECT_EQ(os::ReadFile(dir_ + "/load-" + id + ".rc").value_or(""), "0\n")
+          << id << ": " << err;
+      EXPECT_EQ(os::ReadFile(dir_ + "/out-" + id + "/result").value_or(""),
+                "build " + id + "\nhi\n");
+      common_runs[p] += err.find(" common-42\n") != std::string::npos ? 1 : 0;
+    }
+    json builds = Api("GET", "/api/v1/projects/" + projects[p] + "/builds");
+    ASSERT_EQ(builds["items"].size(), 5U) << builds.dump();
+    for (const json& b : builds["items"]) {
+      EXPECT_EQ(b.value("status", ""), "success") << b.dump();
+    }
+    EXPECT_EQ(common_runs[p], 1U) << "project " << p;
+  }
 }
 
 }  // namespace
