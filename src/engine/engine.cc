@@ -133,6 +133,7 @@ struct Session {
   std::unique_ptr<Renderer> own_renderer;
   Renderer* renderer = nullptr;
   StepNumbers numbers;
+  ContextChecksums checksums;  // each context is read once for all the builds
 };
 
 // One build of a BuildAll, from conversion to its solved result.
@@ -221,6 +222,7 @@ Result<> SolveTarget(const Context& ctx, Session& s, Target& t,
   env.ssh = options.ssh;
   env.shm_size = options.shm_size;
   env.project = options.project;
+  env.checksums = &s.checksums;
   for (const Ulimit& u : options.ulimits) {
     std::string type = BERTH_TRY_CONTEXT(executor::RlimitType(u.name), "--ulimit");
     env.rlimits.push_back({.type = type,

@@ -394,6 +394,40 @@ graph::CopyAction WithExcludes(const graph::CopyAction& action,
 
 }  // namespace
 
+Result<digest::Digest> ContextChecksums::Get(const Context& ctx, const std::string& dir,
+                                             const std::string& selector,
+                                             const fileop::ChecksumOptions& options) {
+  std::string key = dir + '\n' + selector + '\n' + (options.follow_symlinks ? "f" : "-") +
+                    (options.wildcard ? "w" : "-") + (options.ignore_owners ? "o" : "-");
+  for (const std::string& p : options.include_patterns) {
+    key += "\n+" + p;
+  }
+  for (const std::string& p : options.exclude_patterns) {
+    key += "\n-" + p;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = done_.find(key); it != done_.end()) {
+      return it->second;
+    }
+  }
+  return flight_.Do(key, [&]() -> Result<digest::Digest> {
+    digest::Digest sum = BERTH_TRY(fileop::Checksum(ctx, dir, selector, options));
+    std::lock_guard lock(mu_);
+    done_.emplace(key, sum);
+    return sum;
+  });
+}
+
+Result<digest::Digest> Runner::ContextChecksum(const Context& ctx, const std::string& dir,
+                                               const std::string& selector,
+                                               const fileop::ChecksumOptions& options) {
+  if (env_.checksums == nullptr) {
+    return fileop::Checksum(ctx, dir, selector, options);
+  }
+  return env_.checksums->Get(ctx, dir, selector, options);
+}
+
 Result<std::string> Runner::ContentKey(const Context& ctx, const graph::Vertex& vertex,
                                        const std::vector<solver::Input>& inputs) {
   auto context_of = [&](std::optional<int32_t> input) -> const LocalContext* {
@@ -429,7 +463,7 @@ Result<std::string> Runner::ContentKey(const Context& ctx, const graph::Vertex& 
                                       .include_patterns = rebased.include_patterns,
                                       .exclude_patterns = rebased.exclude_patterns,
                                       .ignore_owners = true};
-      Result<digest::Digest> sum = fileop::Checksum(ctx, local->dir, copy->src, options);
+      Result<digest::Digest> sum = ContextChecksum(ctx, local->dir, copy->src, options);
       if (!sum.ok()) {
         return std::move(sum).error().AddContext(StepName(vertex));
       }
@@ -445,7 +479,7 @@ Result<std::string> Runner::ContentKey(const Context& ctx, const graph::Vertex& 
       graph::CopyAction probe;
       probe.src = m.selector;
       graph::CopyAction rebased = WithExcludes(probe, local->excludes);
-      Result<digest::Digest> sum = fileop::Checksum(
+      Result<digest::Digest> sum = ContextChecksum(
           ctx, local->dir, m.selector.empty() ? "." : m.selector,
           {.wildcard = false, .exclude_patterns = rebased.exclude_patterns, .ignore_owners = true});
       if (!sum.ok()) {

@@ -20,12 +20,14 @@
 #include <string>
 #include <vector>
 
+#include "base/single_flight.h"
 #include "base/unique_fd.h"
 #include "cache/index.h"
 #include "engine/progress.h"
 #include "engine/resolver.h"
 #include "executor/executor.h"
 #include "executor/spec.h"
+#include "fileop/checksum.h"
 #include "snapshot/overlay_snapshotter.h"
 #include "solver/solver.h"
 
@@ -72,6 +74,20 @@ Result<std::string> UpperDir(const snapshot::OverlaySnapshotter& snapshotter,
 // A fresh unique name with `prefix`.
 std::string UniqueName(const std::string& prefix);
 
+// Content checksums of local contexts, shared by the runners of one BuildAll: targets of a bake
+// that copy the same files from the same directory read them once (the contexts do not change
+// during a build). Thread-safe; concurrent requests for one key compute it once.
+class ContextChecksums {
+ public:
+  Result<digest::Digest> Get(const Context& ctx, const std::string& dir,
+                             const std::string& selector, const fileop::ChecksumOptions& options);
+
+ private:
+  SingleFlight<std::string, digest::Digest> flight_;
+  std::mutex mu_;
+  std::map<std::string, digest::Digest> done_;
+};
+
 struct RunnerEnv {
   snapshot::OverlaySnapshotter* snapshotter = nullptr;
   executor::Executor* executor = nullptr;
@@ -91,6 +107,8 @@ struct RunnerEnv {
   uint64_t shm_size = 0;                  // --shm-size; 0 = the executor's default
   // The project whose cache mounts RUN uses ("" for the embedded default).
   std::string project;
+  // Shared with the other builds of a BuildAll (nullptr: every checksum is computed).
+  ContextChecksums* checksums = nullptr;
 };
 
 class Runner final : public solver::OpRunner {
@@ -112,6 +130,10 @@ class Runner final : public solver::OpRunner {
   Result<std::string> RunFile(const Context& ctx, const graph::Vertex& vertex,
                               const graph::FileOp& op, const std::vector<solver::Input>& inputs);
   Result<std::string> RunMerge(const Context& ctx, const std::vector<solver::Input>& inputs);
+  // fileop::Checksum of a local context, through env_.checksums when set.
+  Result<digest::Digest> ContextChecksum(const Context& ctx, const std::string& dir,
+                                         const std::string& selector,
+                                         const fileop::ChecksumOptions& options);
   // HTTP and git sources: ContentKey fetches (HTTP) or resolves (git), Run makes the snapshot.
   Result<std::string> RemoteKey(const Context& ctx, const graph::Vertex& vertex,
                                 const graph::SourceOp& op);
