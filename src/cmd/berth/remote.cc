@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,9 +17,12 @@
 
 #include "base/error.h"
 #include "base/strings.h"
+#include "cache/index.h"
 #include "client/client.h"
 #include "client/settings.h"
 #include "cmd/berth/flags.h"
+#include "engine/cache_admin.h"
+#include "images/root.h"
 #include "os/file.h"
 
 namespace berth::cmd {
@@ -588,6 +592,186 @@ Result<> ListBuilds(const RemoteFlags& flags, const BuildListArgs& args, int& ex
   return {};
 }
 
+// ---- cache ls / reset
+
+struct CacheArgs {
+  std::string project;
+  std::string root;  // --root: the local state directory
+};
+
+// Where `berth cache` works: on berthd, decided as `berth build` decides (a host from --host or
+// BERTH_HOST, or a login plus a project), else on the local state directory (project "").
+struct CacheTarget {
+  bool remote = false;
+  std::string root;  // local
+  client::ProjectChoice project;
+};
+
+Result<CacheTarget> ResolveCacheTarget(const RemoteFlags& flags, const CacheArgs& args,
+                                       int& exit_code) {
+  char cwd[4096];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) {
+    return Error::FromErrno("getcwd", errno);
+  }
+  client::Getenv env = client::ProcessEnv();
+  Result<client::ProjectChoice> project = client::ResolveProject(args.project, env, {cwd});
+  if (!project.ok()) {
+    return Usage(exit_code, std::move(project).error());
+  }
+  CacheTarget target;
+  target.project = *project;
+  bool explicit_host = !flags.server.host.empty() || !env("BERTH_HOST").empty();
+  if (!args.root.empty()) {
+    if (explicit_host) {
+      return Usage(exit_code, Error::InvalidArgument(
+                                  "--root names the local cache and --host (or BERTH_HOST) a "
+                                  "berthd: give one"));
+    }
+  } else {
+    target.remote =
+        explicit_host || (client::ResolveHost(flags.server, env).ok() && !project->id.empty());
+  }
+  if (target.remote) {
+    if (project->id.empty()) {
+      return Usage(exit_code,
+                   Error::InvalidArgument("no project: pass --project, set BERTH_PROJECT or run "
+                                          "`berth init` to write a berth.json"));
+    }
+    return target;
+  }
+  if (!args.project.empty()) {
+    return Usage(exit_code, Error::InvalidArgument(
+                                "--project " + args.project +
+                                ": projects live on berthd; give --host (or BERTH_HOST) or log "
+                                "in with `berth login` (the local cache has no projects)"));
+  }
+  target.project = {};
+  Result<std::string> root = images::ResolveRootPath(args.root);
+  if (!root.ok()) {
+    return Usage(exit_code, std::move(root).error());
+  }
+  target.root = *root;
+  return target;
+}
+
+std::string TimeText(std::chrono::system_clock::time_point t) {
+  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(t - secs).count();
+  std::time_t tt = std::chrono::system_clock::to_time_t(secs);
+  struct tm tm {};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  char frac[16];
+  std::snprintf(frac, sizeof(frac), ".%09lldZ", static_cast<long long>(nanos));
+  return std::string(buf) + frac;
+}
+
+// A local record as berthd's API shows a cache entry (service/cache_api.h).
+client::CacheEntry EntryOf(const cache::Record& r) {
+  client::CacheEntry e{.key = r.key,
+                       .description = r.description,
+                       .location = r.location,
+                       .platform = r.platform,
+                       .size = r.size,
+                       .created_at = TimeText(r.created_at),
+                       .last_used_at = TimeText(r.last_used_at)};
+  e.json = json{{"key", e.key},
+                {"description", e.description},
+                {"location", e.location},
+                {"platform", e.platform},
+                {"size", e.size},
+                {"created_at", e.created_at},
+                {"last_used_at", e.last_used_at},
+                {"layers", r.layers.size()}}
+               .dump();
+  return e;
+}
+
+Rows CacheRows(const std::vector<client::CacheEntry>& entries) {
+  Rows rows;
+  rows.csv_header = {"key", "size", "step", "location", "platform", "created", "last_used"};
+  rows.table_header = {"KEY", "SIZE", "STEP", "LOCATION", "PLATFORM", "LAST USED"};
+  for (const client::CacheEntry& e : entries) {
+    rows.csv.push_back({e.key, std::to_string(e.size), e.description, e.location, e.platform,
+                        e.created_at, e.last_used_at});
+    std::string key = e.key.starts_with("sha256:") ? e.key.substr(7) : e.key;
+    rows.table.push_back({key.substr(0, std::min<size_t>(key.size(), 12)),
+                          e.size > 0 ? HumanBytes(e.size) : "0B", Or(e.description, "-"),
+                          Or(e.location, "-"), Or(e.platform, "-"), HumanTime(e.last_used_at)});
+    rows.objects.push_back(e.json);
+  }
+  return rows;
+}
+
+Result<> CacheList(const RemoteFlags& flags, const CacheArgs& args, int& exit_code) {
+  CacheTarget target = BERTH_TRY(ResolveCacheTarget(flags, args, exit_code));
+  Context ctx = Context::Background();
+  client::CacheList list;
+  if (target.remote) {
+    std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
+    Result<client::CacheList> got = c->ListCache(ctx, target.project.id);
+    if (!got.ok()) {
+      if (target.project.source.ends_with(".json")) {
+        return std::move(got).error().AddContext("the project of " + target.project.source);
+      }
+      return std::move(got).error();
+    }
+    list = std::move(got).value();
+  } else {
+    for (const cache::Record& r : BERTH_TRY(engine::ListCache(ctx, target.root, ""))) {
+      list.entries.push_back(EntryOf(r));
+      list.total_bytes += r.size;
+    }
+  }
+  Format format = ChooseFormat(flags.output);
+  Print(format, CacheRows(list.entries), false);
+  if (format == Format::kTable) {
+    std::printf("%zu entries, %s%s\n", list.entries.size(),
+                list.total_bytes > 0 ? HumanBytes(list.total_bytes).c_str() : "0B",
+                list.cap_bytes > 0 ? (" (cap " + HumanBytes(list.cap_bytes) + ")").c_str() : "");
+  }
+  return {};
+}
+
+Result<> CacheReset(const RemoteFlags& flags, const CacheArgs& args, int& exit_code) {
+  CacheTarget target = BERTH_TRY(ResolveCacheTarget(flags, args, exit_code));
+  Context ctx = Context::Background();
+  client::CacheReset reset;
+  if (target.remote) {
+    std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
+    reset = BERTH_TRY(c->ResetCache(ctx, target.project.id));
+  } else {
+    engine::CacheCleanup done = BERTH_TRY(engine::ResetCache(ctx, target.root, ""));
+    reset = {.entries = done.entries,
+             .bytes = done.bytes,
+             .snapshots = done.snapshots,
+             .cache_mounts = done.cache_mounts,
+             .deferred = done.deferred};
+    reset.json = json{{"entries", reset.entries},
+                      {"bytes", reset.bytes},
+                      {"snapshots", reset.snapshots},
+                      {"cache_mounts", reset.cache_mounts},
+                      {"deferred", reset.deferred}}
+                     .dump();
+  }
+  if (flags.output == "json") {
+    std::printf("%s\n", json::parse(reset.json, nullptr, false).dump(2).c_str());
+    return {};
+  }
+  std::string where = target.remote ? "project " + target.project.id : target.root;
+  std::printf("cache of %s reset: %lld entries (%s), %lld snapshots removed\n", where.c_str(),
+              static_cast<long long>(reset.entries),
+              reset.bytes > 0 ? HumanBytes(reset.bytes).c_str() : "0B",
+              static_cast<long long>(reset.snapshots));
+  if (reset.deferred) {
+    std::printf(
+        "a build is running: its snapshots and the cache mounts are removed by the next reset "
+        "or eviction\n");
+  }
+  return {};
+}
+
 // Runs `fn` and reports its error the berth way: one "error:" line, exit code 1 unless the
 // command already chose 2.
 template <typename F>
@@ -739,6 +923,31 @@ void RegisterRemoteCommands(CLI::App& app, int& exit_code) {
   AddOutputFlag(lbuilds, *flags);
   lbuilds->callback([flags, build_args, &exit_code] {
     Report(exit_code, [&] { return ListBuilds(*flags, *build_args, exit_code); });
+  });
+
+  auto cache_args = std::make_shared<CacheArgs>();
+  auto* cache = app.add_subcommand("cache", "Show or reset the build cache (local, or a project's on berthd)");
+  cache->require_subcommand(1);
+  auto add_cache_flags = [&](CLI::App* cmd) {
+    cmd->add_option("--project", cache_args->project,
+                    "Project id on berthd (default: $BERTH_PROJECT, else berth.json or "
+                    "depot.json in this directory or above)");
+    cmd->add_option("--root", cache_args->root,
+                    "Local berth state directory (default: $BERTH_ROOT, /var/lib/berth as root, "
+                    "else $XDG_DATA_HOME/berth)");
+    AddServerFlags(cmd, *flags);
+    AddOutputFlag(cmd, *flags);
+  };
+  auto* cls = cache->add_subcommand("ls", "List cache entries: size, step, Dockerfile line, platform, last use");
+  cls->alias("list");
+  add_cache_flags(cls);
+  cls->callback([flags, cache_args, &exit_code] {
+    Report(exit_code, [&] { return CacheList(*flags, *cache_args, exit_code); });
+  });
+  auto* creset = cache->add_subcommand("reset", "Drop the cache: entries, their snapshots and RUN cache mounts");
+  add_cache_flags(creset);
+  creset->callback([flags, cache_args, &exit_code] {
+    Report(exit_code, [&] { return CacheReset(*flags, *cache_args, exit_code); });
   });
 }
 // clang-format on

@@ -4,6 +4,7 @@
 //   berth projects create NAME | list | get ID | delete ID
 //   berth projects tokens create PROJECT | list PROJECT | revoke TOKEN_ID
 //   berth list projects                    berth list builds [--project P]
+//   berth cache ls|reset [--project P | --root DIR]   (a project's on berthd, else the local one)
 // Each takes --host and --token (else BERTH_HOST / BERTH_TOKEN, else the login) and the list and
 // get commands --output table|json|csv (table on a terminal, csv otherwise). Where the server,
 // the token and the project come from is client/settings.h.
