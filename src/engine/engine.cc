@@ -16,6 +16,7 @@
 #include "base/scope_exit.h"
 #include "base/strings.h"
 #include "cache/sqlite_index.h"
+#include "engine/config.h"
 #include "engine/exporter.h"
 #include "engine/progress.h"
 #include "engine/resolver.h"
@@ -452,8 +453,14 @@ Result<std::vector<BuildResult>> BuildAll(const Context& parent,
   s.root = BERTH_TRY(images::Root::Open(first.root));
   s.snapshotter = BERTH_TRY(snapshot::OverlaySnapshotter::Open(s.root->path() + "/snapshots"));
   s.index = BERTH_TRY(cache::SqliteIndex::Open({.path = s.root->path() + "/cache.db"}));
+  // Each runtime keeps its container state apart (runc and crun do not read each other's).
+  std::string runtime =
+      BERTH_TRY(ChooseRuntime(first.runtime, BERTH_TRY(LoadEngineConfig(s.root->path()))));
+  std::string state = runtime.substr(runtime.rfind('/') + 1);
   s.executor = BERTH_TRY(executor::RuncExecutor::Create(
-      {.state_dir = s.root->path() + "/runc", .bundle_dir = s.root->path() + "/bundles"}));
+      {.state_dir = s.root->path() + "/" + (state == "runc" ? "runc" : "runtime-" + state),
+       .bundle_dir = s.root->path() + "/bundles",
+       .runtime = runtime}));
   s.cache = std::make_unique<IndexCache>(*s.index, *s.snapshotter, s.root->path() + "/locks",
                                          first.project);
   s.solver = std::make_unique<solver::Solver>(*s.cache);

@@ -67,6 +67,9 @@ struct BuildOptions {
   bool cache_only = false;
   std::optional<int64_t> source_date_epoch;
   size_t parallelism = 2;
+  // The OCI runtime for RUN: runc, crun or an absolute path; "" = config.toml's [executor]
+  // runtime, else runc (see engine/config.h).
+  std::string runtime;
   // Where progress goes (nullptr: nowhere), drawn as `progress_mode` says (see progress.h).
   FILE* progress = stderr;
   ProgressMode progress_mode = ProgressMode::kPlain;

@@ -1,10 +1,12 @@
 #include "executor/runc_executor.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -217,11 +219,43 @@ Result<std::string> FindRuntime(const std::string& name) {
                          " in /usr/sbin or $PATH (install runc)");
 }
 
+namespace {
+
+// Whether cgroups are in hybrid mode (v1 hierarchies, and cgroup2 at /sys/fs/cgroup/unified)
+// with controllers on the cgroup2 side: crun refuses to run there ("cgroups in hybrid mode not
+// supported"), runc does not care.
+bool HybridWithV2Controllers() {
+  struct statfs fs {};
+  if (::statfs("/sys/fs/cgroup", &fs) != 0 || fs.f_type == CGROUP2_SUPER_MAGIC) {
+    return false;
+  }
+  if (::statfs("/sys/fs/cgroup/unified", &fs) != 0 || fs.f_type != CGROUP2_SUPER_MAGIC) {
+    return false;
+  }
+  Result<std::string> controllers = os::ReadFile("/sys/fs/cgroup/unified/cgroup.controllers");
+  return controllers.ok() && controllers->find_first_not_of(" \n") != std::string::npos;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RuncExecutor>> RuncExecutor::Create(RuncOptions options) {
   if (options.state_dir.empty() || options.bundle_dir.empty()) {
     return Error::InvalidArgument("runc executor needs a state and a bundle directory");
   }
   options.runtime = BERTH_TRY(FindRuntime(options.runtime.empty() ? "runc" : options.runtime));
+  if (options.runtime.substr(options.runtime.rfind('/') + 1) == "crun" &&
+      HybridWithV2Controllers()) {
+    // crun then runs in a mount namespace of its own without the cgroup2 mount, where it sees
+    // plain cgroup v1 (the containers are not put in cgroups by berth either way).
+    options.command_prefix = {BERTH_TRY(FindRuntime("unshare")),
+                              "--mount",
+                              "--propagation",
+                              "slave",
+                              "--",
+                              "/bin/sh",
+                              "-c",
+                              "umount /sys/fs/cgroup/unified 2>/dev/null; exec \"$0\" \"$@\""};
+  }
   BERTH_TRY(os::MakeDirs(options.state_dir, 0700));
   BERTH_TRY(os::MakeDirs(options.bundle_dir, 0700));
   return std::unique_ptr<RuncExecutor>(new RuncExecutor(std::move(options)));
@@ -316,7 +350,10 @@ Result<int> RuncExecutor::Run(const Context& ctx, const RunSpec& spec, Writer& o
   UniqueFd err_write(err_pipe[1]);
 
   std::string log_path = bundle + "/runc.log";
-  std::vector<std::string> root_args = {options_.runtime, "--root", options_.state_dir};
+  std::vector<std::string> root_args = options_.command_prefix;
+  for (const std::string& a : {options_.runtime, std::string("--root"), options_.state_dir}) {
+    root_args.push_back(a);
+  }
   std::vector<std::string> run_args = root_args;
   for (const char* a : {"--log", log_path.c_str(), "--log-format", "json", "run", "--bundle"}) {
     run_args.emplace_back(a);

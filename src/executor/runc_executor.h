@@ -14,6 +14,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "executor/executor.h"
 
@@ -25,8 +26,11 @@ struct RuncOptions {
   std::string state_dir;
   // Where the per-run bundle directories go; created if missing. e.g. $BERTH_ROOT/bundles.
   std::string bundle_dir;
-  // The runc binary: "" finds it (FindRuntime("runc")).
+  // The runtime binary, runc or crun (the same command line): "" finds runc
+  // (FindRuntime("runc")).
   std::string runtime;
+  // Set by Create: what runs the runtime (empty: nothing, it runs directly).
+  std::vector<std::string> command_prefix;
 };
 
 // Finds an executable runtime: an absolute path as is, else /usr/sbin/<name>, else $PATH.

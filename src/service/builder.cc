@@ -129,6 +129,7 @@ Result<engine::BuildResult> Builder::Run(const Context& ctx, const metastore::Pr
   Recorder recorder(store_, build_id, client);
   options.root = options_.root;
   options.project = project.id;
+  options.runtime = options_.runtime;
   options.renderer = &recorder;
   options.progress = nullptr;
   Result<engine::BuildResult> result = engine::Build(ctx, options);

@@ -25,6 +25,9 @@ class Builder {
   struct Options {
     std::string root;           // the engine's state ($BERTH_ROOT of the builder)
     size_t max_concurrent = 2;  // builds running at once
+    // The OCI runtime of every build (berthd's --runtime); "" = the root's config.toml, else
+    // runc. Clients cannot choose it.
+    std::string runtime;
   };
 
   Builder(metastore::Store& store, Options options) : store_(store), options_(std::move(options)) {}

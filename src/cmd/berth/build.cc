@@ -71,6 +71,7 @@ struct BuildFlags {
   bool quiet = false;
   std::string progress = "auto";
   std::string root;
+  std::string runtime;
   // berthd: where to build (empty: here, on the embedded default).
   std::string host;
   std::string token;
@@ -144,6 +145,7 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
     }
   }
   options.root = BERTH_TRY(images::ResolveRootPath(flags.root));
+  options.runtime = flags.runtime;
 
   std::string context = flags.context;
   std::string stdin_dir;
@@ -235,6 +237,11 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
           "a remote build needs a project: --project, BERTH_PROJECT or a berth.json (berth "
           "init)");
     }
+    if (!flags.runtime.empty()) {
+      exit_code = kExitUsage;
+      return Error::InvalidArgument(
+          "--runtime: a remote build runs in the runtime berthd is configured with");
+    }
     RemoteTarget target{.host = resolved.url, .token = resolved.token, .project = project.id};
     RemoteStats stats;
     built = RemoteBuild(ctx, target, options, &stats);
@@ -302,6 +309,9 @@ void RegisterBuildCommand(CLI::App& app, int& exit_code) {
                    "Progress output: auto (tty on a terminal, else plain), plain, tty, rawjson")
       ->default_str("auto");
   build->add_option("--root", flags->root, "berth state directory (default: $BERTH_ROOT)");
+  build->add_option("--runtime", flags->runtime,
+                    "OCI runtime for RUN: runc, crun or a path (default: config.toml's "
+                    "[executor] runtime, else runc)");
   build->add_option("--label", flags->labels, "Set metadata for an image (KEY=VALUE)")
       ->allow_extra_args(false);
   build->add_option("--no-cache-filter", flags->no_cache_filter, "Do not cache specified stages")

@@ -5,8 +5,8 @@
 //   berthd --listen 127.0.0.1:8088 --root DIR [--database URL] [--tls-cert F --tls-key F]
 //          [--config FILE]
 // Every flag can also be set in the TOML config file (listen, root, database, tls_cert,
-// tls_key, threads); flags win. First start: BERTHD_ADMIN_TOKEN sets the first admin token,
-// otherwise one is printed once.
+// tls_key, threads, builds, runtime); flags win. First start: BERTHD_ADMIN_TOKEN sets the first
+// admin token, otherwise one is printed once.
 #include <signal.h>
 
 #include <cstdio>
@@ -44,7 +44,8 @@ struct Config {
   std::string tls_cert;
   std::string tls_key;
   int threads = 32;
-  int builds = 2;  // builds running at once; more wait queued
+  int builds = 2;       // builds running at once; more wait queued
+  std::string runtime;  // the OCI runtime for RUN (runc, crun, a path); "" = runc
 };
 
 // Fills the fields the flags left unset from the TOML file.
@@ -81,6 +82,8 @@ Result<> LoadConfig(const std::string& path, Config& config, const CLI::App& app
       BERTH_TRY(set_string("--tls-cert", config.tls_cert));
     } else if (k == "tls_key") {
       BERTH_TRY(set_string("--tls-key", config.tls_key));
+    } else if (k == "runtime") {
+      BERTH_TRY(set_string("--runtime", config.runtime));
     } else if (k == "builds") {
       std::optional<int64_t> v = value.value<int64_t>();
       if (!v || *v < 1 || *v > 256) {
@@ -161,7 +164,8 @@ Result<> Serve(const Config& config) {
   // The builder's engine state (images, cache, snapshots) lives in ROOT/builder; base images
   // resolve there first, then through ROOT/builder/config.toml's registry mirrors.
   service::Builder builder(*store, {.root = config.root + "/builder",
-                                    .max_concurrent = static_cast<size_t>(config.builds)});
+                                    .max_concurrent = static_cast<size_t>(config.builds),
+                                    .runtime = config.runtime});
   service::RegisterRemoteBuilds(*server, *store, builder, {.root = config.root});
   // The registry keeps its blobs in the builder's content store: what a build made is already
   // there (docs/decisions/0006-registry-server.md).
@@ -201,6 +205,8 @@ int Run(int argc, char** argv) {
   app.add_option("--threads", config.threads, "HTTP worker threads")->check(CLI::Range(1, 1024));
   app.add_option("--builds", config.builds, "Builds running at once (more wait, queued)")
       ->check(CLI::Range(1, 256));
+  app.add_option("--runtime", config.runtime,
+                 "OCI runtime for RUN: runc (default), crun, or a path to either");
   app.add_option("--config", config_file, "TOML config file (keys as the flags, with _)");
   try {
     app.parse(argc, argv);
