@@ -17,6 +17,7 @@
 #include "base/strings.h"
 #include "digest/digest.h"
 #include "os/file.h"
+#include "registry/auth.h"
 #include "registryserver/parse.h"
 #include "service/api.h"
 
@@ -247,12 +248,37 @@ class Registry::Handlers {
     return r;
   }
 
-  static std::string BearerValue(const Request& req) {
+  // The registry token the request carries, as "Bearer <token>" or as the password of basic
+  // auth (so a registry token works where clients only take a user and password: docker login,
+  // skopeo --creds x-token:<token>); "" when it carries none (a berthd token, or nothing).
+  static std::string RegistryTokenOf(const Request& req) {
     std::string header = req.Header("Authorization");
-    if (!EqualsIgnoreCase(header.substr(0, 7), "Bearer ")) {
-      return "";
+    std::string value;
+    if (EqualsIgnoreCase(header.substr(0, 7), "Bearer ")) {
+      value = std::string(Trim(header.substr(7)));
+    } else if (EqualsIgnoreCase(header.substr(0, 6), "Basic ")) {
+      Result<std::string> decoded = registry::Base64Decode(Trim(header.substr(6)));
+      if (decoded.ok()) {
+        value = SplitOnce(*decoded, ':').second;
+      }
     }
-    return std::string(Trim(header.substr(7)));
+    // A JWT holds two dots. (berthd's generated secrets hold none; an imported one might, so a
+    // value that does not verify is still tried as a berthd token.)
+    return std::count(value.begin(), value.end(), '.') == 2 ? value : std::string();
+  }
+
+  // The claims of the registry token the request carries, when it verifies and the berthd token
+  // it came from is still live; nullopt otherwise.
+  std::optional<TokenClaims> VerifiedRegistryToken(const Context& ctx, const Request& req) {
+    std::string jwt = RegistryTokenOf(req);
+    if (jwt.empty()) {
+      return std::nullopt;
+    }
+    Result<TokenClaims> claims = r_.signer_.Verify(jwt, NowSeconds());
+    if (!claims.ok() || !TokenStillLive(ctx, claims->token_id)) {
+      return std::nullopt;
+    }
+    return *claims;
   }
 
   // Whether the berthd token a registry token was made from is still good.
@@ -274,14 +300,7 @@ class Registry::Handlers {
       return a;
     }
     std::string project = ProjectOf(name);
-    std::string bearer = BearerValue(req);
-    if (std::count(bearer.begin(), bearer.end(), '.') == 2) {
-      Result<TokenClaims> claims = r_.signer_.Verify(bearer, NowSeconds());
-      if (!claims.ok() || !TokenStillLive(ctx, claims->token_id)) {
-        a.denied = Challenge(req, scope, "invalid_token", "UNAUTHORIZED",
-                             "the registry token is not valid (expired or revoked)");
-        return a;
-      }
+    if (std::optional<TokenClaims> claims = VerifiedRegistryToken(ctx, req)) {
       for (const ProjectAccess& p : claims->access) {
         if (p.project_id != project) {
           continue;
@@ -306,6 +325,11 @@ class Registry::Handlers {
         a.denied = InternalError(who.error());
         return a;
       }
+      if (!RegistryTokenOf(req).empty()) {
+        a.denied = Challenge(req, scope, "invalid_token", "UNAUTHORIZED",
+                             "the registry token is not valid (expired or revoked)");
+        return a;
+      }
       a.denied = Challenge(req, scope, "", "UNAUTHORIZED", who.error().message());
       return a;
     }
@@ -324,25 +348,26 @@ class Registry::Handlers {
 
   Response Base(const Request& req) {
     Context ctx = Context::Background();
-    std::string bearer = BearerValue(req);
-    bool ok = false;
-    if (std::count(bearer.begin(), bearer.end(), '.') == 2) {
-      Result<TokenClaims> claims = r_.signer_.Verify(bearer, NowSeconds());
-      ok = claims.ok() && TokenStillLive(ctx, claims->token_id);
-    } else if (!req.Header("Authorization").empty()) {
-      ok = service::Authenticate(ctx, r_.metadata_, req).ok();
-    }
+    bool ok = VerifiedRegistryToken(ctx, req).has_value() ||
+              (!req.Header("Authorization").empty() &&
+               service::Authenticate(ctx, r_.metadata_, req).ok());
     if (!ok) {
       return Challenge(req, "", "", "UNAUTHORIZED", "authentication required");
     }
     return Response::Json(200, "{}");
   }
 
-  // GET /v2/token: basic auth with a berthd token; grants what the token may do, per project.
+  // GET /v2/token: basic auth with a berthd token grants what that token may do, per project;
+  // with a registry token (a pull token handed to docker login), at most what it grants, for
+  // no longer than it lives.
   Response Token(const Request& req) {
     Context ctx = Context::Background();
-    Result<service::Principal> who = service::Authenticate(ctx, r_.metadata_, req);
-    if (!who.ok()) {
+    std::optional<TokenClaims> parent = VerifiedRegistryToken(ctx, req);
+    Result<service::Principal> who = Error::Unauthenticated("no credentials");
+    if (!parent) {
+      who = service::Authenticate(ctx, r_.metadata_, req);
+    }
+    if (!parent && !who.ok()) {
       Response r = RegistryError(401, "UNAUTHORIZED",
                                  "log in with user x-token and a berthd token as the password");
       AddHeader(r, "WWW-Authenticate", "Basic realm=\"berthd\"");
@@ -357,28 +382,44 @@ class Registry::Handlers {
       return RegistryError(400, "UNSUPPORTED", scopes.error().message());
     }
     TokenClaims claims;
-    claims.token_id = who->token.id;
+    claims.token_id = parent ? parent->token_id : who->token.id;
     claims.issued_at = NowSeconds();
     claims.expires_at = claims.issued_at + r_.options_.token_ttl.count();
+    if (parent) {
+      claims.expires_at = std::min(claims.expires_at, parent->expires_at);
+    }
     for (const Scope& s : *scopes) {
       if (s.type != "repository" || !IsValidName(s.name)) {
         continue;  // Nothing granted: the registry will say no.
       }
       std::string project = ProjectOf(s.name);
-      if (!service::AuthorizeProject(ctx, r_.metadata_, *who, project).ok()) {
-        continue;
+      // What the credential allows in this project.
+      ProjectAccess allowed{.project_id = project};
+      if (parent) {
+        for (const ProjectAccess& a : parent->access) {
+          if (a.project_id == project) {
+            allowed = a;
+          }
+        }
+      } else if (service::AuthorizeProject(ctx, r_.metadata_, *who, project).ok()) {
+        allowed.pull = allowed.push = true;
       }
       ProjectAccess* access = nullptr;
       for (ProjectAccess& a : claims.access) {
         access = a.project_id == project ? &a : access;
       }
-      if (access == nullptr) {
-        claims.access.push_back({.project_id = project});
-        access = &claims.access.back();
-      }
       for (const std::string& action : s.actions) {
-        access->pull = access->pull || action == "pull" || action == "*";
-        access->push = access->push || action == "push" || action == "*";
+        bool pull = allowed.pull && (action == "pull" || action == "*");
+        bool push = allowed.push && (action == "push" || action == "*");
+        if (!pull && !push) {
+          continue;
+        }
+        if (access == nullptr) {
+          claims.access.push_back({.project_id = project});
+          access = &claims.access.back();
+        }
+        access->pull = access->pull || pull;
+        access->push = access->push || push;
       }
     }
     std::string token = r_.signer_.Sign(claims);
@@ -389,7 +430,7 @@ class Registry::Handlers {
     (void)strftime(issued, sizeof(issued), "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
     json body = {{"token", token},
                  {"access_token", token},
-                 {"expires_in", r_.options_.token_ttl.count()},
+                 {"expires_in", claims.expires_at - claims.issued_at},
                  {"issued_at", issued}};
     return Response::Json(200, body.dump());
   }

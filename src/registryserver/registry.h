@@ -23,7 +23,9 @@
 // Who may do what: a repository is "<project-id>" or "<project-id>/<path>". Requests carry
 // either a berthd token (basic auth with user x-token, or "Bearer <secret>": pull and push on
 // every project the token reaches, service::AuthorizeProject) or a registry token from
-// /v2/token (pull and/or push on the projects it names). No credentials: 401 with a Bearer
+// /v2/token (pull and/or push on the projects it names), as "Bearer <token>" or as the basic
+// auth password (so a short-lived pull token works with docker login and skopeo --creds; the
+// token endpoint then grants at most what it grants). No credentials: 401 with a Bearer
 // challenge. A project the berthd token cannot reach: 404 NAME_UNKNOWN, as for one that does
 // not exist. A registry token without the project: 401 (insufficient_scope); with pull only, a
 // push is 403 DENIED.

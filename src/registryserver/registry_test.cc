@@ -188,6 +188,59 @@ TEST_F(RegistryTest, TokenFlowScopesPullAndPushPerProject) {
   EXPECT_EQ(Do("GET", blob_path, {}, "", pull).status, 401);
 }
 
+TEST_F(RegistryTest, APullTokenWorksAsAPasswordAndNeverGrowsIntoPush) {
+  std::string blob = "pulled with a pull token";
+  PushBlob(project_, blob);
+  HttpResponse r = Do(
+      "GET",
+      "/v2/token?service=berthd&scope=" + registry::QueryEscape("repository:" + project_ + ":pull"),
+      {}, "", Basic(token_));
+  ASSERT_EQ(r.status, 200);
+  std::string pull = json::parse(r.body)["token"].get<std::string>();
+  std::string blob_path = "/v2/" + project_ + "/blobs/" + Sha(blob);
+  // As a password, directly.
+  EXPECT_EQ(Do("GET", "/v2/", {}, "", Basic(pull)).status, 200);
+  EXPECT_EQ(Do("GET", blob_path, {}, "", Basic(pull)).body, blob);
+  EXPECT_EQ(ErrorCodeOf(Do("POST", "/v2/" + project_ + "/blobs/uploads/", {}, "", Basic(pull))),
+            "DENIED");
+  // As a password at the token endpoint (docker login's way): asking for push gets pull only.
+  r = Do("GET",
+         "/v2/token?service=berthd&scope=" +
+             registry::QueryEscape("repository:" + project_ + ":pull,push"),
+         {}, "", Basic(pull));
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_LE(j["expires_in"].get<int>(), 300);
+  std::string derived = "Bearer " + j["token"].get<std::string>();
+  EXPECT_EQ(Do("GET", blob_path, {}, "", derived).status, 200);
+  EXPECT_EQ(Do("POST", "/v2/" + project_ + "/blobs/uploads/", {}, "", derived).status, 403);
+  // Nor into another project.
+  r = Do(
+      "GET",
+      "/v2/token?service=berthd&scope=" + registry::QueryEscape("repository:" + other_ + ":pull"),
+      {}, "", Basic(pull));
+  std::string elsewhere = "Bearer " + json::parse(r.body)["token"].get<std::string>();
+  EXPECT_EQ(Do("GET", "/v2/" + other_ + "/tags/list", {}, "", elsewhere).status, 401);
+  // A forged one is no credential at all.
+  std::string forged = pull.substr(0, pull.rfind('.') + 1) + "AAAA";
+  EXPECT_EQ(Do("GET", "/v2/token?service=berthd", {}, "", Basic(forged)).status, 401);
+  EXPECT_EQ(Do("GET", blob_path, {}, "", Basic(forged)).status, 401);
+}
+
+TEST_F(RegistryTest, AnImportedSecretWithDotsIsStillABerthdToken) {
+  std::string secret = "imported.secret.with-dots-0123456789";
+  ASSERT_TRUE(
+      meta_
+          ->CreateToken(
+              ctx_, {.kind = metastore::TokenKind::kProject, .subject = project_, .secret = secret})
+          .ok());
+  PushBlob(project_, "x");
+  EXPECT_EQ(Do("GET", "/v2/", {}, "", Basic(secret)).status, 200);
+  EXPECT_EQ(Do("GET", "/v2/" + project_ + "/blobs/" + Sha("x"), {}, "", Basic(secret)).status, 200);
+  EXPECT_EQ(Do("GET", "/v2/token?service=berthd", {}, "", Basic(secret)).status, 200);
+  EXPECT_EQ(Do("GET", "/v2/", {}, "", Basic("not.a.token")).status, 401);
+}
+
 TEST_F(RegistryTest, AnotherProjectsRepositoryIsNotFound) {
   PushBlob(project_, "mine");
   HttpResponse r =

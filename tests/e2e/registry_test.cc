@@ -263,6 +263,13 @@ TEST_F(RegistryE2eTest, TokensReachOnlyTheirProjectAndScope) {
           " oci:" + dir_ + "/src:v1 " + Ref(project_ + "/app:v9"));
   EXPECT_NE(c.exit_code, 0);
   EXPECT_NE(c.out.find("denied"), std::string::npos) << c.out;
+  // The pull token as a password (skopeo --creds, docker login): pulls, never pushes.
+  c = Run("skopeo copy --src-tls-verify=false --src-creds " + Creds(pull) + " " + dest +
+          " oci:" + dir_ + "/pulled2:v1");
+  EXPECT_EQ(c.exit_code, 0) << c.out;
+  c = Run("skopeo copy --dest-tls-verify=false --dest-creds " + Creds(pull) + " oci:" + dir_ +
+          "/src:v1 " + Ref(project_ + "/app:v9"));
+  EXPECT_NE(c.exit_code, 0);
   // A registry token asked for by another project's token grants nothing here.
   std::string foreign = RegistryToken(other_token_, "repository:" + project_ + "/app:pull");
   c = Run("skopeo inspect --raw --tls-verify=false --registry-token " + Quote(foreign) + " " +
