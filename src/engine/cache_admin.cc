@@ -157,11 +157,11 @@ Result<> RemoveCacheMounts(const std::string& root, const std::string& project) 
   while (struct dirent* e = ::readdir(d.get())) {  // NOLINT(concurrency-mt-unsafe)
     std::string n = e->d_name;
     if (n.size() == 32 && n.find_first_not_of("0123456789abcdef") == std::string::npos) {
-      names.push_back(std::move(n));
+      names.push_back(dir + "/" + n);
     }
   }
-  for (const std::string& n : names) {
-    BERTH_TRY(snapshot::RemoveAll(dir + "/" + n));
+  for (const std::string& path : names) {
+    BERTH_TRY(snapshot::RemoveAll(path));
   }
   return {};
 }

@@ -31,6 +31,10 @@ Result<Subprocess> Subprocess::Spawn(const std::vector<std::string>& argv, int s
   for (int i = 0; i < 3; ++i) {
     posix_spawn_file_actions_adddup2(&actions, fds[i] >= 0 ? fds[i] : null_fd.get(), i);
   }
+  // Nothing else reaches the child, whatever a library opened without O_CLOEXEC: berthd's
+  // accepted sockets (cpp-httplib does not set it) kept a client's connection open inside a
+  // `runc run` that outlived a killed berthd, and handed the client's socket to the build.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t empty;
