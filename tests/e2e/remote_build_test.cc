@@ -337,5 +337,24 @@ TEST_F(RemoteBuildE2eTest, TwentyConcurrentBuildsAcrossFourProjects) {
   }
 }
 
+// --load (and -t without outputs, as a local build stores the image) brings the image built on
+// berthd into the local image store: the same digest, the files the Dockerfile made.
+TEST_F(RemoteBuildE2eTest, LoadBringsTheImageIntoTheLocalStore) {
+  CmdResult built = Remote("--load -t app:remote " + dir_ + "/ctx");
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  EXPECT_NE(built.err.find("naming to docker.io/library/app:remote"), std::string::npos)
+      << built.err;
+  CmdResult ls = Berth("image ls");
+  ASSERT_EQ(ls.exit_code, 0) << ls.err;
+  std::string digest = built.out.substr(0, built.out.find('\n'));
+  ASSERT_TRUE(digest.starts_with("sha256:")) << built.out;
+  EXPECT_NE(ls.out.find(digest), std::string::npos) << ls.out;
+  ASSERT_EQ(Berth("image unpack app:remote " + dir_ + "/loaded").exit_code, 0);
+  EXPECT_EQ(os::ReadFile(dir_ + "/loaded/app/out.txt").value_or(""), "greetings\nhello\n");
+  CmdResult plain_tag = Remote("-t app:second " + dir_ + "/ctx");
+  ASSERT_EQ(plain_tag.exit_code, 0) << plain_tag.err;
+  EXPECT_NE(Berth("image ls").out.find("second"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace berth::e2e

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -18,6 +19,9 @@
 #include "contextsync/scan.h"
 #include "engine/options_json.h"
 #include "engine/progress.h"
+#include "images/load.h"
+#include "images/root.h"
+#include "oci/layout.h"
 #include "os/file.h"
 #include "registry/http.h"
 
@@ -92,7 +96,34 @@ struct TempFile {
 }  // namespace
 
 Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& target,
-                                        const engine::BuildOptions& options, RemoteStats* stats) {
+                                        const engine::BuildOptions& requested, RemoteStats* stats) {
+  // Outputs into the local image store (type=image without push, type=docker without dest,
+  // --load) come back as OCI archives and are loaded here; on the builder they would land in
+  // its own store, out of the user's reach.
+  engine::BuildOptions options = requested;
+  std::vector<bool> load(options.outputs.size(), false);
+  for (size_t i = 0; i < options.outputs.size(); ++i) {
+    engine::Output& out = options.outputs[i];
+    bool local_store = (out.type == engine::OutputType::kImage && !out.push) ||
+                       (out.type == engine::OutputType::kDocker && out.dest.empty());
+    if (!local_store) {
+      continue;
+    }
+    if (out.names.empty()) {
+      out.names = options.tags;
+    }
+    if (!out.names.empty()) {
+      out.type = engine::OutputType::kOci;
+      out.tar = true;
+      out.dest = "load";
+      load[i] = true;
+    }
+  }
+  if (options.outputs.empty() && !options.tags.empty()) {
+    options.outputs.push_back(
+        {.type = engine::OutputType::kOci, .names = options.tags, .dest = "load"});
+    load.push_back(true);
+  }
   if (!options.ssh.empty()) {
     return Error::Unimplemented("--ssh is not forwarded to a remote builder yet");
   }
@@ -248,7 +279,21 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
     }
     bool unpack = want.type == engine::OutputType::kLocal ||
                   (want.type == engine::OutputType::kOci && !want.tar);
-    if (unpack) {
+    if (load[index]) {
+      std::unique_ptr<oci::LayoutReader> layout =
+          BERTH_TRY_CONTEXT(oci::LayoutReader::OpenTar(file->path), "reading the built image");
+      oci::Descriptor root = BERTH_TRY(layout->Resolve(layout->Entries().front().ref_name));
+      std::unique_ptr<images::Root> store = BERTH_TRY(images::Root::Open(options.root));
+      BERTH_TRY_CONTEXT(images::CopyImage(ctx, *layout, root, store->content()),
+                        "loading the built image");
+      for (const std::string& name : want.names) {
+        std::string normalized = BERTH_TRY_CONTEXT(images::NormalizeName(name), "name " + name);
+        BERTH_TRY(store->images().Put(ctx, normalized, root));
+        if (std::find(out.tags.begin(), out.tags.end(), normalized) == out.tags.end()) {
+          out.tags.push_back(normalized);
+        }
+      }
+    } else if (unpack) {
       BERTH_TRY(os::MakeDirs(want.dest, 0755));
       FdReader reader(file->fd.get());
       BERTH_TRY_CONTEXT(archive::ApplyLayer(ctx, reader, want.dest, {}),
