@@ -36,8 +36,10 @@
 // fails cleanly rather than crashing, hanging or exhausting memory.
 //
 // The standard library (StdlibFunctionNames()) has every function of buildx's
-// bake/hclparser/stdlib.go except `bcrypt`, plus buildx's newer `homedir`, `semvercmp` and
+// bake/hclparser/stdlib.go, plus buildx's newer `homedir`, `semvercmp` and
 // `unixtimestampparse`. Known differences from go-cty:
+//   - bcrypt hashes through libxcrypt; its 2^cost rounds count against EvalLimits::max_work
+//     (costs up to 18 with the default limits);
 //   - numbers are doubles, not arbitrary-precision decimals (integers are exact to 2^53);
 //   - upper and title change ASCII letters only (lower is Unicode-aware); strlen, substr and
 //     length count code points, not grapheme clusters; length also accepts a string;

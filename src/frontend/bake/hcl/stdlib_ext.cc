@@ -1,7 +1,10 @@
 // The bake standard library, part two: hashing and UUIDs (OpenSSL), regular expressions
 // (std::regex with RE2 syntax translated; see hcl.h for what is not supported), date and time,
 // and IP network arithmetic.
+#include <crypt.h>
+
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -115,6 +118,33 @@ void DefineHashing(Scope* s) {
       return Str(BERTH_TRY(Digest(md(), BERTH_TRY(StringArg(a, 0, "str")), true)));
     });
   }
+  // bcrypt(str[, cost]): Go's bcrypt as terraform/cty has it: "$2a$", cost 10 by default (4 to
+  // 31), at most 72 bytes of input. Hashed by libxcrypt with a fresh random salt.
+  Define(s, "bcrypt", 1, 2, [](CallContext& ctx, Args& a) -> Result<Value> {
+    std::string password = BERTH_TRY(StringArg(a, 0, "str"));
+    int64_t cost = a.size() > 1 ? BERTH_TRY(IntArg(a, 1, "cost")) : 10;
+    if (cost < 4 || cost > 31) {
+      return Error::InvalidArgument("bcrypt: cost " + std::to_string(cost) +
+                                    " is outside the allowed range (4,31)");
+    }
+    if (password.size() > 72) {
+      return Error::InvalidArgument("bcrypt: password length exceeds 72 bytes");
+    }
+    // 2^cost rounds of work, counted against the evaluation's budget: the default allows cost
+    // 18 (tens of seconds), a fuzzer's small budget stops far earlier.
+    BERTH_TRY(ctx.evaluator.Charge((uint64_t{1} << cost) * 100));
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    if (crypt_gensalt_rn("$2a$", static_cast<unsigned long>(cost), nullptr, 0, setting,
+                         sizeof(setting)) == nullptr) {
+      return Error::Internal("bcrypt: no salt: " + std::string(std::strerror(errno)));
+    }
+    auto data = std::make_unique<crypt_data>();
+    const char* hash = crypt_rn(password.c_str(), setting, data.get(), sizeof(crypt_data));
+    if (hash == nullptr || hash[0] == '*') {
+      return Error::Internal("bcrypt: hashing failed");
+    }
+    return Str(hash);
+  });
   Define(s, "uuidv4", 0, 0, [](CallContext&, Args&) -> Result<Value> {
     unsigned char b[16];
     if (RAND_bytes(b, sizeof(b)) != 1) {

@@ -1,5 +1,7 @@
 // One or more cases per standard library function (one gtest per function), and a check that no
 // function goes untested. Expected values follow go-cty / buildx output.
+#include <crypt.h>
+
 #include <map>
 #include <set>
 
@@ -62,6 +64,10 @@ const std::map<std::string, std::vector<Row>>& Rows() {
        {{"base64decode(\"aGVsbG8=\")", "\"hello\""},
         {"base64decode(\"a\")", "error: failed to decode base64"},
         {"base64decode(\"/w==\")", "error: not valid UTF-8"}}},
+      // Random salt: the errors here, a real hash in BcryptHashesVerify below.
+      {"bcrypt",
+       {{"bcrypt(\"x\", 3)", "error: bcrypt: cost 3 is outside the allowed range (4,31)"},
+        {"bcrypt(\"x\", 32)", "error: bcrypt: cost 32 is outside the allowed range (4,31)"}}},
       {"base64encode",
        {{"base64encode(\"hello\")", "\"aGVsbG8=\""}, {"base64encode(\"ab\")", "\"YWI=\""}}},
       {"basename",
@@ -339,6 +345,24 @@ INSTANTIATE_TEST_SUITE_P(Bake, Stdlib, testing::ValuesIn(Names()),
                            return info.param;
                          });
 
+// bcrypt's hashes verify with libxcrypt (as they would with Go's bcrypt): $2a$, the cost asked
+// for, a fresh salt each time.
+TEST(StdlibBcrypt, BcryptHashesVerify) {
+  std::string first = Eval("bcrypt(\"hunter2\")");
+  std::string second = Eval("bcrypt(\"hunter2\", 5)");
+  ASSERT_EQ(first.size(), 62U) << first;  // quoted: "$2a$10$<53 chars>"
+  EXPECT_TRUE(first.starts_with("\"$2a$10$")) << first;
+  EXPECT_TRUE(second.starts_with("\"$2a$05$")) << second;
+  std::string hash = first.substr(1, first.size() - 2);
+  crypt_data data{};
+  EXPECT_EQ(std::string(crypt_r("hunter2", hash.c_str(), &data)), hash);
+  EXPECT_NE(std::string(crypt_r("hunter3", hash.c_str(), &data)), hash);
+  EXPECT_NE(Eval("bcrypt(\"hunter2\")"), first);
+  EXPECT_NE(Eval("bcrypt(\"" + std::string(73, 'a') + "\")")
+                .find("bcrypt: password length exceeds 72 bytes"),
+            std::string::npos);
+}
+
 TEST(StdlibCoverage, EveryFunctionHasCases) {
   for (const std::string& name : StdlibFunctionNames()) {
     EXPECT_TRUE(Rows().contains(name)) << "no test cases for " << name;
@@ -350,13 +374,14 @@ TEST(StdlibCoverage, EveryFunctionHasCases) {
 }
 
 TEST(StdlibCoverage, BuildxNamesArePresent) {
-  // The names of buildx's bake/hclparser/stdlib.go (minus bcrypt), so that a bake file that
-  // works with buildx finds its functions here.
+  // The names of buildx's bake/hclparser/stdlib.go, so that a bake file that works with
+  // buildx finds its functions here.
   const std::set<std::string> buildx = {"absolute",
                                         "add",
                                         "and",
                                         "base64decode",
                                         "base64encode",
+                                        "bcrypt",
                                         "basename",
                                         "byteslen",
                                         "bytesslice",
