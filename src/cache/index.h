@@ -128,7 +128,8 @@ class Index {
   // Marks the project's least recently used records for removal until the live records total
   // at most `cap_bytes`; also returns records left marked by an unfinished earlier removal.
   // Records used at or after `keep_used_since` (by a build still running) are never marked, even
-  // when the project stays over its cap without them; Time::max() keeps none.
+  // when the project stays over its cap without them; Time::max() keeps none. Records of size 0
+  // are never marked either: dropping them frees nothing (descriptors, shared base images).
   virtual Result<Removal> Evict(const Context& ctx, const std::string& project, int64_t cap_bytes,
                                 Time keep_used_since) = 0;
 

@@ -11,8 +11,10 @@
 #include <memory>
 #include <set>
 
+#include "base/log.h"
 #include "base/unique_fd.h"
 #include "cache/sqlite_index.h"
+#include "engine/config.h"
 #include "engine/runner.h"
 #include "os/file.h"
 #include "snapshot/fs_util.h"
@@ -244,6 +246,25 @@ Result<CacheCleanup> EvictCache(const Context& ctx, const std::string& root,
   out.entries = static_cast<int64_t>(marked.keys.size());
   out.bytes = marked.bytes;
   return Finish(ctx, s, root, project, /*cache_mounts=*/false, out);
+}
+
+void EvictToConfiguredCap(const Context& ctx, const std::string& root, const std::string& project) {
+  if (!project.empty()) {
+    return;
+  }
+  Result<EngineConfig> config = LoadEngineConfig(root);
+  if (!config.ok()) {
+    log::Warn("cache cap: " + config.error().ToString());
+    return;
+  }
+  if (config->cache_cap_bytes <= 0) {
+    return;
+  }
+  Result<CacheCleanup> evicted =
+      EvictCache(ctx, root, project, config->cache_cap_bytes, cache::Time::max());
+  if (!evicted.ok()) {
+    log::Warn("evicting the cache down to its cap: " + evicted.error().ToString());
+  }
 }
 
 }  // namespace berth::engine

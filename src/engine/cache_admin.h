@@ -54,4 +54,11 @@ Result<CacheCleanup> EvictCache(const Context& ctx, const std::string& root,
                                 const std::string& project, int64_t cap_bytes,
                                 cache::Time keep_used_since);
 
+// After a build on the embedded default (`project` ""): evicts down to the cap in
+// `root`/config.toml (`[cache] cap`, engine/config.h), if one is set. Builds of berthd's projects
+// are left to the builder, which applies each project's cap. Failures are logged, not returned:
+// the build they follow has succeeded. REQUIRES: the caller's IndexCache is gone (its GC lock
+// would defer the snapshots' removal).
+void EvictToConfiguredCap(const Context& ctx, const std::string& root, const std::string& project);
+
 }  // namespace berth::engine

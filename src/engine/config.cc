@@ -1,11 +1,54 @@
 #include "engine/config.h"
 
+#include <limits>
+#include <utility>
+
 #include <toml++/toml.h>
 
 #include "base/strings.h"
 #include "os/file.h"
 
 namespace berth::engine {
+namespace {
+
+// A size: a non-negative integer of bytes, or a string "512", "100k", "20g" (k, m, g, t, with an
+// optional b or ib; binary units, any case).
+Result<int64_t> ByteSize(const std::string& where, const toml::node& value) {
+  auto bad = [&] {
+    return Error::InvalidArgument(where +
+                                  ": expected a size such as 20g, 512m or a number of bytes");
+  };
+  if (std::optional<int64_t> n = value.value_exact<int64_t>()) {
+    if (*n < 0) {
+      return bad();
+    }
+    return *n;
+  }
+  std::optional<std::string> text = value.value_exact<std::string>();
+  if (!text || text->empty()) {
+    return bad();
+  }
+  size_t digits = text->find_first_not_of("0123456789");
+  if (digits == 0 || digits > 15) {
+    return bad();
+  }
+  int64_t number = std::stoll(text->substr(0, digits == std::string::npos ? text->size() : digits));
+  std::string unit = digits == std::string::npos ? "" : ToLower(text->substr(digits));
+  static constexpr std::pair<const char*, int> kUnits[] = {
+      {"", 0},     {"b", 0},  {"k", 10},  {"kb", 10},  {"kib", 10}, {"m", 20},  {"mb", 20},
+      {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}, {"t", 40},   {"tb", 40}, {"tib", 40}};
+  for (const auto& [name, shift] : kUnits) {
+    if (unit == name) {
+      if (number > (std::numeric_limits<int64_t>::max() >> shift)) {
+        return bad();
+      }
+      return number << shift;
+    }
+  }
+  return bad();
+}
+
+}  // namespace
 
 Result<EngineConfig> ParseEngineConfig(std::string_view text) {
   toml::table root;
@@ -18,25 +61,29 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
                                   std::string(e.description()));
   }
   EngineConfig config;
-  const toml::node* executor = root.get("executor");
-  if (executor == nullptr) {
-    return config;
-  }
-  const toml::table* table = executor->as_table();
-  if (table == nullptr) {
-    return Error::InvalidArgument("config.toml: executor: expected a table");
-  }
-  for (const auto& [key, value] : *table) {
-    std::string where = "config.toml:" + std::to_string(value.source().begin.line) + ": executor." +
-                        std::string(key.str());
-    if (key.str() == "runtime") {
-      std::optional<std::string> runtime = value.value<std::string>();
-      if (!runtime || runtime->empty()) {
-        return Error::InvalidArgument(where + ": expected a runtime name or path");
+  for (const char* name : {"executor", "cache"}) {
+    const toml::node* node = root.get(name);
+    if (node == nullptr) {
+      continue;
+    }
+    const toml::table* table = node->as_table();
+    if (table == nullptr) {
+      return Error::InvalidArgument(std::string("config.toml: ") + name + ": expected a table");
+    }
+    for (const auto& [key, value] : *table) {
+      std::string where = "config.toml:" + std::to_string(value.source().begin.line) + ": " + name +
+                          "." + std::string(key.str());
+      if (std::string_view(name) == "executor" && key.str() == "runtime") {
+        std::optional<std::string> runtime = value.value<std::string>();
+        if (!runtime || runtime->empty()) {
+          return Error::InvalidArgument(where + ": expected a runtime name or path");
+        }
+        config.runtime = *runtime;
+      } else if (std::string_view(name) == "cache" && key.str() == "cap") {
+        config.cache_cap_bytes = BERTH_TRY(ByteSize(where, value));
+      } else {
+        return Error::InvalidArgument(where + ": unknown key");
       }
-      config.runtime = *runtime;
-    } else {
-      return Error::InvalidArgument(where + ": unknown key");
     }
   }
   return config;

@@ -3,8 +3,14 @@
 //
 //   [executor]
 //   runtime = "crun"      # the OCI runtime for RUN: runc (default), crun, or an absolute path
+//
+//   [cache]
+//   cap = "20g"           # the embedded default's cache size cap: after each build the least
+//                         # recently used entries go until the rest fit (bytes, or a number
+//                         # with k, m, g or t: binary units); none by default
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -13,11 +19,12 @@
 namespace berth::engine {
 
 struct EngineConfig {
-  std::string runtime;  // "" = runc
+  std::string runtime;          // "" = runc
+  int64_t cache_cap_bytes = 0;  // 0 = no cap
 };
 
-// Parses the TOML text of a config.toml; only the `executor` table is read. InvalidArgument
-// names the file, line and key.
+// Parses the TOML text of a config.toml; only the `executor` and `cache` tables are read.
+// InvalidArgument names the file, line and key.
 Result<EngineConfig> ParseEngineConfig(std::string_view text);
 // Reads `<berth_root>/config.toml`; a missing file gives the defaults.
 Result<EngineConfig> LoadEngineConfig(const std::string& berth_root);

@@ -39,5 +39,20 @@ TEST(EngineConfigTest, FlagWinsOverConfigOverRunc) {
   EXPECT_NE(bad.error().ToString().find("kata"), std::string::npos);
 }
 
+TEST(EngineConfigTest, ReadsTheCacheCap) {
+  EXPECT_EQ(ParseEngineConfig("").value().cache_cap_bytes, 0);
+  EXPECT_EQ(ParseEngineConfig("[cache]\ncap = \"20g\"\n").value().cache_cap_bytes, 20LL << 30);
+  EXPECT_EQ(ParseEngineConfig("[cache]\ncap = \"512MiB\"\n").value().cache_cap_bytes, 512LL << 20);
+  EXPECT_EQ(ParseEngineConfig("[cache]\ncap = \"100k\"\n").value().cache_cap_bytes, 102400);
+  EXPECT_EQ(ParseEngineConfig("[cache]\ncap = 4096\n").value().cache_cap_bytes, 4096);
+  for (const char* bad : {"cap = \"20x\"", "cap = \"g\"", "cap = -1", "cap = 1.5", "cap = \"\"",
+                          "cap = \"99999999999999g\"", "size = 1"}) {
+    Result<EngineConfig> r = ParseEngineConfig(std::string("[cache]\n") + bad + "\n");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().ToString().find("config.toml:2: cache."), std::string::npos)
+        << r.error().ToString();
+  }
+}
+
 }  // namespace
 }  // namespace berth::engine

@@ -16,6 +16,7 @@
 #include "base/scope_exit.h"
 #include "base/strings.h"
 #include "cache/sqlite_index.h"
+#include "engine/cache_admin.h"
 #include "engine/config.h"
 #include "engine/exporter.h"
 #include "engine/progress.h"
@@ -552,6 +553,10 @@ Result<std::vector<BuildResult>> BuildAll(const Context& parent,
       results[i] = std::move(r).value();
     }
   }
+  // The embedded default's [cache] cap, once this session's GC lock is released.
+  s.solver.reset();
+  s.cache.reset();
+  EvictToConfiguredCap(ctx, s.root->path(), first.project);
   return results;
 }
 

@@ -112,6 +112,37 @@ TEST_F(CacheE2eTest, LocalLsShowsStepsAndResetDropsEntriesSnapshotsAndMounts) {
   EXPECT_EQ(os::ReadFile(dir_ + "/out2/app/runs.txt").value_or(""), "1\n");
 }
 
+TEST_F(CacheE2eTest, LocalBuildsEvictDownToTheConfiguredCap) {
+  // Each build's own RUN step keeps 256 KiB; the cap holds one of them, not two.
+  ASSERT_TRUE(os::WriteFileAtomic(root_ + "/config.toml", "[cache]\ncap = \"400k\"\n").ok());
+  ASSERT_EQ(Sh("mkdir -p " + dir_ + "/a " + dir_ + "/b"), 0);
+  ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/a/Dockerfile",
+                                  "FROM busybox\nRUN head -c 262144 /dev/urandom > /a.bin\n")
+                  .ok());
+  ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/b/Dockerfile",
+                                  "FROM busybox\nRUN head -c 262144 /dev/urandom > /b.bin\n")
+                  .ok());
+  CmdResult a = Berth("build --progress plain " + dir_ + "/a");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_TRUE(Find(Entries(Berth("cache ls --output json")), "a.bin").is_object());
+  CmdResult b = Berth("build --progress plain " + dir_ + "/b");
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  json entries = Entries(Berth("cache ls --output json"));
+  EXPECT_TRUE(Find(entries, "b.bin").is_object()) << entries.dump(2);
+  EXPECT_TRUE(Find(entries, "a.bin").is_null()) << entries.dump(2);
+  EXPECT_NE(Sh("find " + root_ + "/snapshots -name a.bin | grep -q ."), 0);
+  EXPECT_EQ(Sh("find " + root_ + "/snapshots -name b.bin | grep -q ."), 0);
+  // a is made again.
+  CmdResult a_again = Berth("build --progress plain " + dir_ + "/a");
+  ASSERT_EQ(a_again.exit_code, 0) << a_again.err;
+  EXPECT_EQ(StatusOf(Steps(a_again.err), "a.bin"), "DONE ") << a_again.err;
+
+  ASSERT_TRUE(os::WriteFileAtomic(root_ + "/config.toml", "[cache]\ncap = \"lots\"\n").ok());
+  CmdResult bad = Berth("build " + dir_ + "/b");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("cache.cap"), std::string::npos) << bad.err;
+}
+
 TEST_F(CacheE2eTest, LocalCacheHasNoProjects) {
   CmdResult r = Berth("cache ls --project p_something --root " + root_);
   EXPECT_EQ(r.exit_code, 2);

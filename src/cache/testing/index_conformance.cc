@@ -390,10 +390,15 @@ TEST_P(IndexConformanceTest, EvictKeepsRecordsUsedSinceTheGivenTime) {
   EXPECT_EQ(Keys(*list), (std::vector<std::string>{"k5", "k1"}));
   ASSERT_OK(index_->Forget(ctx_, "p", removal->keys));
 
-  // Once the build is over (nothing to keep), the cap applies to its records too.
-  Result<Removal> rest = index_->Evict(ctx_, "p", 100, Time::max());
+  // Once the build is over (nothing to keep), the cap applies to its records too; a record of
+  // size 0 frees nothing and stays.
+  ASSERT_OK(index_->Put(ctx_, "p", "empty", MakeRecord("snap-empty", 0)));
+  Result<Removal> rest = index_->Evict(ctx_, "p", 0, Time::max());
   ASSERT_OK(rest);
-  EXPECT_EQ(rest->keys, std::vector<std::string>{"k1"});
+  EXPECT_EQ(rest->keys, (std::vector<std::string>{"k1", "k5"}));
+  list = index_->List(ctx_, "p");
+  ASSERT_OK(list);
+  EXPECT_EQ(Keys(*list), std::vector<std::string>{"empty"});
 }
 
 TEST_P(IndexConformanceTest, GcRootsSkipSnapshotsOnlyWeakRecordsReference) {
