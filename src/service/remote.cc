@@ -200,10 +200,39 @@ class Remote {
     }
     std::string manifest_id = body.value("manifest_id", "");
     engine::BuildOptions options = BERTH_TRY(engine::OptionsFromJson(body["options"].dump()));
+    // "contexts": {"NAME": "<manifest id>"}: the named local contexts the client synced.
+    std::map<std::string, std::string> named;
+    if (body.contains("contexts")) {
+      const json& contexts = body["contexts"];
+      if (!contexts.is_object() || contexts.size() > 64) {
+        return Error::InvalidArgument(
+            "request body: field \"contexts\": want an object of at most 64 names");
+      }
+      for (const auto& [name, id] : contexts.items()) {
+        if (name.empty() || name == "context" || name.size() > 256 || !id.is_string()) {
+          return Error::InvalidArgument("request body: contexts." + name +
+                                        ": want a name other than \"context\" and a manifest id");
+        }
+        if (options.build_contexts.count(name) != 0) {
+          return Error::InvalidArgument("request body: contexts." + name +
+                                        " is also an image context");
+        }
+        named[name] = id.get<std::string>();
+      }
+    }
     contextsync::Manifest manifest = BERTH_TRY(LoadManifest(project.id, manifest_id));
     std::unique_ptr<contextsync::FileStore> files = BERTH_TRY(Files(project.id));
     if (!BERTH_TRY(files->Missing(manifest)).empty()) {
       return Error::FailedPrecondition("the context is incomplete: upload the missing files");
+    }
+    std::map<std::string, contextsync::Manifest> named_manifests;
+    for (const auto& [name, id] : named) {
+      contextsync::Manifest m = BERTH_TRY_CONTEXT(LoadManifest(project.id, id), "context " + name);
+      if (!BERTH_TRY(files->Missing(m)).empty()) {
+        return Error::FailedPrecondition("context " + name +
+                                         " is incomplete: upload the missing files");
+      }
+      named_manifests.emplace(name, std::move(m));
     }
     metastore::Build build =
         BERTH_TRY(store_.CreateBuild(ctx, {.project_id = project.id,
@@ -234,6 +263,16 @@ class Remote {
     BERTH_TRY(os::MakeDirs(ProjectDir(project.id) + "/contexts", 0700));
     BERTH_TRY(files->Materialize(ctx, manifest, context_dir));
     options.context = context_dir;
+    // Named local contexts, synced like the main one (checked before anything is written):
+    // materialized beside it.
+    std::string named_dir = context_dir + ".named";
+    size_t n = 0;
+    for (const auto& [name, m] : named_manifests) {
+      std::string dir = named_dir + "/" + std::to_string(n++);
+      BERTH_TRY(os::MakeDirs(named_dir, 0700));
+      BERTH_TRY(files->Materialize(ctx, m, dir));
+      options.build_contexts[name] = dir;
+    }
     // Client-side outputs are written here and fetched; the client unpacks directories.
     json outputs = json::array();
     for (size_t i = 0; i < options.outputs.size(); ++i) {
@@ -261,10 +300,13 @@ class Remote {
     response.content_type = "application/x-ndjson";
     std::string build_id = build.id;
     response.stream = [this, project, build_id, options = std::move(options), context_dir,
-                       outputs](Writer& w) mutable {
+                       named_dir, outputs](Writer& w) mutable {
       Context build_ctx = Context::Background().WithCancel();
       Stream stream(w, build_ctx);
-      ScopeExit remove_context([&] { (void)snapshot::RemoveAll(context_dir); });
+      ScopeExit remove_context([&] {
+        (void)snapshot::RemoveAll(context_dir);
+        (void)snapshot::RemoveAll(named_dir);
+      });
       stream.Line({{"build", {{"id", build_id}, {"project_id", project.id}}}});
       // Heartbeat: a silent step still notices a client that went away.
       std::mutex hb_mu;

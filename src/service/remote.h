@@ -8,7 +8,10 @@
 //   PUT  /api/v1/projects/:id/context/:manifest_id   <bundle: zstd stream of the missing files>
 //        -> {"files": n, "bytes": uncompressed, "wire_bytes": what travelled}
 //   POST /api/v1/projects/:id/builds   {"options": <engine options JSON with secrets>,
-//                                       "manifest_id": "<hex>"}
+//                                       "manifest_id": "<hex>",
+//                                       "contexts": {"NAME": "<hex>", ...}}
+//        "contexts" names the manifests of named local contexts (--build-context NAME=DIR),
+//        synced like the main one; options may name only docker-image:// contexts.
 //        -> newline-delimited JSON, streamed while the build runs:
 //             {"build": {...}}              the build record, once, first
 //             {"step": {...}}               a progress update (engine::StepUpdate's JSON)
@@ -22,7 +25,8 @@
 //
 // Outputs that write on the client (local, tar, oci, docker with a dest) are written on the
 // server under the build's output directory and fetched; image outputs stay on the builder
-// (push=true pushes from it).
+// (push=true pushes from it) — the client asks for an OCI archive instead to load an image into
+// its own store.
 #pragma once
 
 #include <string>

@@ -356,5 +356,37 @@ TEST_F(RemoteBuildE2eTest, LoadBringsTheImageIntoTheLocalStore) {
   EXPECT_NE(Berth("image ls").out.find("second"), std::string::npos);
 }
 
+// --build-context NAME=DIR works remotely: the directory syncs like the main context (its own
+// .dockerignore applied), unchanged it sends nothing again; a server path cannot be named.
+TEST_F(RemoteBuildE2eTest, NamedLocalContextsSyncLikeTheMainOne) {
+  std::string lib = dir_ + "/lib";
+  ASSERT_EQ(Sh("mkdir -p " + lib + "/sub"), 0);
+  ASSERT_TRUE(os::WriteFileAtomic(lib + "/sub/util.txt", "util\n").ok());
+  ASSERT_TRUE(os::WriteFileAtomic(lib + "/secret.key", "do not send\n").ok());
+  ASSERT_TRUE(os::WriteFileAtomic(lib + "/.dockerignore", "*.key\n").ok());
+  ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/ctx/Dockerfile",
+                                  "FROM busybox\nCOPY --from=lib / /lib-copy/\n"
+                                  "RUN ls /lib-copy > /listing\n")
+                  .ok());
+  CmdResult first = Remote("--build-context lib=" + lib + " -o type=local,dest=" + dir_ + "/out1 " +
+                           dir_ + "/ctx");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(os::ReadFile(dir_ + "/out1/lib-copy/sub/util.txt").value_or(""), "util\n");
+  EXPECT_FALSE(os::Exists(dir_ + "/out1/lib-copy/secret.key"));
+  EXPECT_EQ(first.err.find("do not send"), std::string::npos);
+  CmdResult again = Remote("--build-context lib=" + lib + " -o type=local,dest=" + dir_ + "/out2 " +
+                           dir_ + "/ctx");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("0 context file(s) sent"), std::string::npos) << again.err;
+  // A client naming a server directory as a context is refused.
+  json hostile = Api("POST", "/api/v1/projects/" + project_ + "/builds",
+                     "{\"options\":{\"build_contexts\":{\"x\":\"/etc\"}},\"manifest_id\":\"\"}");
+  EXPECT_TRUE(hostile.contains("error")) << hostile.dump();
+  json bad_manifest =
+      Api("POST", "/api/v1/projects/" + project_ + "/builds",
+          "{\"options\":{},\"manifest_id\":\"\",\"contexts\":{\"x\":\"../../etc\"}}");
+  EXPECT_TRUE(bad_manifest.contains("error")) << bad_manifest.dump();
+}
+
 }  // namespace
 }  // namespace berth::e2e

@@ -23,6 +23,7 @@
 #include "images/root.h"
 #include "oci/layout.h"
 #include "os/file.h"
+#include "patternmatcher/ignorefile.h"
 #include "registry/http.h"
 
 namespace berth::cmd {
@@ -127,12 +128,6 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
   if (!options.ssh.empty()) {
     return Error::Unimplemented("--ssh is not forwarded to a remote builder yet");
   }
-  for (const auto& [name, value] : options.build_contexts) {
-    if (!value.starts_with("docker-image://")) {
-      return Error::Unimplemented("--build-context " + name +
-                                  "=DIR: only docker-image:// contexts work remotely so far");
-    }
-  }
   const std::string& base = target.host;
   std::string project_path = "/api/v1/projects/" + target.project;
   registry::HttpClient http;
@@ -144,38 +139,41 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
     return r;
   };
 
-  // 1. The manifest, and what the builder lacks.
-  contextsync::Manifest manifest = BERTH_TRY_CONTEXT(
-      contextsync::Scan(ctx, options.context, options.context_excludes, {.cache_dir = CacheDir()}),
-      "scanning the context " + options.context);
-  registry::HttpRequest missing_req = request("POST", project_path + "/context/missing");
-  missing_req.headers.emplace_back("Content-Type", "application/json");
-  missing_req.body = "{\"manifest\":" + contextsync::ManifestToJson(manifest) + "}";
-  missing_req.max_body = size_t{256} << 20;
-  registry::HttpResponse missing_resp =
-      BERTH_TRY_CONTEXT(http.Do(ctx, missing_req), "reaching " + base);
-  if (missing_resp.status != 200) {
-    return ErrorFromResponse(missing_resp, "sending the context manifest", base);
-  }
-  std::string manifest_id;
-  std::vector<digest::Digest> missing;
-  try {
-    json j = json::parse(missing_resp.body);
-    manifest_id = j.at("manifest_id").get<std::string>();
-    for (const json& d : j.at("missing")) {
-      missing.push_back(BERTH_TRY(digest::Digest::Parse(d.get<std::string>())));
-    }
-  } catch (const std::exception& e) {
-    return Error::DataLoss(std::string("the builder's missing list: ") + e.what());
-  }
-
-  // 2. Only those files, as one compressed bundle.
+  // 1. Each context's manifest, and what the builder lacks; 2. only those files, as one
+  // compressed bundle per context.
   RemoteStats local_stats;
-  if (!missing.empty()) {
+  auto sync = [&](const std::string& dir,
+                  const std::vector<std::string>& excludes) -> Result<std::string> {
+    contextsync::Manifest manifest =
+        BERTH_TRY_CONTEXT(contextsync::Scan(ctx, dir, excludes, {.cache_dir = CacheDir()}),
+                          "scanning the context " + dir);
+    registry::HttpRequest missing_req = request("POST", project_path + "/context/missing");
+    missing_req.headers.emplace_back("Content-Type", "application/json");
+    missing_req.body = "{\"manifest\":" + contextsync::ManifestToJson(manifest) + "}";
+    missing_req.max_body = size_t{256} << 20;
+    registry::HttpResponse missing_resp =
+        BERTH_TRY_CONTEXT(http.Do(ctx, missing_req), "reaching " + base);
+    if (missing_resp.status != 200) {
+      return ErrorFromResponse(missing_resp, "sending the context manifest", base);
+    }
+    std::string manifest_id;
+    std::vector<digest::Digest> missing;
+    try {
+      json j = json::parse(missing_resp.body);
+      manifest_id = j.at("manifest_id").get<std::string>();
+      for (const json& d : j.at("missing")) {
+        missing.push_back(BERTH_TRY(digest::Digest::Parse(d.get<std::string>())));
+      }
+    } catch (const std::exception& e) {
+      return Error::DataLoss(std::string("the builder's missing list: ") + e.what());
+    }
+    if (missing.empty()) {
+      return manifest_id;
+    }
     std::unique_ptr<TempFile> bundle = BERTH_TRY(TempFile::Create("/tmp"));
     {
       FdWriter writer(bundle->fd.get());
-      BERTH_TRY_CONTEXT(contextsync::WriteBundle(ctx, options.context, manifest, missing, writer),
+      BERTH_TRY_CONTEXT(contextsync::WriteBundle(ctx, dir, manifest, missing, writer),
                         "packing the context files");
     }
     struct stat st {};
@@ -190,8 +188,25 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
     if (put_resp.status != 200) {
       return ErrorFromResponse(put_resp, "uploading the context", base);
     }
-    local_stats.files_sent = missing.size();
-    local_stats.wire_bytes = static_cast<uint64_t>(st.st_size);
+    local_stats.files_sent += missing.size();
+    local_stats.wire_bytes += static_cast<uint64_t>(st.st_size);
+    return manifest_id;
+  };
+  std::string manifest_id = BERTH_TRY(sync(options.context, options.context_excludes));
+  // Named local contexts (--build-context NAME=DIR) travel the same way, each with its own
+  // .dockerignore.
+  json named = json::object();
+  for (const auto& [name, value] : options.build_contexts) {
+    if (value.starts_with("docker-image://")) {
+      continue;
+    }
+    std::vector<std::string> excludes;
+    std::string ignore = value + "/.dockerignore";
+    if (os::Exists(ignore)) {
+      std::string text = BERTH_TRY(os::ReadFile(ignore));
+      excludes = BERTH_TRY_CONTEXT(patternmatcher::ReadIgnoreFile(text), "reading " + ignore);
+    }
+    named[name] = BERTH_TRY_CONTEXT(sync(value, excludes), "--build-context " + name);
   }
 
   // 3. The build, its progress streamed back.
@@ -204,7 +219,7 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
   registry::HttpRequest start = request("POST", project_path + "/builds");
   start.headers.emplace_back("Content-Type", "application/json");
   start.body = "{\"options\":" + engine::OptionsToJson(options, /*with_secrets=*/true) +
-               ",\"manifest_id\":\"" + manifest_id + "\"}";
+               ",\"manifest_id\":\"" + manifest_id + "\",\"contexts\":" + named.dump() + "}";
   std::optional<json> result;
   std::optional<json> failure;
   LineWriter lines([&](std::string_view line) -> Result<> {
