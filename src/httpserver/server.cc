@@ -155,6 +155,7 @@ class HttplibServer final : public Server {
     r.remote_addr = req.remote_addr;
     for (const auto& [k, v] : req.params) {
       r.query.emplace(k, v);
+      r.query_all.emplace_back(k, v);
     }
     for (const auto& [k, v] : req.headers) {
       r.headers.emplace_back(ToLower(k), v);

@@ -28,9 +28,10 @@ namespace berth::httpserver {
 
 struct Request {
   std::string method;
-  std::string path;                                          // decoded, without the query
-  std::map<std::string, std::string> query;                  // first value of each key
-  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string path;                                            // decoded, without the query
+  std::map<std::string, std::string> query;                    // first value of each key
+  std::vector<std::pair<std::string, std::string>> query_all;  // every key=value, in order
+  std::vector<std::pair<std::string, std::string>> headers;    // names lower-cased
   std::map<std::string, std::string> params;  // from the route pattern (":name", "*name")
   std::string remote_addr;
   // The body, for routes that do not stream it (bounded by Options::max_body).

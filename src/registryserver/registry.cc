@@ -373,9 +373,13 @@ class Registry::Handlers {
       AddHeader(r, "WWW-Authenticate", "Basic realm=\"berthd\"");
       return r;
     }
+    // Clients ask for several scopes at once (a push that mounts from another repository):
+    // repeated scope parameters, or several in one separated by spaces.
     std::string scope_text;
-    if (auto it = req.query.find("scope"); it != req.query.end()) {
-      scope_text = it->second;
+    for (const auto& [key, value] : req.query_all) {
+      if (key == "scope") {
+        scope_text += (scope_text.empty() ? "" : " ") + value;
+      }
     }
     Result<std::vector<Scope>> scopes = ParseScopes(scope_text);
     if (!scopes.ok()) {

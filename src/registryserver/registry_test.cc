@@ -226,6 +226,14 @@ TEST_F(RegistryTest, APullTokenWorksAsAPasswordAndNeverGrowsIntoPush) {
       {}, "", Basic(pull));
   std::string elsewhere = "Bearer " + json::parse(r.body)["token"].get<std::string>();
   EXPECT_EQ(Do("GET", "/v2/" + other_ + "/tags/list", {}, "", elsewhere).status, 401);
+  // Several scopes in one request, repeated or space-separated, each granted.
+  r = Do("GET",
+         "/v2/token?service=berthd&scope=" +
+             registry::QueryEscape("repository:" + project_ + "/a:pull") +
+             "&scope=" + registry::QueryEscape("repository:" + project_ + "/b:pull,push"),
+         {}, "", Basic(token_));
+  std::string both = "Bearer " + json::parse(r.body)["token"].get<std::string>();
+  EXPECT_EQ(Do("POST", "/v2/" + project_ + "/b/blobs/uploads/", {}, "", both).status, 202);
   // A forged one is no credential at all.
   std::string forged = pull.substr(0, pull.rfind('.') + 1) + "AAAA";
   EXPECT_EQ(Do("GET", "/v2/token?service=berthd", {}, "", Basic(forged)).status, 401);
