@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -29,8 +30,10 @@ inline constexpr const char* kRegistryAdmin = "e2e-registry-admin-0123456789";
 
 class Berthd {
  public:
-  // Starts berthd with root `root`, logging to `log`. Check url() for success.
-  Berthd(const std::string& root, const std::string& log) : log_(log) {
+  // Starts berthd with root `root` (and `extra` flags), logging to `log`. Check url() for
+  // success.
+  Berthd(const std::string& root, const std::string& log, std::vector<std::string> extra = {})
+      : log_(log) {
     std::string bin = std::string(BERTH_BIN) + "/berthd";
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -45,10 +48,15 @@ class Berthd {
     env.push_back(nullptr);
     std::string listen = "127.0.0.1:0";
     std::string root_copy = root;
-    char* argv[] = {bin.data(),       const_cast<char*>("--listen"),
-                    listen.data(),    const_cast<char*>("--root"),
-                    root_copy.data(), nullptr};
-    if (posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv, env.data()) != 0) {
+    std::string listen_flag = "--listen";
+    std::string root_flag = "--root";
+    std::vector<char*> argv = {bin.data(), listen_flag.data(), listen.data(), root_flag.data(),
+                               root_copy.data()};
+    for (std::string& e : extra) {
+      argv.push_back(e.data());
+    }
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv.data(), env.data()) != 0) {
       pid_ = -1;
     }
     posix_spawn_file_actions_destroy(&actions);

@@ -319,6 +319,27 @@ TEST_F(RegistryE2eTest, PodmanLogsInPullsAndPushes) {
   Run(podman + " rmi -a -f");
 }
 
+TEST_F(RegistryE2eTest, RegistryUrlSetsTheTokenRealm) {
+  berthd_.reset();
+  berthd_ = std::make_unique<Berthd>(
+      dir_ + "/root", dir_ + "/berthd.log",
+      std::vector<std::string>{"--registry-url", "https://registry.example.com"});
+  ASSERT_FALSE(berthd_->url().empty()) << berthd_->log();
+  registry::HttpResponse r = Http("GET", "/v2/", "");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.headers.Get("WWW-Authenticate"),
+            R"(Bearer realm="https://registry.example.com/v2/token",service="berthd")");
+  // And from the config file.
+  ASSERT_TRUE(
+      os::WriteFileAtomic(dir_ + "/berthd.toml", "registry_url = \"http://r.test:1\"\n").ok());
+  berthd_.reset();
+  berthd_ = std::make_unique<Berthd>(dir_ + "/root", dir_ + "/berthd.log",
+                                     std::vector<std::string>{"--config", dir_ + "/berthd.toml"});
+  ASSERT_FALSE(berthd_->url().empty()) << berthd_->log();
+  EXPECT_EQ(Http("GET", "/v2/", "").headers.Get("WWW-Authenticate"),
+            R"(Bearer realm="http://r.test:1/v2/token",service="berthd")");
+}
+
 // A request body that sends `data`, then stalls until released, then fails: a client caught
 // in the middle of a push.
 class StallingReader final : public Reader {

@@ -3,10 +3,10 @@
 // of a daemon.
 //
 //   berthd --listen 127.0.0.1:8088 --root DIR [--database URL] [--tls-cert F --tls-key F]
-//          [--config FILE]
+//          [--registry-url URL] [--config FILE]
 // Every flag can also be set in the TOML config file (listen, root, database, tls_cert,
-// tls_key, threads, builds, runtime); flags win. First start: BERTHD_ADMIN_TOKEN sets the first
-// admin token, otherwise one is printed once.
+// tls_key, registry_url, threads, builds, runtime); flags win. First start: BERTHD_ADMIN_TOKEN sets
+// the first admin token, otherwise one is printed once.
 #include <signal.h>
 
 #include <cstdio>
@@ -43,6 +43,8 @@ struct Config {
   std::string database;  // default: sqlite under root
   std::string tls_cert;
   std::string tls_key;
+  // How registry clients reach berthd (the token realm); empty: the address each client used.
+  std::string registry_url;
   int threads = 32;
   int builds = 2;       // builds running at once; more wait queued
   std::string runtime;  // the OCI runtime for RUN (runc, crun, a path); "" = runc
@@ -82,6 +84,8 @@ Result<> LoadConfig(const std::string& path, Config& config, const CLI::App& app
       BERTH_TRY(set_string("--tls-cert", config.tls_cert));
     } else if (k == "tls_key") {
       BERTH_TRY(set_string("--tls-key", config.tls_key));
+    } else if (k == "registry_url") {
+      BERTH_TRY(set_string("--registry-url", config.registry_url));
     } else if (k == "runtime") {
       BERTH_TRY(set_string("--runtime", config.runtime));
     } else if (k == "builds") {
@@ -172,8 +176,10 @@ Result<> Serve(const Config& config) {
   std::unique_ptr<content::LocalStore> blobs = BERTH_TRY_CONTEXT(
       content::LocalStore::Open(config.root + "/builder/content"), "opening the content store");
   std::unique_ptr<registryserver::Registry> registry =
-      BERTH_TRY_CONTEXT(registryserver::Registry::Create(
-                            *store, *blobs, {.root = config.root, .tls = !config.tls_cert.empty()}),
+      BERTH_TRY_CONTEXT(registryserver::Registry::Create(*store, *blobs,
+                                                         {.root = config.root,
+                                                          .external_url = config.registry_url,
+                                                          .tls = !config.tls_cert.empty()}),
                         "starting the registry");
   registry->Register(*server);
   BERTH_TRY_CONTEXT(server->Start(), "listening on " + config.listen);
@@ -202,6 +208,9 @@ int Run(int argc, char** argv) {
                  "postgres://user:pass@host:port/db");
   app.add_option("--tls-cert", config.tls_cert, "TLS certificate (PEM); with --tls-key");
   app.add_option("--tls-key", config.tls_key, "TLS private key (PEM)");
+  app.add_option("--registry-url", config.registry_url,
+                 "How registry clients reach berthd, e.g. https://berth.example.com (the token "
+                 "realm; default: the address each client used)");
   app.add_option("--threads", config.threads, "HTTP worker threads")->check(CLI::Range(1, 1024));
   app.add_option("--builds", config.builds, "Builds running at once (more wait, queued)")
       ->check(CLI::Range(1, 256));
