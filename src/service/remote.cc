@@ -23,6 +23,7 @@
 #include "os/file.h"
 #include "service/api.h"
 #include "service/cache_api.h"
+#include "service/context_trees.h"
 #include "snapshot/fs_util.h"
 
 namespace berth::service {
@@ -261,8 +262,11 @@ class Remote {
     std::string context_dir = ProjectDir(project.id) + "/contexts/" + build.id;
     std::string output_dir = ProjectDir(project.id) + "/outputs/" + build.id;
     BERTH_TRY(os::MakeDirs(ProjectDir(project.id) + "/contexts", 0700));
-    BERTH_TRY(files->Materialize(ctx, manifest, context_dir));
-    options.context = context_dir;
+    // The context's tree, shared with other builds of the same manifest (an unchanged context
+    // is not materialized again).
+    std::shared_ptr<const std::string> tree =
+        BERTH_TRY(trees_.Acquire(ctx, ProjectDir(project.id), manifest_id, manifest, *files));
+    options.context = *tree;
     // Named local contexts, synced like the main one (checked before anything is written):
     // materialized beside it.
     std::string named_dir = context_dir + ".named";
@@ -299,12 +303,12 @@ class Remote {
     Response response;
     response.content_type = "application/x-ndjson";
     std::string build_id = build.id;
-    response.stream = [this, project, build_id, options = std::move(options), context_dir,
-                       named_dir, outputs](Writer& w) mutable {
+    response.stream = [this, project, build_id, options = std::move(options), tree, named_dir,
+                       outputs](Writer& w) mutable {
       Context build_ctx = Context::Background().WithCancel();
       Stream stream(w, build_ctx);
       ScopeExit remove_context([&] {
-        (void)snapshot::RemoveAll(context_dir);
+        tree.reset();
         (void)snapshot::RemoveAll(named_dir);
       });
       stream.Line({{"build", {{"id", build_id}, {"project_id", project.id}}}});
@@ -404,6 +408,7 @@ class Remote {
   RemoteOptions options_;
   std::mutex mu_;
   std::map<std::string, Sent> sent_;  // by project/manifest id, until the build takes it
+  ContextTrees trees_;
 };
 
 }  // namespace
