@@ -3,21 +3,25 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <memory>
 #include <set>
 
 #include "base/log.h"
+#include "base/strings.h"
 #include "base/unique_fd.h"
 #include "cache/sqlite_index.h"
 #include "engine/config.h"
 #include "engine/runner.h"
 #include "os/file.h"
 #include "snapshot/fs_util.h"
+#include "snapshot/mount.h"
 #include "snapshot/overlay_snapshotter.h"
 
 namespace berth::engine {
@@ -187,7 +191,73 @@ Result<CacheCleanup> Finish(const Context& ctx, const Stores& s, const std::stri
   return out;
 }
 
+// The mount points under `root` (mountinfo's fifth field, with its \ooo escapes undone),
+// deepest first.
+Result<std::vector<std::string>> MountsUnder(const std::string& root) {
+  std::string text = BERTH_TRY(os::ReadFile("/proc/self/mountinfo"));
+  std::vector<std::string> points;
+  for (const std::string& line : StrSplit(text, '\n')) {
+    std::vector<std::string> fields = StrSplit(line, ' ');
+    if (fields.size() < 5) {
+      continue;
+    }
+    const std::string& escaped = fields[4];
+    std::string point;
+    for (size_t i = 0; i < escaped.size(); ++i) {
+      if (escaped[i] == '\\' && i + 3 < escaped.size() &&
+          escaped.find_first_not_of("01234567", i + 1) >= i + 4) {
+        point += static_cast<char>(std::stoi(escaped.substr(i + 1, 3), nullptr, 8));
+        i += 3;
+      } else {
+        point += escaped[i];
+      }
+    }
+    if (point.starts_with(root + "/")) {
+      points.push_back(std::move(point));
+    }
+  }
+  std::sort(points.begin(), points.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  return points;
+}
+
 }  // namespace
+
+Result<Recovery> RecoverRoot(const Context& ctx, const std::string& root) {
+  Recovery out;
+  UniqueFd lock = BERTH_TRY(TryLockForGc(root));
+  if (lock.get() < 0) {
+    out.skipped = true;
+    return out;
+  }
+  // Mount points are listed by their real paths.
+  char* real = ::realpath(root.c_str(), nullptr);
+  std::string real_root = real != nullptr ? real : root;
+  std::free(real);  // NOLINT(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory)
+  for (const std::string& point : BERTH_TRY(MountsUnder(real_root))) {
+    if (snapshot::Unmount(point, MNT_DETACH).ok()) {
+      ++out.unmounted;
+    }
+  }
+  std::unique_ptr<snapshot::OverlaySnapshotter> snapshotter =
+      BERTH_TRY(snapshot::OverlaySnapshotter::Open(root + "/snapshots"));
+  std::vector<std::string> stale;
+  BERTH_TRY(snapshotter->Walk(ctx, [&](const snapshot::Info& info) -> Result<> {
+    if (info.kind != snapshot::Kind::kCommitted) {
+      stale.push_back(info.name);
+    }
+    return {};
+  }));
+  for (const std::string& name : stale) {
+    Result<> removed = snapshotter->Remove(ctx, name);
+    if (removed.ok()) {
+      ++out.snapshots;
+    } else if (removed.error().code() != ErrorCode::kNotFound) {
+      return std::move(removed).error().AddContext("removing snapshot " + name);
+    }
+  }
+  return out;
+}
 
 Result<std::vector<cache::Record>> ListCache(const Context& ctx, const std::string& root,
                                              const std::string& project) {

@@ -226,5 +226,29 @@ TEST_F(CacheAdminTest, TheDefaultProjectKeepsBaseImagesAndHidesLayerRecords) {
   EXPECT_TRUE(os::Exists(CacheMountsDir(root_, "p") + "/0123456789abcdef0123456789abcdef"));
 }
 
+TEST_F(CacheAdminTest, RecoveryRemovesWhatDeadBuildsLeftUnlessABuildRuns) {
+  Snapshot("chain-base", "");
+  ASSERT_TRUE(snapshotter_->Prepare(ctx_, "active-dead", "chain-base").ok());
+  ASSERT_TRUE(snapshotter_->View(ctx_, "view-dead", "chain-base").ok());
+
+  // A build holds the GC lock: it may own those, so nothing is touched.
+  ASSERT_TRUE(os::MakeDirs(root_ + "/locks", 0700).ok());
+  Result<UniqueFd> held = os::Open(GcLockPath(root_ + "/locks"), O_RDWR | O_CREAT | O_CLOEXEC);
+  ASSERT_TRUE(held.ok());
+  ASSERT_EQ(flock(held->get(), LOCK_SH), 0);
+  Result<Recovery> skipped = RecoverRoot(ctx_, root_);
+  ASSERT_TRUE(skipped.ok()) << skipped.error().ToString();
+  EXPECT_TRUE(skipped->skipped);
+  EXPECT_EQ(Snapshots(), (std::set<std::string>{"chain-base", "active-dead", "view-dead"}));
+
+  held = UniqueFd();
+  Result<Recovery> recovered = RecoverRoot(ctx_, root_);
+  ASSERT_TRUE(recovered.ok()) << recovered.error().ToString();
+  EXPECT_FALSE(recovered->skipped);
+  EXPECT_EQ(recovered->snapshots, 2);
+  EXPECT_EQ(recovered->unmounted, 0);
+  EXPECT_EQ(Snapshots(), std::set<std::string>{"chain-base"});
+}
+
 }  // namespace
 }  // namespace berth::engine

@@ -396,7 +396,17 @@ TEST_F(RemoteCacheE2eTest, KillNineMidBuildLeavesAConsistentCache) {
   // The orphaned step may finish now (nothing records it any more).
   EXPECT_EQ(open_gate(), 0);
 
+  // The dead build's rootfs is still mounted until berthd starts again and cleans up.
+  std::string mounts = "grep -q " + Quote(server_root_ + "/builder/") + " /proc/self/mountinfo";
+  EXPECT_EQ(Sh(mounts), 0);
   StartBerthd();
+  EXPECT_NE(Sh(mounts), 0) << os::ReadFile("/proc/self/mountinfo").value_or("");
+  EXPECT_NE(Sh("grep -l '\"kind\":\"active\"' " + server_root_ +
+               "/builder/snapshots/meta/*.json >/dev/null 2>&1"),
+            0)
+      << "an unfinished snapshot of the dead build is left";
+  EXPECT_NE(os::ReadFile(dir_ + "/berthd.log").value_or("").find("cleaned up after the last run"),
+            std::string::npos);
   json builds;
   ASSERT_EQ(Call("GET", "/api/v1/projects/" + project_ + "/builds", kAdmin, &builds), 200);
   ASSERT_EQ(builds["items"].size(), 1u) << builds.dump();

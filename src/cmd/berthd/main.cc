@@ -19,6 +19,7 @@
 #include "base/context.h"
 #include "base/error.h"
 #include "content/local_store.h"
+#include "engine/cache_admin.h"
 #include "httpserver/server.h"
 #include "metastore/store.h"
 #include "os/file.h"
@@ -141,6 +142,18 @@ Result<> Serve(const Config& config) {
   if (failed > 0) {
     std::fprintf(stderr, "berthd: marked %lld unfinished build(s) of the last run as failed\n",
                  static_cast<long long>(failed));
+  }
+  // What those builds left on the builder: mounts and work-in-progress snapshots.
+  Result<engine::Recovery> recovered = engine::RecoverRoot(ctx, config.root + "/builder");
+  if (!recovered.ok()) {
+    std::fprintf(stderr, "berthd: cleaning up after the last run: %s\n",
+                 recovered.error().ToString().c_str());
+  } else if (recovered->unmounted > 0 || recovered->snapshots > 0) {
+    std::fprintf(stderr,
+                 "berthd: cleaned up after the last run: %lld mount(s), %lld unfinished "
+                 "snapshot(s)\n",
+                 static_cast<long long>(recovered->unmounted),
+                 static_cast<long long>(recovered->snapshots));
   }
   const char* env_token = std::getenv("BERTHD_ADMIN_TOKEN");
   std::string admin = BERTH_TRY_CONTEXT(
