@@ -10,11 +10,16 @@
 namespace berth::cmd {
 namespace {
 
+// SIGUSR2 only wakes the watcher when it is to stop (so that a build's end does not wait for
+// its next tick).
+constexpr int kWakeSignal = SIGUSR2;
+
 sigset_t InterruptSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, kWakeSignal);
   return set;
 }
 
@@ -28,8 +33,8 @@ InterruptWatcher::InterruptWatcher(Context ctx) : ctx_(std::move(ctx)) {
     const timespec tick{0, 100 * 1000 * 1000};
     while (!stop_.load()) {
       int sig = sigtimedwait(&wait_set, nullptr, &tick);
-      if (sig < 0) {
-        continue;  // EAGAIN (the tick) or EINTR
+      if (sig < 0 || sig == kWakeSignal) {
+        continue;  // EAGAIN (the tick), EINTR, or the destructor's wake-up
       }
       if (signal_.exchange(sig) != 0) {
         static const char kMsg[] = "\nerror: interrupted again: exiting\n";
@@ -46,6 +51,7 @@ InterruptWatcher::InterruptWatcher(Context ctx) : ctx_(std::move(ctx)) {
 InterruptWatcher::~InterruptWatcher() {
   stop_.store(true);
   if (thread_.joinable()) {
+    pthread_kill(thread_.native_handle(), kWakeSignal);
     thread_.join();
   }
   sigset_t set = InterruptSignals();
