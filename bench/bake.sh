@@ -13,6 +13,8 @@
 set -euo pipefail
 self=$(realpath "$0")
 cd "$(dirname "$self")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 runs=${1:-3}
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -25,11 +27,7 @@ berth=$PWD/build/release/bin/berth
 
 work=$(mktemp -d /var/tmp/berth-bench-bake-XXXXXX)
 cleanup() {
-  local m
-  for m in $(awk -v w="$work" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
-    umount -l "$m" 2>/dev/null || true
-  done
-  rm -rf "$work"
+  bench_remove_work "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -63,7 +61,6 @@ fresh_root() {
   rm -rf "$work/root"
   BERTH_ROOT=$work/root "$berth" image import "$work/rootfs" busybox:latest >/dev/null 2>&1
 }
-now() { date +%s.%N; }
 bake() { (cd "$ctx" && BERTH_ROOT=$work/root "$berth" bake --progress plain >/dev/null 2>&1); }
 sequential() {
   local v
@@ -72,22 +69,21 @@ sequential() {
       -t "bench/app:$v" "$ctx" >/dev/null 2>&1
   done
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A times
 version=0
 for side in bake sequential; do
   for ((i = 0; i < runs; i++)); do
     fresh_root
-    t0=$(now)
+    t0=$(bench_now)
     $side
-    t1=$(now)
+    t1=$(bench_now)
     $side
-    t2=$(now)
+    t2=$(bench_now)
     version=$((version + 1))
     echo "version $version" >"$ctx/src/main.txt"
     $side
-    t3=$(now)
+    t3=$(bench_now)
     times[$side-cold]+="$(echo "$t1 - $t0" | bc) "
     times[$side-warm]+="$(echo "$t2 - $t1" | bc) "
     times[$side-change]+="$(echo "$t3 - $t2" | bc) "
@@ -96,8 +92,8 @@ done
 
 printf '%-8s %10s %12s %8s\n' case bake sequential ratio
 for c in cold warm change; do
-  b=$(echo "${times[bake-$c]}" | tr ' ' '\n' | grep . | median)
-  s=$(echo "${times[sequential-$c]}" | tr ' ' '\n' | grep . | median)
+  b=$(echo "${times[bake-$c]}" | tr ' ' '\n' | grep . | bench_median)
+  s=$(echo "${times[sequential-$c]}" | tr ' ' '\n' | grep . | bench_median)
   printf '%-8s %9.2fs %11.2fs %7.2fx\n' "$c" "$b" "$s" "$(echo "$b / $s" | bc -l)"
 done
 echo "goal: bake <= 0.50x sequential (4 targets sharing a base stage; $runs runs, medians)"

@@ -28,6 +28,8 @@
 set -euo pipefail
 self=$(realpath "$0")
 cd "$(dirname "$self")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 runs=${1:-3}
 bench_dir=${BENCH_DIR:-/var/tmp/berth-bench}
 
@@ -64,11 +66,7 @@ rootfs=$bench_dir/debian-rootfs
 work=$(mktemp -d /var/tmp/berth-bench-build-XXXXXX)
 cleanup() {
   # Mounts under the work dir are ours (this namespace's); take them down before removing it.
-  local m
-  for m in $(awk -v w="$work" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
-    umount -l "$m" 2>/dev/null || true
-  done
-  rm -rf "$work"
+  bench_remove_work "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
