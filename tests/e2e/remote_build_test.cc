@@ -388,5 +388,64 @@ TEST_F(RemoteBuildE2eTest, NamedLocalContextsSyncLikeTheMainOne) {
   EXPECT_TRUE(bad_manifest.contains("error")) << bad_manifest.dump();
 }
 
+// A client that goes away in the middle of an upload leaves nothing half-written: the server
+// drops the partial body, the project's file store holds no partial file, and the next build
+// of that context uploads and builds normally.
+TEST_F(RemoteBuildE2eTest, AClientGoneMidUploadLeavesNothingHalfWritten) {
+  // A context with one 8 MiB file; the manifest names it, the upload sends half a body.
+  std::string big = dir_ + "/big-ctx";
+  ASSERT_EQ(Sh("mkdir -p " + big + " && head -c 8388608 /dev/urandom > " + big +
+               "/blob.bin && printf 'FROM busybox\\nCOPY blob.bin /\\n' > " + big + "/Dockerfile"),
+            0);
+  ASSERT_EQ(Sh("sha256sum " + big + "/blob.bin | cut -d' ' -f1 > " + dir_ + "/sum"), 0);
+  std::string sum = os::ReadFile(dir_ + "/sum").value_or("");
+  sum = sum.substr(0, sum.find('\n'));
+  std::string manifest =
+      "{\"manifest\":{\"version\":1,\"entries\":[{\"path\":\"blob.bin\","
+      "\"type\":\"file\",\"mode\":420,\"size\":8388608,\"digest\":\"sha256:" +
+      sum + "\"}]}}";
+  json missing = Api("POST", "/api/v1/projects/" + project_ + "/context/missing", manifest);
+  ASSERT_EQ(missing["missing"].size(), 1U) << missing.dump();
+  std::string id = missing.value("manifest_id", "");
+  // curl declares the whole length, sends half and waits: the test kills it there.
+  ASSERT_EQ(Sh("head -c 4194304 " + big + "/blob.bin > " + dir_ + "/half"), 0);
+  pid_t client = fork();
+  ASSERT_GE(client, 0);
+  if (client == 0) {
+    std::string url = Url("/api/v1/projects/" + project_ + "/context/" + id);
+    std::string auth = std::string("Authorization: Bearer ") + kAdmin;
+    std::string body = "@" + dir_ + "/half";
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execlp("curl", "curl", "-s", "-X", "PUT", "-H", auth.c_str(), "-H", "Content-Length: 8388700",
+           "--data-binary", body.c_str(), url.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string uploads = server_root_ + "/projects/" + project_ + "/uploads";
+  bool partial = false;
+  for (int i = 0; i < 200 && !partial; ++i) {
+    partial = Sh("test -n \"$(find " + uploads + " -type f -size +1k 2>/dev/null)\"") == 0;
+    usleep(25 * 1000);
+  }
+  EXPECT_TRUE(partial) << "the partial upload never reached the server";
+  kill(client, SIGKILL);
+  waitpid(client, nullptr, 0);
+  bool cleaned = false;
+  for (int i = 0; i < 200 && !cleaned; ++i) {
+    cleaned = Sh("test -z \"$(find " + uploads + " -type f 2>/dev/null)\"") == 0;
+    usleep(50 * 1000);
+  }
+  EXPECT_TRUE(cleaned) << "the partial upload was left in " << uploads;
+  std::string files = server_root_ + "/projects/" + project_ + "/files";
+  EXPECT_EQ(Sh("test -z \"$(find " + files + "/tmp -type f 2>/dev/null)\""), 0);
+  EXPECT_NE(Sh("test -e " + files + "/blobs/" + sum), 0) << "a blob from half a body";
+  // The real client then sends it whole and builds.
+  CmdResult after = Remote("-o type=local,dest=" + dir_ + "/after " + big);
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(Sh("cmp -s " + big + "/blob.bin " + dir_ + "/after/blob.bin"), 0);
+  EXPECT_EQ(Sh("test -e " + files + "/blobs/" + sum), 0) << "where the whole blob lives";
+}
+
 }  // namespace
 }  // namespace berth::e2e
