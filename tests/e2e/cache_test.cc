@@ -61,7 +61,17 @@ std::string StatusOf(const std::vector<std::pair<std::string, std::string>>& ste
 class CacheE2eTest : public BuildE2eTest {};
 
 TEST_F(CacheE2eTest, LocalLsShowsStepsAndResetDropsEntriesSnapshotsAndMounts) {
+  auto blob_count = [&] {
+    Sh("ls " + root_ + "/content/blobs/sha256 | wc -l >" + dir_ + "/count");
+    return std::atoi(os::ReadFile(dir_ + "/count").value_or("0").c_str());
+  };
+  int base_blobs = blob_count();
+  ASSERT_GT(base_blobs, 0);
   ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/ctx/Dockerfile", kMountDockerfile).ok());
+  // An image nobody names: its exported layers are blobs only the cache knew.
+  CmdResult unnamed = Berth("build -q " + dir_ + "/ctx");
+  ASSERT_EQ(unnamed.exit_code, 0) << unnamed.err;
+  ASSERT_GT(blob_count(), base_blobs);
   CmdResult built =
       Berth("build --progress plain -o type=local,dest=" + dir_ + "/out1 " + dir_ + "/ctx");
   ASSERT_EQ(built.exit_code, 0) << built.err;
@@ -96,6 +106,8 @@ TEST_F(CacheE2eTest, LocalLsShowsStepsAndResetDropsEntriesSnapshotsAndMounts) {
   ASSERT_EQ(reset.exit_code, 0) << reset.err;
   EXPECT_NE(reset.out.find(std::to_string(entries.size()) + " entries"), std::string::npos)
       << reset.out;
+  EXPECT_NE(reset.out.find("unused blobs removed"), std::string::npos) << reset.out;
+  EXPECT_EQ(blob_count(), base_blobs) << "the base image's blobs stay, the build's go";
   EXPECT_TRUE(Entries(Berth("cache ls --output json")).empty());
   // The steps' snapshots are gone; the base image's chain stays for the next build.
   EXPECT_NE(Sh("grep -l '\"committed\"' " + root_ +

@@ -738,21 +738,30 @@ Result<> CacheReset(const RemoteFlags& flags, const CacheArgs& args, int& exit_c
   CacheTarget target = BERTH_TRY(ResolveCacheTarget(flags, args, exit_code));
   Context ctx = Context::Background();
   client::CacheReset reset;
+  int64_t blobs = -1;  // local only
+  int64_t blob_bytes = 0;
   if (target.remote) {
     std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
     reset = BERTH_TRY(c->ResetCache(ctx, target.project.id));
   } else {
     engine::CacheCleanup done = BERTH_TRY(engine::ResetCache(ctx, target.root, ""));
+    // Then the blobs no image needs any more (exported layers of the dropped steps); a running
+    // build's are held by its lease. (Not on berthd: its builder's content store also holds the
+    // registry's blobs.)
+    std::unique_ptr<images::Root> root = BERTH_TRY(images::Root::Open(target.root));
+    content::GcStats gc =
+        BERTH_TRY_CONTEXT(root->images().GarbageCollect(ctx), "collecting unused blobs");
+    blobs = static_cast<int64_t>(gc.blobs_removed);
+    blob_bytes = static_cast<int64_t>(gc.bytes_removed);
     reset = {.entries = done.entries,
              .bytes = done.bytes,
              .snapshots = done.snapshots,
              .cache_mounts = done.cache_mounts,
              .deferred = done.deferred};
-    reset.json = json{{"entries", reset.entries},
-                      {"bytes", reset.bytes},
-                      {"snapshots", reset.snapshots},
-                      {"cache_mounts", reset.cache_mounts},
-                      {"deferred", reset.deferred}}
+    reset.json = json{{"entries", reset.entries},     {"bytes", reset.bytes},
+                      {"snapshots", reset.snapshots}, {"cache_mounts", reset.cache_mounts},
+                      {"deferred", reset.deferred},   {"blobs", blobs},
+                      {"blob_bytes", blob_bytes}}
                      .dump();
   }
   if (flags.output == "json") {
@@ -764,6 +773,10 @@ Result<> CacheReset(const RemoteFlags& flags, const CacheArgs& args, int& exit_c
               static_cast<long long>(reset.entries),
               reset.bytes > 0 ? HumanBytes(reset.bytes).c_str() : "0B",
               static_cast<long long>(reset.snapshots));
+  if (blobs >= 0) {
+    std::printf("%lld unused blobs removed (%s)\n", static_cast<long long>(blobs),
+                blob_bytes > 0 ? HumanBytes(blob_bytes).c_str() : "0B");
+  }
   if (reset.deferred) {
     std::printf(
         "a build is running: its snapshots and the cache mounts are removed by the next reset "
