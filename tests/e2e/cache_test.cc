@@ -365,6 +365,69 @@ TEST_F(RemoteCacheE2eTest, EvictsLeastRecentlyUsedEntriesAtTheProjectsCap) {
   EXPECT_TRUE(Find(web, "b.bin").is_object()) << web.dump(2);
 }
 
+// A reset while a build of the project runs: the entries go at once, but the snapshots the
+// build stands on stay until it ends (the build succeeds on them), and go after it. The step
+// that runs during the reset waits for a file in its cache mount (no timing).
+TEST_F(RemoteCacheE2eTest, ResetDuringABuildKeepsWhatTheBuildUses) {
+  ASSERT_EQ(Sh("mkdir -p " + dir_ + "/warm"), 0);
+  ASSERT_TRUE(
+      os::WriteFileAtomic(dir_ + "/warm/Dockerfile", "FROM busybox\nRUN echo one > /one\n").ok());
+  ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/ctx/Dockerfile",
+                                  "FROM busybox\n"
+                                  "RUN echo one > /one\n"
+                                  "RUN --mount=type=cache,target=/gate,id=gate echo waiting && "
+                                  "while [ ! -f /gate/go ]; do sleep 0.1; done && cat /one\n")
+                  .ok());
+  CmdResult warm = Build(project_, dir_ + "/warm");
+  ASSERT_EQ(warm.exit_code, 0) << warm.err;
+
+  std::string cmd = "exec env BERTH_ROOT=" + Quote(root_) + " " + std::string(BERTH_BIN) +
+                    "/berth build --progress plain " + Host() + " --token " + kAdmin +
+                    " --project " + project_ + " " + dir_ + "/ctx >/dev/null 2>" + dir_ + "/g.err";
+  pid_t client = fork();
+  ASSERT_GE(client, 0);
+  if (client == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  bool waiting = false;
+  for (int i = 0; i < 1200 && !waiting; ++i) {
+    waiting = os::ReadFile(dir_ + "/g.err").value_or("").find(" waiting") != std::string::npos;
+    usleep(50 * 1000);
+  }
+  ASSERT_TRUE(waiting) << os::ReadFile(dir_ + "/g.err").value_or("");
+  EXPECT_EQ(StatusOf(Steps(os::ReadFile(dir_ + "/g.err").value_or("")), "echo one"), "CACHED");
+
+  CmdResult reset = Cache("reset", project_);
+  EXPECT_EQ(reset.exit_code, 0) << reset.err;
+  EXPECT_NE(reset.out.find("a build is running"), std::string::npos) << reset.out;
+  EXPECT_TRUE(Entries(Cache("ls --output json", project_)).empty());
+  std::string one = "find " + server_root_ + "/builder/snapshots/snapshots -name one | grep -q .";
+  EXPECT_EQ(Sh(one), 0) << "the running build's parent snapshot was removed";
+  // Nor is the cache mount it is using removed under it.
+  std::string mounts =
+      "find " + server_root_ + "/builder/cache-mounts -mindepth 2 -maxdepth 2 -type d";
+  if (Sh(mounts + " | grep -q .") != 0) {
+    kill(client, SIGINT);  // the step could never end: cancel the build
+    waitpid(client, nullptr, 0);
+    FAIL() << "the running build's cache mount was removed";
+  }
+
+  EXPECT_EQ(Sh(mounts + " | while read d; do touch \"$d/go\"; done"), 0);
+  int status = 0;
+  waitpid(client, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << os::ReadFile(dir_ + "/g.err").value_or("");
+  // The build's own step is cached; the step the reset dropped is not, and is made again.
+  json after = Entries(Cache("ls --output json", project_));
+  EXPECT_TRUE(Find(after, "echo waiting").is_object()) << after.dump(2);
+  EXPECT_TRUE(Find(after, "echo one").is_null()) << after.dump(2);
+  CmdResult next = Build(project_, dir_ + "/ctx");
+  ASSERT_EQ(next.exit_code, 0) << next.err;
+  EXPECT_EQ(StatusOf(Steps(next.err), "echo one"), "DONE ") << next.err;
+  EXPECT_EQ(StatusOf(Steps(next.err), "echo waiting"), "CACHED") << next.err;
+}
+
 // kill -9 of berthd while a build runs, then a restart: the build shows as failed, every live
 // cache entry's snapshot and every recorded layer blob exist, and the next build succeeds and
 // reuses the cache. The step that is running when berthd dies waits for a file in its cache
