@@ -1,6 +1,7 @@
 #include "service/remote.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -24,6 +25,7 @@
 #include "service/api.h"
 #include "service/cache_api.h"
 #include "service/context_trees.h"
+#include "service/ssh_bridge.h"
 #include "snapshot/fs_util.h"
 
 namespace berth::service {
@@ -201,6 +203,24 @@ class Remote {
     }
     std::string manifest_id = body.value("manifest_id", "");
     engine::BuildOptions options = BERTH_TRY(engine::OptionsFromJson(body["options"].dump()));
+    // "ssh": ["default", ...]: agents the client forwards (options carry no client path).
+    std::vector<std::string> ssh_ids;
+    if (body.contains("ssh")) {
+      if (!body["ssh"].is_array()) {
+        return Error::InvalidArgument("request body: field \"ssh\": want an array of ids");
+      }
+      for (const json& id : body["ssh"]) {
+        if (!id.is_string()) {
+          return Error::InvalidArgument("request body: field \"ssh\": want an array of ids");
+        }
+        ssh_ids.push_back(id.get<std::string>());
+      }
+    }
+    std::shared_ptr<SshBridge> bridge;
+    if (!ssh_ids.empty()) {
+      bridge = BERTH_TRY_CONTEXT(SshBridge::Create(ssh_ids), "request body");
+      options.ssh = bridge->sockets();
+    }
     // "contexts": {"NAME": "<manifest id>"}: the named local contexts the client synced.
     std::map<std::string, std::string> named;
     if (body.contains("contexts")) {
@@ -303,13 +323,22 @@ class Remote {
     Response response;
     response.content_type = "application/x-ndjson";
     std::string build_id = build.id;
+    if (bridge != nullptr) {
+      std::lock_guard lock(mu_);
+      bridges_[build_id] = bridge;
+    }
     response.stream = [this, project, build_id, options = std::move(options), tree, named_dir,
-                       outputs](Writer& w) mutable {
+                       outputs, bridge](Writer& w) mutable {
       Context build_ctx = Context::Background().WithCancel();
       Stream stream(w, build_ctx);
       ScopeExit remove_context([&] {
         tree.reset();
         (void)snapshot::RemoveAll(named_dir);
+        if (bridge != nullptr) {
+          bridge->Close();
+          std::lock_guard lock(mu_);
+          bridges_.erase(build_id);
+        }
       });
       stream.Line({{"build", {{"id", build_id}, {"project_id", project.id}}}});
       // Heartbeat: a silent step still notices a client that went away.
@@ -352,6 +381,79 @@ class Remote {
                      {"outputs", outputs}}}});
     };
     return response;
+  }
+
+  // The ssh bridge of a running build the caller may reach.
+  Result<std::shared_ptr<SshBridge>> BridgeOf(const Context& ctx, const Principal& who,
+                                              const std::string& id) {
+    Result<metastore::Build> build = store_.GetBuild(ctx, id);
+    if (!build.ok() || !AuthorizeProject(ctx, store_, who, build->project_id).ok()) {
+      return Error::NotFound("build " + id + " not found");
+    }
+    std::lock_guard lock(mu_);
+    auto it = bridges_.find(id);
+    if (it == bridges_.end()) {
+      return Error::NotFound("build " + id + " forwards no ssh agent (or has ended)");
+    }
+    return it->second;
+  }
+
+  // GET /api/v1/builds/:id/ssh-accept: the next agent connection a RUN made
+  // ({"conn": N, "id": "default"}), or 204 after a while without one.
+  Result<Response> SshAccept(const Context& ctx, const Principal& who, const Request& r) {
+    std::shared_ptr<SshBridge> bridge = BERTH_TRY(BridgeOf(ctx, who, r.params.at("id")));
+    Result<std::optional<SshBridge::Pending>> next = bridge->Accept(std::chrono::seconds(20));
+    if (!next.ok()) {
+      return Error::NotFound("build " + r.params.at("id") + " has ended");
+    }
+    if (!next->has_value()) {
+      Response none;
+      none.status = 204;
+      return none;
+    }
+    return Response::Json(200, json{{"conn", (*next)->conn}, {"id", (*next)->id}}.dump());
+  }
+
+  Result<std::shared_ptr<UniqueFd>> SshConnection(const Context& ctx, const Principal& who,
+                                                  const Request& r) {
+    std::shared_ptr<SshBridge> bridge = BERTH_TRY(BridgeOf(ctx, who, r.params.at("id")));
+    const std::string& n = r.params.at("conn");
+    if (n.empty() || n.size() > 9 || n.find_first_not_of("0123456789") != std::string::npos) {
+      return Error::InvalidArgument("ssh connection " + n);
+    }
+    return bridge->Connection(std::stoi(n));
+  }
+
+  // GET /api/v1/builds/:id/ssh/:conn: what the RUN sends its agent, streamed until it closes.
+  Result<Response> SshDown(const Context& ctx, const Principal& who, const Request& r) {
+    std::shared_ptr<UniqueFd> fd = BERTH_TRY(SshConnection(ctx, who, r));
+    Response response;
+    response.content_type = "application/octet-stream";
+    response.stream = [fd](Writer& w) {
+      char buf[16384];
+      for (;;) {
+        ssize_t got = ::read(fd->get(), buf, sizeof(buf));
+        if (got < 0 && errno == EINTR) {
+          continue;
+        }
+        if (got <= 0 || !w.Write(std::string_view(buf, static_cast<size_t>(got))).ok()) {
+          break;
+        }
+      }
+    };
+    return response;
+  }
+
+  // PUT /api/v1/builds/:id/ssh/:conn: the agent's answers, streamed to the RUN.
+  Result<Response> SshUp(const Context& ctx, const Principal& who, const Request& r) {
+    std::shared_ptr<UniqueFd> fd = BERTH_TRY(SshConnection(ctx, who, r));
+    bool ok = true;
+    r.read_body([&](std::string_view chunk) {
+      ok = os::WriteAll(fd->get(), chunk).ok();
+      return ok;
+    });
+    ::shutdown(fd->get(), SHUT_WR);
+    return Response::Json(200, json{{"ok", ok}}.dump());
   }
 
   Result<Response> Output(const Context& ctx, const Principal& who, const Request& r) {
@@ -409,6 +511,7 @@ class Remote {
   std::mutex mu_;
   std::map<std::string, Sent> sent_;  // by project/manifest id, until the build takes it
   ContextTrees trees_;
+  std::map<std::string, std::shared_ptr<SshBridge>> bridges_;  // by build id, while it runs
 };
 
 }  // namespace
@@ -428,6 +531,10 @@ void RegisterRemoteBuilds(httpserver::Server& server, metastore::Store& store, B
                /*stream_body=*/true);
   server.Route("POST", "/api/v1/projects/:id/builds", bind(&Remote::StartBuild));
   server.Route("GET", "/api/v1/builds/:id/outputs/:n", bind(&Remote::Output));
+  server.Route("GET", "/api/v1/builds/:id/ssh-accept", bind(&Remote::SshAccept));
+  server.Route("GET", "/api/v1/builds/:id/ssh/:conn", bind(&Remote::SshDown));
+  server.Route("PUT", "/api/v1/builds/:id/ssh/:conn", bind(&Remote::SshUp),
+               /*stream_body=*/true);
   RegisterCacheApi(server, store, builder.root());
 }
 

@@ -22,6 +22,12 @@
 //        The client going away cancels the build (containers killed, recorded as canceled).
 //   GET  /api/v1/builds/:id/outputs/:n   the n-th client-side output as a tar (type=local and
 //        oci tar=false arrive as tars the client unpacks); removed once fetched.
+//   --ssh: the build body names agent ids ("ssh": ["default"]); each gets a socket in the build
+//   (service/ssh_bridge.h), and the client relays each connection a RUN makes to its own agent:
+//   GET  /api/v1/builds/:id/ssh-accept   the next connection, {"conn": N, "id": "default"}, or
+//                                        204 after a while; 404 once the build has ended
+//   GET  /api/v1/builds/:id/ssh/:conn    the RUN's bytes for the agent, streamed until it closes
+//   PUT  /api/v1/builds/:id/ssh/:conn    the agent's bytes for the RUN, streamed
 //
 // Outputs that write on the client (local, tar, oci, docker with a dest) are written on the
 // server under the build's output directory and fetched; image outputs stay on the builder

@@ -447,5 +447,58 @@ TEST_F(RemoteBuildE2eTest, AClientGoneMidUploadLeavesNothingHalfWritten) {
   EXPECT_EQ(Sh("test -e " + files + "/blobs/" + sum), 0) << "where the whole blob lives";
 }
 
+// --ssh on berthd: a RUN --mount=type=ssh talks to the client's real ssh-agent through berthd
+// (a static helper in the image asks the agent for its identities: the one key added).
+TEST_F(RemoteBuildE2eTest, SshAgentIsForwardedToTheRemoteBuild) {
+  if (Sh("command -v ssh-agent >/dev/null && command -v ssh-keygen >/dev/null && "
+         "command -v cc >/dev/null") != 0) {
+    GTEST_SKIP() << "needs openssh-client (ssh-agent, ssh-keygen, ssh-add) and a C compiler";
+  }
+  std::string sock = dir_ + "/agent.sock";
+  ASSERT_EQ(
+      Sh("ssh-keygen -q -t ed25519 -N '' -f " + dir_ + "/key && ssh-agent -a " + sock + " > " +
+         dir_ + "/agent.env && SSH_AUTH_SOCK=" + sock + " ssh-add " + dir_ + "/key 2>/dev/null"),
+      0);
+  std::string agent_env = os::ReadFile(dir_ + "/agent.env").value_or("");
+  size_t at = agent_env.find("SSH_AGENT_PID=");
+  ASSERT_NE(at, std::string::npos) << agent_env;
+  pid_t agent = std::atoi(agent_env.c_str() + at + 14);
+  // Asks the agent at $SSH_AUTH_SOCK for its identities (SSH_AGENTC_REQUEST_IDENTITIES).
+  ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/agentping.c", R"C(
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+static int full(int fd, unsigned char* b, int n) {
+  for (int got = 0; got < n;) { int r = read(fd, b + got, n - got); if (r <= 0) return 0; got += r; }
+  return 1;
+}
+int main(void) {
+  const char* path = getenv("SSH_AUTH_SOCK");
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (!path || strlen(path) >= sizeof(a.sun_path)) return 2;
+  strcpy(a.sun_path, path);
+  if (connect(fd, (struct sockaddr*)&a, sizeof(a)) != 0) { perror("connect"); return 3; }
+  unsigned char req[5] = {0, 0, 0, 1, 11}, len[4], body[64];
+  if (write(fd, req, 5) != 5 || !full(fd, len, 4) || !full(fd, body, 5)) return 4;
+  printf("agent-type=%d identities=%d\n", body[0], (body[1] << 24) | (body[2] << 16) | (body[3] << 8) | body[4]);
+  return 0;
+}
+)C")
+                  .ok());
+  ASSERT_EQ(Sh("cc -static -O1 -o " + dir_ + "/ctx/agentping " + dir_ + "/agentping.c"), 0);
+  ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/ctx/Dockerfile",
+                                  "FROM busybox\nCOPY agentping /\n"
+                                  "RUN --mount=type=ssh /agentping\n")
+                  .ok());
+  CmdResult built = Remote("--progress plain --ssh default=" + sock + " " + dir_ + "/ctx");
+  kill(agent, SIGTERM);
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  EXPECT_NE(built.err.find("agent-type=12 identities=1"), std::string::npos) << built.err;
+}
+
 }  // namespace
 }  // namespace berth::e2e

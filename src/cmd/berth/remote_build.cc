@@ -1,12 +1,21 @@
 #include "cmd/berth/remote_build.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -94,6 +103,117 @@ struct TempFile {
   }
 };
 
+// The client's end of --ssh on berthd: takes each agent connection a RUN makes on the server
+// (a long poll), connects to the local agent socket, and relays the bytes both ways over two
+// HTTP streams until either side closes. Stops once the build has ended.
+class SshRelay {
+ public:
+  SshRelay(const Context& ctx, std::string base, std::string token, std::string build_id,
+           std::map<std::string, std::string> sockets)
+      : ctx_(ctx.WithCancel()),
+        base_(std::move(base)),
+        token_(std::move(token)),
+        build_id_(std::move(build_id)),
+        sockets_(std::move(sockets)) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  SshRelay(const SshRelay&) = delete;
+  SshRelay& operator=(const SshRelay&) = delete;
+  ~SshRelay() {
+    ctx_.Cancel("the build has ended");
+    {
+      std::lock_guard lock(mu_);
+      for (int fd : agents_) {
+        ::shutdown(fd, SHUT_RDWR);  // a relay blocked reading its agent wakes
+      }
+    }
+    thread_.join();
+    for (std::thread& t : relays_) {
+      t.join();
+    }
+  }
+
+ private:
+  registry::HttpRequest Request(std::string method, const std::string& path) const {
+    registry::HttpRequest r;
+    r.method = std::move(method);
+    r.url = base_ + "/api/v1/builds/" + build_id_ + path;
+    r.headers.emplace_back("Authorization", "Bearer " + token_);
+    return r;
+  }
+
+  void Loop() {
+    registry::HttpClient http;
+    while (!ctx_.Done()) {
+      Result<registry::HttpResponse> next = http.Do(ctx_, Request("GET", "/ssh-accept"));
+      if (!next.ok() || next->status == 404) {
+        return;  // the build has ended (or the server is gone: the build stream says why)
+      }
+      if (next->status != 200) {
+        continue;  // 204: nothing yet
+      }
+      json j = json::parse(next->body, nullptr, false);
+      int conn = j.is_object() ? j.value("conn", 0) : 0;
+      auto socket = sockets_.find(j.is_object() ? j.value("id", "") : "");
+      if (conn <= 0 || socket == sockets_.end()) {
+        continue;
+      }
+      relays_.emplace_back([this, conn, path = socket->second] { Relay(conn, path); });
+    }
+  }
+
+  // One connection: the RUN's bytes to the agent (GET), the agent's back (PUT).
+  void Relay(int conn, const std::string& path) {
+    UniqueFd agent(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (!agent.valid() || path.size() >= sizeof(addr.sun_path)) {
+      return;
+    }
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    if (::connect(agent.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      std::fprintf(stderr, "warning: ssh: cannot reach the agent at %s: %s\n", path.c_str(),
+                   std::strerror(errno));
+      return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      agents_.insert(agent.get());
+    }
+    ScopeExit forget([&] {
+      std::lock_guard lock(mu_);
+      agents_.erase(agent.get());
+    });
+    std::string at = "/ssh/" + std::to_string(conn);
+    std::thread up([&] {
+      registry::HttpClient http;
+      FdReader from_agent(agent.get());
+      registry::HttpRequest put = Request("PUT", at);
+      put.body_reader = &from_agent;
+      put.body_size = -1;
+      (void)http.Do(ctx_, put);
+    });
+    registry::HttpClient http;
+    FdWriter to_agent(agent.get());
+    registry::HttpRequest get = Request("GET", at);
+    get.sink = &to_agent;
+    (void)http.Do(ctx_, get);
+    // The RUN closed its end: the agent sees the end too, closes, and the PUT finishes.
+    ::shutdown(agent.get(), SHUT_WR);
+    up.join();
+  }
+
+  Context ctx_;
+  std::string base_;
+  std::string token_;
+  std::string build_id_;
+  std::map<std::string, std::string> sockets_;
+  std::thread thread_;
+  std::vector<std::thread> relays_;  // touched by the loop's thread only, joined after it
+  std::mutex mu_;
+  std::set<int> agents_;  // agent sockets of the relays running
+};
+
 }  // namespace
 
 Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& target,
@@ -124,9 +244,6 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
     options.outputs.push_back(
         {.type = engine::OutputType::kOci, .names = options.tags, .dest = "load"});
     load.push_back(true);
-  }
-  if (!options.ssh.empty()) {
-    return Error::Unimplemented("--ssh is not forwarded to a remote builder yet");
   }
   const std::string& base = target.host;
   std::string project_path = "/api/v1/projects/" + target.project;
@@ -219,7 +336,16 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
   registry::HttpRequest start = request("POST", project_path + "/builds");
   start.headers.emplace_back("Content-Type", "application/json");
   start.body = "{\"options\":" + engine::OptionsToJson(options, /*with_secrets=*/true) +
-               ",\"manifest_id\":\"" + manifest_id + "\",\"contexts\":" + named.dump() + "}";
+               ",\"manifest_id\":\"" + manifest_id + "\",\"contexts\":" + named.dump();
+  if (!options.ssh.empty()) {
+    json ids = json::array();
+    for (const auto& [id, path] : options.ssh) {
+      ids.push_back(id);
+    }
+    start.body += ",\"ssh\":" + ids.dump();
+  }
+  start.body += "}";
+  std::unique_ptr<SshRelay> ssh_relay;
   std::optional<json> result;
   std::optional<json> failure;
   LineWriter lines([&](std::string_view line) -> Result<> {
@@ -232,6 +358,10 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
     }
     if (j.contains("build") && j["build"].is_object()) {
       local_stats.build_id = j["build"].value("id", "");
+      if (!options.ssh.empty() && ssh_relay == nullptr) {
+        ssh_relay =
+            std::make_unique<SshRelay>(ctx, base, target.token, local_stats.build_id, options.ssh);
+      }
     } else if (j.contains("step") && renderer != nullptr) {
       Result<engine::StepUpdate> u = engine::StepUpdateFromJson(j["step"].dump());
       if (u.ok()) {
@@ -246,6 +376,7 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
   });
   start.sink = &lines;
   Result<registry::HttpResponse> started = http.Do(ctx, start);
+  ssh_relay.reset();
   if (renderer != nullptr) {
     renderer->Finish();
   }
