@@ -512,7 +512,7 @@ class Registry::Handlers {
 
   static Response BlobUnknownOr(const Error& error, const std::string& digest) {
     if (error.code() == ErrorCode::kNotFound) {
-      return RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", digest);
+      return RegistryError(404, "BLOB_UNKNOWN", "blob unknown to registry", {{"digest", digest}});
     }
     return InternalError(error);
   }
@@ -598,6 +598,13 @@ class Registry::Handlers {
         return r;
       }
       want_bytes = range->last - range->first + 1;
+      // Refused before a byte is written, so the session stays as the client knows it.
+      std::string length = req.Header("Content-Length");
+      if (!length.empty() && length != std::to_string(*want_bytes)) {
+        return RegistryError(400, "SIZE_INVALID",
+                             "Content-Range announces " + std::to_string(*want_bytes) +
+                                 " bytes, Content-Length " + length.substr(0, 30));
+      }
     }
     uint64_t before = writer.offset();
     BodyToWriter sink{writer};
@@ -609,7 +616,7 @@ class Registry::Handlers {
       return RegistryError(400, "BLOB_UPLOAD_INVALID", "the request body was cut short");
     }
     if (want_bytes && writer.offset() - before != *want_bytes) {
-      return RegistryError(416, "RANGE_INVALID",
+      return RegistryError(400, "SIZE_INVALID",
                            "Content-Range announced " + std::to_string(*want_bytes) +
                                " bytes, the body held " + std::to_string(writer.offset() - before));
     }
@@ -1071,7 +1078,8 @@ class Registry::Handlers {
         if (got.error().code() != ErrorCode::kNotFound) {
           return InternalError(got.error());
         }
-        return RegistryError(400, "MANIFEST_BLOB_UNKNOWN", "blob unknown to registry", b.digest);
+        return RegistryError(400, "MANIFEST_BLOB_UNKNOWN", "blob unknown to registry",
+                             {{"digest", b.digest}});
       }
       if (got->size != b.size) {
         return ManifestInvalid("descriptor size " + std::to_string(b.size) + " of " + b.digest +
@@ -1085,7 +1093,8 @@ class Registry::Handlers {
         if (got.error().code() != ErrorCode::kNotFound) {
           return InternalError(got.error());
         }
-        return RegistryError(400, "MANIFEST_BLOB_UNKNOWN", "blob unknown to registry", c.digest);
+        return RegistryError(400, "MANIFEST_BLOB_UNKNOWN", "blob unknown to registry",
+                             {{"digest", c.digest}});
       }
     }
     // The bytes first, then the record that makes them visible.
