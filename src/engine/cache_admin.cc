@@ -100,49 +100,30 @@ Result<int64_t> CollectSnapshots(const Context& ctx, const Stores& s) {
       n = it == all.end() ? "" : it->second.parent;
     }
   }
-  // Children before their parents: deepest first.
-  auto depth = [&](const std::string& name) {
-    int d = 0;
-    for (auto it = all.find(name); it != all.end() && !it->second.parent.empty() && d <= 10000;
-         it = all.find(it->second.parent)) {
-      ++d;
-    }
-    return d;
-  };
-  std::vector<std::pair<int, std::string>> doomed;
+  // The "layer:" records of the doomed snapshots are marked first (a crash then leaves records
+  // nobody sees, never a record of a missing snapshot), and forgotten once the snapshots are gone.
+  std::vector<std::string> names;
+  std::vector<std::string> forget;
   for (const auto& [name, info] : all) {
-    if (keep.count(name) == 0) {
-      doomed.emplace_back(depth(name), name);
+    if (keep.count(name) != 0) {
+      continue;
+    }
+    names.push_back(name);
+    if (described.count(name) == 0) {
+      continue;
+    }
+    Result<cache::Removal> marked = s.index->Delete(ctx, "", LayerKey(name));
+    if (marked.ok()) {
+      forget.insert(forget.end(), marked->keys.begin(), marked->keys.end());
+    } else if (marked.error().code() != ErrorCode::kNotFound) {
+      return std::move(marked).error();
     }
   }
-  std::sort(doomed.begin(), doomed.end(), std::greater<>());
-  int64_t removed = 0;
-  for (const auto& [d, name] : doomed) {
-    BERTH_TRY(ctx.Check());
-    std::vector<std::string> forget;
-    if (described.count(name) != 0) {
-      Result<cache::Removal> marked = s.index->Delete(ctx, "", LayerKey(name));
-      if (marked.ok()) {
-        forget = marked->keys;
-      } else if (marked.error().code() != ErrorCode::kNotFound) {
-        return std::move(marked).error();
-      }
-    }
-    Result<> gone = s.snapshotter->Remove(ctx, name);
-    if (!gone.ok() && gone.error().code() != ErrorCode::kNotFound) {
-      // A child appeared that the walk did not see (it cannot while we hold the GC lock, but
-      // another tool may share the root): leave this one for a later GC.
-      if (gone.error().code() == ErrorCode::kFailedPrecondition) {
-        continue;
-      }
-      return std::move(gone).error().AddContext("removing snapshot " + name);
-    }
-    if (gone.ok()) {
-      ++removed;
-    }
-    BERTH_TRY(s.index->Forget(ctx, "", forget));
-  }
-  return removed;
+  // Children go before their parents. A snapshot that gained a child the walk did not see stays
+  // for a later GC (it cannot while the GC lock is held, but another tool may share the root).
+  std::vector<std::string> gone = BERTH_TRY(s.snapshotter->RemoveMany(ctx, names));
+  BERTH_TRY(s.index->Forget(ctx, "", forget));
+  return static_cast<int64_t>(gone.size());
 }
 
 // Removes the project's RUN cache mounts. The embedded default's are cache-mounts/<32 hex>;

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -512,6 +514,69 @@ Result<> OverlaySnapshotter::Remove(const Context& ctx, const std::string& key) 
     BERTH_TRY(RemoveAll(dir));
   }
   return {};
+}
+
+Result<std::vector<std::string>> OverlaySnapshotter::RemoveMany(
+    const Context& ctx, const std::vector<std::string>& keys) {
+  std::vector<std::string> removed;
+  std::vector<std::string> trashed;
+  {
+    FileLockGuard lock = BERTH_TRY(FileLockGuard::Acquire(root_ + "/lock"));
+    std::map<std::string, std::string> parent_of;
+    std::map<std::string, int> children;
+    BERTH_TRY(Walk(ctx, [&](const Info& info) -> Result<> {
+      parent_of[info.name] = info.parent;
+      if (!info.parent.empty()) {
+        ++children[info.parent];
+      }
+      return {};
+    }));
+    std::set<std::string> wanted(keys.begin(), keys.end());
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (auto it = wanted.begin(); it != wanted.end();) {
+        auto parent = parent_of.find(*it);
+        if (parent == parent_of.end()) {
+          it = wanted.erase(it);  // absent
+          continue;
+        }
+        if (children[*it] > 0) {
+          ++it;
+          continue;
+        }
+        BERTH_TRY(ctx.Check());
+        std::string escaped = BERTH_TRY(EscapeKey(*it));
+        Record r = BERTH_TRY(ReadRecord(MetaPath(escaped), *it));
+        if (::unlink(MetaPath(escaped).c_str()) != 0) {
+          return Error::FromErrno("unlink " + MetaPath(escaped), errno);
+        }
+        for (uint64_t id : {r.id, r.flat}) {
+          if (id == 0) {
+            continue;
+          }
+          std::string from = root_ + "/snapshots/" + std::to_string(id);
+          std::string to =
+              root_ + "/trash/" + std::to_string(id) + "-" + std::to_string(NowUnixNano());
+          if (::rename(from.c_str(), to.c_str()) != 0) {
+            return Error::FromErrno("rename " + from, errno);
+          }
+          trashed.push_back(to);
+        }
+        if (!parent->second.empty()) {
+          --children[parent->second];
+        }
+        removed.push_back(*it);
+        parent_of.erase(parent);
+        it = wanted.erase(it);
+        progress = true;
+      }
+    }
+  }
+  // Deleting happens outside the lock, as in Remove.
+  for (const std::string& dir : trashed) {
+    BERTH_TRY(RemoveAll(dir));
+  }
+  return removed;
 }
 
 Result<> OverlaySnapshotter::Walk(const Context& ctx,

@@ -60,6 +60,13 @@ class OverlaySnapshotter final : public Snapshotter {
   Result<> Walk(const Context& ctx, const std::function<Result<>(const Info&)>& fn) override;
   Result<DiskUsage> Usage(const Context& ctx, const std::string& key) override;
 
+  // Removes those of `keys` that have no children once the others among `keys` are gone
+  // (children before their parents), in one scan of the records: for GC, where Remove's scan
+  // per snapshot would make removing k of n snapshots cost k*n reads. Keys that are absent or
+  // keep a child outside `keys` are skipped. Returns the keys removed.
+  Result<std::vector<std::string>> RemoveMany(const Context& ctx,
+                                              const std::vector<std::string>& keys);
+
   const std::string& root() const { return root_; }
   // How many times this object flattened a chain (for tests and metrics).
   uint64_t flattens() const { return flattens_.load(); }

@@ -282,6 +282,30 @@ TEST_F(OverlaySnapshotterTest, RemoveRefusesParentsAndDeletes) {
   EXPECT_FALSE(Exists(upper));
 }
 
+TEST_F(OverlaySnapshotterTest, RemoveManyGoesChildrenFirstAndSkipsParents) {
+  std::string base_upper =
+      Layer(*sn_, "base", "", [](const std::string& root) { WriteFile(root + "/a", "a"); });
+  Layer(*sn_, "mid", "base", [](const std::string& root) { WriteFile(root + "/b", "b"); });
+  Layer(*sn_, "top", "mid", [](const std::string& root) { WriteFile(root + "/c", "c"); });
+  Layer(*sn_, "other", "base", [](const std::string& root) { WriteFile(root + "/d", "d"); });
+  ASSERT_TRUE(sn_->Prepare(ctx_, "work", "other").ok());
+
+  // "base" keeps a child outside the list ("other"), "other" its active child; "gone" is absent.
+  Result<std::vector<std::string>> removed =
+      sn_->RemoveMany(ctx_, {"base", "mid", "top", "other", "gone"});
+  ASSERT_TRUE(removed.ok()) << removed.error().ToString();
+  EXPECT_EQ(*removed, (std::vector<std::string>{"top", "mid"}));
+  EXPECT_EQ(sn_->Stat(ctx_, "mid").error().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(sn_->Stat(ctx_, "base").ok());
+  EXPECT_TRUE(sn_->Stat(ctx_, "other").ok());
+
+  ASSERT_TRUE(sn_->Remove(ctx_, "work").ok());
+  removed = sn_->RemoveMany(ctx_, {"base", "other"});
+  ASSERT_TRUE(removed.ok()) << removed.error().ToString();
+  EXPECT_EQ(*removed, (std::vector<std::string>{"other", "base"}));
+  EXPECT_FALSE(Exists(base_upper));
+}
+
 TEST_F(OverlaySnapshotterTest, ErrorsFollowTheContract) {
   ASSERT_TRUE(sn_->Prepare(ctx_, "a", "").ok());
   EXPECT_EQ(sn_->Prepare(ctx_, "a", "").error().code(), ErrorCode::kAlreadyExists);
