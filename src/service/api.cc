@@ -185,22 +185,7 @@ class Api {
  public:
   explicit Api(metastore::Store& store) : store_(store) {}
 
-  httpserver::Handler Authed(Action action) {
-    return [this, action = std::move(action)](const Request& r) -> Response {
-      Context ctx = Context::Background();
-      Result<Principal> who = Authenticate(ctx, store_, r);
-      if (!who.ok()) {
-        Response out = Response::FromError(who.error());
-        out.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"berthd\"");
-        return out;
-      }
-      Result<Response> out = action(ctx, *who, r);
-      if (!out.ok()) {
-        return Response::FromError(out.error());
-      }
-      return std::move(out).value();
-    };
-  }
+  httpserver::Handler Authed(Action action) { return service::Authed(store_, std::move(action)); }
 
   Result<Response> Whoami(const Context& ctx, const Principal& who, const Request&) {
     json j = ToJson(who.token);
@@ -490,6 +475,20 @@ bool CanUseOrganization(const Principal& who, const std::string& org_id) {
     return true;
   }
   return who.token.kind != metastore::TokenKind::kProject && who.token.org_id == org_id;
+}
+
+httpserver::Handler Authed(metastore::Store& store, AuthedAction action) {
+  return [&store, action = std::move(action)](const httpserver::Request& r) {
+    Context ctx = Context::Background();
+    Result<Principal> who = Authenticate(ctx, store, r);
+    if (!who.ok()) {
+      httpserver::Response out = httpserver::Response::FromError(who.error());
+      out.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"berthd\"");
+      return out;
+    }
+    Result<httpserver::Response> out = action(ctx, *who, r);
+    return out.ok() ? std::move(out).value() : httpserver::Response::FromError(out.error());
+  };
 }
 
 Result<metastore::Project> AuthorizeProject(const Context& ctx, metastore::Store& store,

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "base/context.h"
@@ -52,6 +53,14 @@ Result<Principal> Authenticate(const Context& ctx, metastore::Store& store,
 // otherwise.
 Result<metastore::Project> AuthorizeProject(const Context& ctx, metastore::Store& store,
                                             const Principal& who, const std::string& id);
+
+// What an authenticated endpoint does: its answer, or an error that becomes the JSON error
+// document with the error's status.
+using AuthedAction = std::function<Result<httpserver::Response>(const Context&, const Principal&,
+                                                                const httpserver::Request&)>;
+// The handler of every authenticated endpoint: a caller without a valid token gets 401 with
+// `WWW-Authenticate: Bearer realm="berthd"`; the others reach `action`.
+httpserver::Handler Authed(metastore::Store& store, AuthedAction action);
 
 // Whether `who` may act on organization `org_id` (admins everywhere, user and org tokens in
 // their own organization; project tokens never).

@@ -15,6 +15,7 @@
 #include "registry/auth.h"
 #include "registry/http.h"
 #include "service/cache_api.h"
+#include "service/remote.h"
 
 namespace berth::service {
 namespace {
@@ -39,7 +40,10 @@ class ApiTest : public ::testing::Test {
     ASSERT_TRUE(server.ok());
     server_ = std::move(*server);
     RegisterApi(*server_, *store_);
-    RegisterCacheApi(*server_, *store_, dir_ + "/builder");
+    // Remote builds (and the cache endpoints they register): what the matrix below reaches of
+    // them answers before any build would run.
+    builder_ = std::make_unique<Builder>(*store_, Builder::Options{.root = dir_ + "/builder"});
+    RegisterRemoteBuilds(*server_, *store_, *builder_, {.root = dir_});
     ASSERT_TRUE(server_->Start().ok());
 
     Context ctx = Context::Background();
@@ -124,6 +128,7 @@ class ApiTest : public ::testing::Test {
   std::atomic<std::chrono::seconds> skew_{std::chrono::seconds(0)};
   std::unique_ptr<metastore::Store> store_;
   std::unique_ptr<httpserver::Server> server_;
+  std::unique_ptr<Builder> builder_;
   std::unique_ptr<registry::HttpClient> client_ = std::make_unique<registry::HttpClient>();
   std::map<std::string, std::string> tokens_;
   std::string org_a_, alice_, project_, other_project_, build_;
@@ -145,6 +150,12 @@ TEST_F(ApiTest, EveryEndpointAuthorisesEveryCaller) {
   };
   const std::map<std::string, int> readers = {
       {"admin", 200}, {"alice", 200}, {"org_a", 200}, {"project", 200}};
+  auto with = [](std::map<std::string, int> callers, int status) {
+    for (auto& [who, want] : callers) {
+      want = status;
+    }
+    return callers;
+  };
   std::vector<Endpoint> endpoints = {
       {"GET", "/api/v1/projects/" + project_, nullptr, readers},
       {"GET", "/api/v1/projects/" + project_ + "/builds", nullptr, readers},
@@ -153,6 +164,16 @@ TEST_F(ApiTest, EveryEndpointAuthorisesEveryCaller) {
       {"GET", "/api/v1/builds/" + build_ + "/context", nullptr, readers},
       {"GET", "/api/v1/projects/" + project_ + "/cache", nullptr, readers},
       {"DELETE", "/api/v1/projects/" + project_ + "/cache", nullptr, readers},
+      // Remote builds: a caller who may reach the project gets past authorisation to the
+      // request's own error (400, 412); anyone else gets 404.
+      {"POST", "/api/v1/projects/" + project_ + "/context/missing",
+       json{{"manifest", {{"version", 1}, {"entries", json::array()}}}}, readers},
+      {"PUT", "/api/v1/projects/" + project_ + "/context/not-hex", nullptr, with(readers, 400)},
+      {"POST", "/api/v1/projects/" + project_ + "/builds", json::object(), with(readers, 400)},
+      {"GET", "/api/v1/builds/" + build_ + "/outputs/x", nullptr, with(readers, 400)},
+      {"GET", "/api/v1/builds/" + build_ + "/ssh-accept", nullptr, with(readers, 412)},
+      {"GET", "/api/v1/builds/" + build_ + "/ssh/1", nullptr, with(readers, 412)},
+      {"PUT", "/api/v1/builds/" + build_ + "/ssh/1", nullptr, with(readers, 412)},
       {"POST",
        "/api/v1/projects/" + project_ + "/tokens",
        json::object(),

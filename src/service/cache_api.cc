@@ -36,21 +36,13 @@ class CacheApi {
 
   httpserver::Handler Handle(Result<Response> (CacheApi::*method)(const Context&,
                                                                   const metastore::Project&)) {
-    return [this, method](const Request& r) -> Response {
-      Context ctx = Context::Background();
-      Result<Principal> who = Authenticate(ctx, store_, r);
-      if (!who.ok()) {
-        Response out = Response::FromError(who.error());
-        out.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"berthd\"");
-        return out;
-      }
-      Result<metastore::Project> project = AuthorizeProject(ctx, store_, *who, r.params.at("id"));
-      if (!project.ok()) {
-        return Response::FromError(project.error());
-      }
-      Result<Response> out = (this->*method)(ctx, *project);
-      return out.ok() ? std::move(out).value() : Response::FromError(out.error());
-    };
+    return Authed(store_,
+                  [this, method](const Context& ctx, const Principal& who,
+                                 const Request& r) -> Result<Response> {
+                    metastore::Project project =
+                        BERTH_TRY(AuthorizeProject(ctx, store_, who, r.params.at("id")));
+                    return (this->*method)(ctx, project);
+                  });
   }
 
   Result<Response> List(const Context& ctx, const metastore::Project& p) {

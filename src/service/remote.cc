@@ -88,17 +88,8 @@ class Remote {
   Remote(metastore::Store& store, Builder& builder, RemoteOptions options)
       : store_(store), builder_(builder), options_(std::move(options)) {}
 
-  httpserver::Handler Authed(
-      std::function<Result<Response>(const Context&, const Principal&, const Request&)> action) {
-    return [this, action = std::move(action)](const Request& r) -> Response {
-      Context ctx = Context::Background();
-      Result<Principal> who = Authenticate(ctx, store_, r);
-      if (!who.ok()) {
-        return Response::FromError(who.error());
-      }
-      Result<Response> out = action(ctx, *who, r);
-      return out.ok() ? std::move(out).value() : Response::FromError(out.error());
-    };
+  httpserver::Handler Authed(AuthedAction action) {
+    return service::Authed(store_, std::move(action));
   }
 
   std::string ProjectDir(const std::string& id) const { return options_.root + "/projects/" + id; }
@@ -393,7 +384,7 @@ class Remote {
     std::lock_guard lock(mu_);
     auto it = bridges_.find(id);
     if (it == bridges_.end()) {
-      return Error::NotFound("build " + id + " forwards no ssh agent (or has ended)");
+      return Error::FailedPrecondition("build " + id + " forwards no ssh agent (or has ended)");
     }
     return it->second;
   }
@@ -404,7 +395,7 @@ class Remote {
     std::shared_ptr<SshBridge> bridge = BERTH_TRY(BridgeOf(ctx, who, r.params.at("id")));
     Result<std::optional<SshBridge::Pending>> next = bridge->Accept(std::chrono::seconds(20));
     if (!next.ok()) {
-      return Error::NotFound("build " + r.params.at("id") + " has ended");
+      return Error::FailedPrecondition("build " + r.params.at("id") + " has ended");
     }
     if (!next->has_value()) {
       Response none;

@@ -25,7 +25,7 @@
 //   --ssh: the build body names agent ids ("ssh": ["default"]); each gets a socket in the build
 //   (service/ssh_bridge.h), and the client relays each connection a RUN makes to its own agent:
 //   GET  /api/v1/builds/:id/ssh-accept   the next connection, {"conn": N, "id": "default"}, or
-//                                        204 after a while; 404 once the build has ended
+//                                        204 after a while; 412 once the build has ended
 //   GET  /api/v1/builds/:id/ssh/:conn    the RUN's bytes for the agent, streamed until it closes
 //   PUT  /api/v1/builds/:id/ssh/:conn    the agent's bytes for the RUN, streamed
 //

@@ -146,11 +146,11 @@ class SshRelay {
     registry::HttpClient http;
     while (!ctx_.Done()) {
       Result<registry::HttpResponse> next = http.Do(ctx_, Request("GET", "/ssh-accept"));
-      if (!next.ok() || next->status == 404) {
-        return;  // the build has ended (or the server is gone: the build stream says why)
+      if (next.ok() && next->status == 204) {
+        continue;  // nothing yet
       }
-      if (next->status != 200) {
-        continue;  // 204: nothing yet
+      if (!next.ok() || next->status != 200) {
+        return;  // the build has ended (or the server is gone: the build stream says why)
       }
       json j = json::parse(next->body, nullptr, false);
       int conn = j.is_object() ? j.value("conn", 0) : 0;
