@@ -533,10 +533,11 @@ class Registry::Handlers {
     return Empty(202);
   }
 
-  // Links a committed blob into `name` and keeps it in the registry's lease.
+  // Links a committed blob into `name` and keeps it in the registry's lease. The lease first,
+  // then the check that the blob is there: a GC in between cannot take it (lease.h).
   Result<> LinkBlob(const Context& ctx, const std::string& name, const digest::Digest& d) {
-    content::Info info = BERTH_TRY(r_.content_.Info(ctx, d));
     BERTH_TRY(r_.content_.leases().AddResource(ctx, r_.options_.lease, d));
+    content::Info info = BERTH_TRY(r_.content_.Info(ctx, d));
     return r_.metadata_.PutRegistryBlob(
         ctx, ProjectOf(name),
         {.repository = name, .digest = d.ToString(), .size = static_cast<int64_t>(info.size)});
@@ -655,6 +656,7 @@ class Registry::Handlers {
         return InternalError(writer.error());
       }
       if (std::optional<Response> failed = WriteBody(req, **writer)) {
+        writer->reset();  // Releases the ref, so that Abort may discard what was written.
         (void)r_.content_.Abort(ctx, ref);
         return *failed;
       }
