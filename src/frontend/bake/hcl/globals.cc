@@ -215,6 +215,11 @@ Result<> Globals::Collect(const std::vector<const File*>& files) {
                           "A " + block.type + " block needs exactly one label, its name.");
       }
       const std::string& name = block.labels[0];
+      if (name.empty()) {
+        // Nothing could refer to it, nor set it from the environment.
+        return BlockError(block.type_range, "Invalid block",
+                          "A " + block.type + " block needs a name that is not empty.");
+      }
       if (options_.reserved_blocks.contains(name) || options_.builtins.contains(name)) {
         continue;
       }

@@ -86,6 +86,18 @@ TEST(Globals, CycleIsAnErrorWithLocation) {
       << self.error;
 }
 
+// Found by the fuzzer: a variable (or function) named "" was accepted, though nothing could
+// ever refer to it.
+TEST(Globals, EmptyNamesAreErrors) {
+  Loaded v = Load({"variable \"\" { default = \"x\" }\n"});
+  ASSERT_FALSE(v.globals);
+  EXPECT_EQ(v.error,
+            "docker-bake.hcl:1:1: Invalid block; A variable block needs a name that is not empty.");
+  Loaded f = Load({"function \"\" {\n  params = []\n  result = 1\n}\n"});
+  ASSERT_FALSE(f.globals);
+  EXPECT_NE(f.error.find("A function block needs a name"), std::string::npos) << f.error;
+}
+
 TEST(Globals, UnknownVariableInDefault) {
   Loaded l = Load({"variable \"A\" {\n  default = \"${NOPE}\"\n}\n"});
   EXPECT_EQ(l.error,
