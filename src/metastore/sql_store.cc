@@ -1217,6 +1217,28 @@ Result<std::vector<std::string>> SqlStore::ListRegistryTags(const Context& ctx,
   return tags;
 }
 
+Result<std::vector<std::string>> SqlStore::ListRegistryRepositories(const Context& ctx,
+                                                                    const std::string& project_id) {
+  BERTH_TRY(CheckId("project", project_id));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  Rows rows = BERTH_TRY(
+      conn->Query("SELECT DISTINCT repository FROM registry_blobs WHERE project_id = ?1 UNION "
+                  "SELECT DISTINCT repository FROM registry_manifests WHERE project_id = ?1",
+                  {project_id}));
+  if (rows.empty() && !BERTH_TRY(Exists(*conn, "projects", project_id))) {
+    return NotFoundError("project", project_id);
+  }
+  // Byte order in every backend (see ListRegistryTags).
+  std::vector<std::string> names;
+  names.reserve(rows.size());
+  for (const Row& row : rows) {
+    names.push_back(Text(row, 0));
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
 Result<bool> SqlStore::RegistryRepositoryExists(const Context& ctx, const std::string& repository) {
   BERTH_TRY(CheckRepository(repository));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));

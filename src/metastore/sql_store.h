@@ -109,6 +109,8 @@ class SqlStore : public Store {
   Result<std::vector<std::string>> ListRegistryTags(const Context& ctx,
                                                     const std::string& repository,
                                                     const std::string& last, int limit) override;
+  Result<std::vector<std::string>> ListRegistryRepositories(const Context& ctx,
+                                                            const std::string& project_id) override;
   Result<bool> RegistryRepositoryExists(const Context& ctx, const std::string& repository) override;
   Result<> DeleteRegistryManifest(const Context& ctx, const std::string& repository,
                                   const std::string& digest) override;

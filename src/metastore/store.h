@@ -340,6 +340,10 @@ class Store {
   virtual Result<std::vector<std::string>> ListRegistryTags(const Context& ctx,
                                                             const std::string& repository,
                                                             const std::string& last, int limit) = 0;
+  // The project's repositories that hold anything (a blob, a manifest), in byte order.
+  // NotFound if the project does not exist.
+  virtual Result<std::vector<std::string>> ListRegistryRepositories(
+      const Context& ctx, const std::string& project_id) = 0;
   // Whether the repository holds anything (a blob, a manifest).
   virtual Result<bool> RegistryRepositoryExists(const Context& ctx,
                                                 const std::string& repository) = 0;

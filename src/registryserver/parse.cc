@@ -99,6 +99,9 @@ std::optional<RegistryPath> ParseRegistryPath(std::string_view path) {
   if (rest == "token") {
     return RegistryPath{.kind = Kind::kToken};
   }
+  if (rest == "_catalog") {
+    return RegistryPath{.kind = Kind::kCatalog};
+  }
   // "<name>/blobs/uploads/" (with the trailing slash, as clients send it, or without).
   for (std::string_view suffix :
        {std::string_view("/blobs/uploads/"), std::string_view("/blobs/uploads")}) {

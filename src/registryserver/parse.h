@@ -34,6 +34,7 @@ struct RegistryPath {
     kUpload,     // /v2/<name>/blobs/uploads/<id>
     kReferrers,  // /v2/<name>/referrers/<digest>
     kToken,      // /v2/token
+    kCatalog,    // /v2/_catalog
   };
   Kind kind = Kind::kBase;
   std::string name;       // The repository (not validated here).

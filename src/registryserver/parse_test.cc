@@ -42,6 +42,7 @@ TEST(PathTest, SplitsEveryRoute) {
            Case{"/v2/", Kind::kBase, "", ""},
            Case{"/v2", Kind::kBase, "", ""},
            Case{"/v2/token", Kind::kToken, "", ""},
+           Case{"/v2/_catalog", Kind::kCatalog, "", ""},
            Case{"/v2/a/b/tags/list", Kind::kTags, "a/b", ""},
            Case{"/v2/a/manifests/latest", Kind::kManifest, "a", "latest"},
            Case{"/v2/a/blobs/sha256:00", Kind::kBlob, "a", "sha256:00"},

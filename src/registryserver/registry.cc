@@ -166,6 +166,8 @@ class Registry::Handlers {
         return get ? Base(req) : MethodNotAllowed();
       case Kind::kToken:
         return m == "GET" ? Token(req) : MethodNotAllowed();
+      case Kind::kCatalog:
+        return m == "GET" ? Catalog(req) : MethodNotAllowed();
       default:
         break;
     }
@@ -437,6 +439,101 @@ class Registry::Handlers {
                  {"expires_in", claims.expires_at - claims.issued_at},
                  {"issued_at", issued}};
     return Response::Json(200, body.dump());
+  }
+
+  // GET /v2/_catalog: the repositories of every project the caller may pull from, in byte
+  // order, in pages of `n` after `last` as tags are.
+  Response Catalog(const Request& req) {
+    Context ctx = Context::Background();
+    std::vector<std::string> projects;
+    if (std::optional<TokenClaims> claims = VerifiedRegistryToken(ctx, req)) {
+      for (const ProjectAccess& a : claims->access) {
+        if (a.pull) {
+          projects.push_back(a.project_id);
+        }
+      }
+    } else {
+      Result<service::Principal> who = Error::Unauthenticated("no credentials");
+      if (!req.Header("Authorization").empty()) {
+        who = service::Authenticate(ctx, r_.metadata_, req);
+      }
+      if (!who.ok()) {
+        if (who.error().code() != ErrorCode::kUnauthenticated) {
+          return InternalError(who.error());
+        }
+        return Challenge(req, "registry:catalog:*", "", "UNAUTHORIZED", "authentication required");
+      }
+      if (who->token.kind == metastore::TokenKind::kProject) {
+        projects.push_back(who->token.project_id);
+      } else {
+        Result<std::vector<metastore::Organization>> orgs = r_.metadata_.ListOrganizations(ctx);
+        if (!orgs.ok()) {
+          return InternalError(orgs.error());
+        }
+        for (const metastore::Organization& org : *orgs) {
+          if (!service::CanUseOrganization(*who, org.id)) {
+            continue;
+          }
+          Result<std::vector<metastore::Project>> list = r_.metadata_.ListProjects(ctx, org.id);
+          if (!list.ok()) {
+            return InternalError(list.error());
+          }
+          for (const metastore::Project& p : *list) {
+            projects.push_back(p.id);
+          }
+        }
+      }
+    }
+    int n = kDefaultTagPage;
+    if (auto it = req.query.find("n"); it != req.query.end()) {
+      std::optional<int> parsed = ParsePageSize(it->second);
+      if (!parsed) {
+        return RegistryError(400, "PAGINATION_NUMBER_INVALID", "invalid number of results",
+                             {{"n", it->second.substr(0, 50)}});
+      }
+      n = *parsed;
+    }
+    std::string last;
+    if (auto it = req.query.find("last"); it != req.query.end()) {
+      last = it->second;
+    }
+    std::vector<std::string> names;
+    for (const std::string& project : projects) {
+      Result<std::vector<std::string>> repos = r_.metadata_.ListRegistryRepositories(ctx, project);
+      if (!repos.ok()) {
+        if (repos.error().code() == ErrorCode::kNotFound) {
+          continue;  // Deleted meanwhile.
+        }
+        return InternalError(repos.error());
+      }
+      for (std::string& name : *repos) {
+        if (name > last) {
+          names.push_back(std::move(name));
+        }
+      }
+    }
+    std::sort(names.begin(), names.end());
+    Response out = Response::Json(200, "");
+    if (names.size() > static_cast<size_t>(n)) {
+      names.resize(static_cast<size_t>(n));
+      if (n > 0) {
+        AddHeader(
+            out, "Link",
+            "</v2/_catalog?n=" + std::to_string(n) + "&last=" + names.back() + ">; rel=\"next\"");
+      }
+    }
+    out.body = json{{"repositories", names}}.dump();
+    return out;
+  }
+
+  // The `n` of a paged list: 0..kDefaultTagPage (larger is cut to it); nullopt if malformed.
+  static std::optional<int> ParsePageSize(const std::string& text) {
+    int n = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || n < 0) {
+      return std::nullopt;
+    }
+    return std::min(n, kDefaultTagPage);
   }
 
   // --- Blobs
@@ -1160,13 +1257,12 @@ class Registry::Handlers {
     }
     int n = kDefaultTagPage;
     if (auto it = req.query.find("n"); it != req.query.end()) {
-      const std::string& text = it->second;
-      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-      if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || n < 0) {
+      std::optional<int> parsed = ParsePageSize(it->second);
+      if (!parsed) {
         return RegistryError(400, "PAGINATION_NUMBER_INVALID", "invalid number of results",
-                             {{"n", text.substr(0, 50)}});
+                             {{"n", it->second.substr(0, 50)}});
       }
-      n = std::min(n, kDefaultTagPage);
+      n = *parsed;
     }
     std::string last;
     if (auto it = req.query.find("last"); it != req.query.end()) {

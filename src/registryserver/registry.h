@@ -11,6 +11,7 @@
 //   GET|HEAD|PUT|DELETE /v2/<name>/manifests/<tag|digest>
 //   GET  /v2/<name>/tags/list?n=&last=         byte-ordered pages, Link header
 //   GET  /v2/<name>/referrers/<digest>?artifactType=
+//   GET  /v2/_catalog?n=&last=                 the repositories of the projects the caller may pull
 //
 // Storage: blob and manifest bytes live in the content store (the builder's, so a saved build
 // needs no copy), added to one content-store lease so that GC keeps them; the metastore says

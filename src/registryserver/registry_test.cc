@@ -254,6 +254,56 @@ TEST_F(RegistryTest, AnImportedSecretWithDotsIsStillABerthdToken) {
   EXPECT_EQ(Do("GET", "/v2/", {}, "", Basic("not.a.token")).status, 401);
 }
 
+TEST_F(RegistryTest, CatalogListsTheRepositoriesTheCallerMayPull) {
+  PushBlob(project_, "a");
+  PushBlob(project_ + "/web", "b");
+  PushBlob(project_ + "/api", "c");
+  ASSERT_EQ(Do("POST", "/v2/" + other_ + "/secret/blobs/uploads/?digest=" + Sha("d"), {}, "d",
+               Basic(other_token_))
+                .status,
+            201);
+  auto catalog = [&](const std::string& auth, const std::string& query = "") {
+    HttpResponse r = Do("GET", "/v2/_catalog" + query, {}, "", auth);
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<std::string> names;
+    json j = json::parse(r.body, nullptr, false);
+    if (j.is_object() && j["repositories"].is_array()) {
+      for (const json& n : j["repositories"]) {
+        names.push_back(n.get<std::string>());
+      }
+    }
+    return std::make_pair(names, r.headers.Get("Link"));
+  };
+  std::vector<std::string> mine = {project_, project_ + "/api", project_ + "/web"};
+  EXPECT_EQ(catalog(Basic(token_)).first, mine);
+  EXPECT_EQ(catalog(Basic(other_token_)).first, std::vector<std::string>{other_ + "/secret"});
+  // An organization token sees its organization's projects.
+  metastore::Token mine_token = meta_->Authenticate(ctx_, token_).value();
+  std::string org_secret = meta_
+                               ->CreateToken(ctx_, {.kind = metastore::TokenKind::kOrganization,
+                                                    .subject = mine_token.org_id})
+                               .value()
+                               .secret;
+  EXPECT_EQ(catalog(Basic(org_secret)).first, mine);
+  // Pages of two, following the Link.
+  auto [page, link] = catalog(Basic(token_), "?n=2");
+  EXPECT_EQ(page, (std::vector<std::string>{project_, project_ + "/api"}));
+  ASSERT_EQ(link, "</v2/_catalog?n=2&last=" + project_ + "/api>; rel=\"next\"");
+  auto [rest, end] = catalog(Basic(token_), "?n=2&last=" + project_ + "/api");
+  EXPECT_EQ(rest, std::vector<std::string>{project_ + "/web"});
+  EXPECT_EQ(end, "");
+  // A registry token lists the projects it may pull from.
+  HttpResponse r = Do(
+      "GET",
+      "/v2/token?service=berthd&scope=" + registry::QueryEscape("repository:" + project_ + ":pull"),
+      {}, "", Basic(token_));
+  std::string pull = "Bearer " + json::parse(r.body)["token"].get<std::string>();
+  EXPECT_EQ(catalog(pull).first, mine);
+  r = Do("GET", "/v2/_catalog", {}, "", "");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Do("GET", "/v2/_catalog?n=-1").status, 400);
+}
+
 TEST_F(RegistryTest, AnotherProjectsRepositoryIsNotFound) {
   PushBlob(project_, "mine");
   HttpResponse r =

@@ -338,6 +338,7 @@ std::vector<Row> Table() {
        .headers = accept,
        .status = 404,
        .code = "MANIFEST_UNKNOWN"},
+      {.name = "catalog", .method = "GET", .path = "/v2/_catalog", .status = 200},
       // Where berthd goes further than docker-registry 2.8.
       {.name = "monolithic POST",
        .method = "POST",

@@ -1099,6 +1099,20 @@ TEST_P(StoreConformanceTest, RegistryRecordsGoWithTheirProject) {
   ASSERT_OK(store_->PutRegistryBlob(ctx_, web.id, {.repository = web.id, .digest = d, .size = 1}));
   ASSERT_OK(store_->PutRegistryManifest(
       ctx_, web.id, {.repository = web.id, .digest = d, .media_type = "x", .size = 1}, "t"));
+  ASSERT_OK(
+      store_->PutRegistryBlob(ctx_, web.id, {.repository = web.id + "/b", .digest = d, .size = 1}));
+  ASSERT_OK(store_->PutRegistryManifest(
+      ctx_, web.id, {.repository = web.id + "/a", .digest = d, .media_type = "x", .size = 1}, ""));
+  ASSERT_OK(store_->PutRegistryManifest(
+      ctx_, web.id, {.repository = web.id + "/b", .digest = d, .media_type = "x", .size = 1}, ""));
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> repos,
+                       store_->ListRegistryRepositories(ctx_, web.id));
+  EXPECT_EQ(repos, (std::vector<std::string>{web.id, web.id + "/a", web.id + "/b"}));
+  ASSERT_OK_AND_ASSIGN(Project other,
+                       store_->CreateProject(ctx_, {.org_id = acme.id, .name = "o"}));
+  ASSERT_OK_AND_ASSIGN(repos, store_->ListRegistryRepositories(ctx_, other.id));
+  EXPECT_TRUE(repos.empty());
+  EXPECT_CODE(store_->ListRegistryRepositories(ctx_, "p_nosuchproject234567a"), kNotFound);
   ASSERT_OK(store_->DeleteProject(ctx_, web.id));
   EXPECT_CODE(store_->GetRegistryBlob(ctx_, web.id, d), kNotFound);
   EXPECT_CODE(store_->GetRegistryManifest(ctx_, web.id, d), kNotFound);
