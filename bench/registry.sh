@@ -49,7 +49,9 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 200); do curl -s -o /dev/null "http://$1/v2/" && return 0; sleep 0.05; done; return 1; }
 
-start_docker_registry() {  # DIR -> prints host:port
+# The servers start in this shell (not in a $(...) subshell) so that their PIDs reach `pids`
+# and the clean-up stops them.
+start_docker_registry() {  # DIR -> sets $reg to host:port
   local dir=$1 port
   port=$(free_port)
   mkdir -p "$dir"
@@ -62,18 +64,18 @@ CONF
   docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
   pids+=($!)
   wait_up "127.0.0.1:$port"
-  echo "127.0.0.1:$port"
+  reg=127.0.0.1:$port
 }
 
 admin=bench-admin-token-0123456789
-start_berthd() {  # DIR -> prints host:port, sets $token and $project
+start_berthd() {  # DIR -> sets $bh to host:port
   local dir=$1 port
   port=$(free_port)
   mkdir -p "$dir"
   BERTHD_ADMIN_TOKEN=$admin "$berthd" --listen "127.0.0.1:$port" --root "$dir/root" >"$dir/log" 2>&1 &
   pids+=($!)
   wait_up "127.0.0.1:$port"
-  echo "127.0.0.1:$port"
+  bh=127.0.0.1:$port
 }
 
 now() { date +%s.%N; }
@@ -91,8 +93,8 @@ timed() {  # NAME COMMAND...
 
 for run in $(seq "$runs"); do
   d=$work/run$run
-  reg=$(start_docker_registry "$d/docker-registry")
-  bh=$(start_berthd "$d/berthd")
+  start_docker_registry "$d/docker-registry"
+  start_berthd "$d/berthd"
   project=$(curl -s -H "Authorization: Bearer $admin" -d '{"name":"bench"}' "http://$bh/api/v1/projects" |
     python3 -c 'import sys,json; print(json.load(sys.stdin)["id"])')
   token=$(curl -s -H "Authorization: Bearer $admin" -d '{"name":"bench"}' \
@@ -110,6 +112,7 @@ for run in $(seq "$runs"); do
     timed "pull $side" skopeo copy --src-tls-verify=false "${src_creds[@]}" "$dest" "oci:$d/out-$side:v1"
   done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   pids=()
 done
 
