@@ -24,6 +24,7 @@
 #include "engine/cache_admin.h"
 #include "images/root.h"
 #include "os/file.h"
+#include "registry/http.h"
 
 namespace berth::cmd {
 namespace {
@@ -592,6 +593,69 @@ Result<> ListBuilds(const RemoteFlags& flags, const BuildListArgs& args, int& ex
   return {};
 }
 
+// ---- pull-token
+
+struct PullTokenArgs {
+  std::string build;  // optional: the build whose project's repository the token reads
+  std::string project;
+};
+
+// A short-lived token that may only pull from a project's repository in berthd's registry,
+// for `docker login -u x-token` / `skopeo --creds x-token:TOKEN` (the registry's token endpoint
+// mints it from the caller's own token; it never grants more than that token may do).
+Result<> PullToken(const RemoteFlags& flags, const PullTokenArgs& args, int& exit_code) {
+  std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
+  Context ctx = Context::Background();
+  std::string project;
+  if (!args.build.empty()) {
+    project = BERTH_TRY(c->GetBuild(ctx, args.build)).project_id;
+  } else {
+    char cwd[4096];
+    if (getcwd(cwd, sizeof(cwd)) == nullptr) {
+      return Error::FromErrno("getcwd", errno);
+    }
+    Result<client::ProjectChoice> choice =
+        client::ResolveProject(args.project, client::ProcessEnv(), {cwd});
+    if (!choice.ok()) {
+      return Usage(exit_code, std::move(choice).error());
+    }
+    if (choice->id.empty()) {
+      return Usage(exit_code, Error::InvalidArgument(
+                                  "no project: pass a build id or --project, set BERTH_PROJECT "
+                                  "or run `berth init` to write a berth.json"));
+    }
+    project = choice->id;
+  }
+  std::string answer =
+      BERTH_TRY_CONTEXT(c->Call(ctx, "GET",
+                                "/v2/token?service=berthd&scope=" +
+                                    registry::QueryEscape("repository:" + project + ":pull")),
+                        "minting a pull token");
+  json j = json::parse(answer, nullptr, false);
+  if (!j.is_object() || !j.contains("token") || !j["token"].is_string()) {
+    return Error::DataLoss("the registry's token endpoint answered without a token");
+  }
+  std::string registry_host = c->base_url().substr(c->base_url().find("://") + 3);
+  if (ChooseFormat(flags.output) == Format::kJson) {
+    json out = {{"token", j["token"]},
+                {"username", "x-token"},
+                {"expires_in", j.value("expires_in", 0)},
+                {"registry", registry_host},
+                {"repository", registry_host + "/" + project}};
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("%s\n", j["token"].get<std::string>().c_str());
+    if (isatty(STDOUT_FILENO) != 0) {
+      std::fprintf(stderr,
+                   "a pull-only token for %s/%s, valid %d s: docker login %s -u x-token "
+                   "--password-stdin\n",
+                   registry_host.c_str(), project.c_str(), j.value("expires_in", 0),
+                   registry_host.c_str());
+    }
+  }
+  return {};
+}
+
 // ---- cache ls / reset
 
 struct CacheArgs {
@@ -936,6 +1000,21 @@ void RegisterRemoteCommands(CLI::App& app, int& exit_code) {
   AddOutputFlag(lbuilds, *flags);
   lbuilds->callback([flags, build_args, &exit_code] {
     Report(exit_code, [&] { return ListBuilds(*flags, *build_args, exit_code); });
+  });
+
+  auto pull_token_args = std::make_shared<PullTokenArgs>();
+  auto* pull_token = app.add_subcommand(
+      "pull-token", "Mint a short-lived pull-only token for a project's repository in berthd's "
+                    "registry (docker login -u x-token)");
+  pull_token->add_option("BUILD", pull_token_args->build,
+                         "A build id: the token reads its project's repository");
+  pull_token->add_option("--project", pull_token_args->project,
+                         "Project id (default: $BERTH_PROJECT, else berth.json or depot.json "
+                         "in this directory or above)");
+  AddServerFlags(pull_token, *flags);
+  pull_token->add_option("--output", flags->output, "Output format: token (default) or json");
+  pull_token->callback([flags, pull_token_args, &exit_code] {
+    Report(exit_code, [&] { return PullToken(*flags, *pull_token_args, exit_code); });
   });
 
   auto cache_args = std::make_shared<CacheArgs>();
