@@ -500,5 +500,24 @@ int main(void) {
   EXPECT_NE(built.err.find("agent-type=12 identities=1"), std::string::npos) << built.err;
 }
 
+// The summary at the end of a remote build links the build's record (the API's page of it until
+// the web UI exists), which answers with the record; BERTH_NO_SUMMARY_LINK suppresses it.
+TEST_F(RemoteBuildE2eTest, SummaryLinksTheBuildRecord) {
+  CmdResult built = Remote(dir_ + "/ctx");
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  std::string id = BuildId(built.err);
+  std::string link = Url("/api/v1/builds/" + id);
+  EXPECT_NE(built.err.find("build record: " + link + "\n"), std::string::npos) << built.err;
+  json record = Api("GET", "/api/v1/builds/" + id);
+  EXPECT_EQ(record.value("id", ""), id) << record.dump();
+  EXPECT_EQ(record.value("status", ""), "success") << record.dump();
+  setenv("BERTH_NO_SUMMARY_LINK", "1", 1);
+  CmdResult quiet = Remote(dir_ + "/ctx");
+  unsetenv("BERTH_NO_SUMMARY_LINK");
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err.find("build record:"), std::string::npos) << quiet.err;
+  EXPECT_NE(quiet.err.find("remote build b_"), std::string::npos) << quiet.err;
+}
+
 }  // namespace
 }  // namespace berth::e2e
