@@ -211,6 +211,9 @@ Result<> SolveTarget(const Context& ctx, Session& s, Target& t,
   }
 
   t.progress = std::make_unique<Progress>(t.converted.graph, s.renderer, options.name, &s.numbers);
+  // The size of a step's layer, as the cache index recorded it when the step's result was put.
+  t.progress->set_layer_size(
+      [cache = s.cache.get()](const std::string& key) { return cache->LayerSize(key); });
   env.snapshotter = s.snapshotter.get();
   env.executor = s.executor.get();
   env.index = s.index.get();

@@ -296,6 +296,9 @@ std::string ToJson(const StepUpdate& u) {
   if (u.kind == StepUpdate::Kind::kDone || u.kind == StepUpdate::Kind::kError) {
     j["seconds"] = u.seconds;
   }
+  if (u.layer_size > 0) {
+    j["layer_size"] = u.layer_size;
+  }
   if (!u.text.empty()) {
     j["text"] = u.text;
   }
@@ -326,6 +329,7 @@ Result<StepUpdate> StepUpdateFromJson(std::string_view line) {
       return Error::InvalidArgument("progress event: unknown kind \"" + kind + "\"");
     }
     u.seconds = j.value("seconds", 0.0);
+    u.layer_size = j.value("layer_size", int64_t{0});
     u.text = j.value("text", "");
     u.vertex = j.value("vertex", "");
     u.line = j.value("line", 0);
@@ -447,6 +451,10 @@ void Progress::Event(const solver::VertexEvent& event) {
       u.kind = StepUpdate::Kind::kError;
       u.text = event.error;
       break;
+  }
+  if (layer_size_ && !event.cache_key.empty() && !u.source &&
+      (u.kind == StepUpdate::Kind::kDone || u.kind == StepUpdate::Kind::kCached)) {
+    u.layer_size = layer_size_(event.cache_key);
   }
   renderer_->Update(u);
 }

@@ -12,7 +12,9 @@
 // Everything here is thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,7 +38,10 @@ struct StepUpdate {
   bool source = false;
   Kind kind = Kind::kStarted;
   double seconds = 0;  // kDone / kError: how long the step took
-  std::string text;    // kLog: one output line; kError: the message
+  // kDone / kCached: the size in bytes of the layer (snapshot) the step made; 0 when it made
+  // none or it is not known.
+  int64_t layer_size = 0;
+  std::string text;  // kLog: one output line; kError: the message
 };
 
 // One update as a single-line JSON object, and back (InvalidArgument names the bad field).
@@ -93,6 +98,12 @@ class Progress {
         target_(std::move(target)),
         numbers_shared_(numbers != nullptr ? numbers : &own_numbers_) {}
 
+  // Where the size of a step's layer comes from: its cache key -> bytes (the cache index's
+  // record). Unset: sizes stay 0.
+  void set_layer_size(std::function<int64_t(const std::string& cache_key)> fn) {
+    layer_size_ = std::move(fn);
+  }
+
   void Event(const solver::VertexEvent& event);
   // One line of a step's output.
   void Log(graph::VertexId vertex, std::string_view line);
@@ -106,6 +117,7 @@ class Progress {
   std::string target_;
   StepNumbers own_numbers_;
   StepNumbers* numbers_shared_;  // its mutex is held while rendering
+  std::function<int64_t(const std::string&)> layer_size_;
   std::map<graph::VertexId, int> numbers_;
 };
 

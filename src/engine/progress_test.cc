@@ -106,6 +106,33 @@ TEST(ProgressTest, TargetRendererRenumbersAndNames) {
             "#1 DONE 0.0s\n");
 }
 
+// Steps carry the size of the layer they made (from the cache's record of the step's key);
+// sources and failures carry none; the size survives the rawjson round trip.
+TEST(ProgressTest, DoneAndCachedStepsCarryTheirLayerSize) {
+  graph::Graph g;
+  graph::Op run;
+  run.op = graph::ExecOp{.args = {"make"}};
+  graph::VertexId id = g.Add(run, {.description = "[2/2] RUN make", .locations = {}}).value();
+  MemFile out;
+  std::unique_ptr<Renderer> r = NewRenderer(ProgressMode::kJson, out.get());
+  Progress p(g, r.get());
+  p.set_layer_size([](const std::string& key) { return key == "k1" ? int64_t{4096} : 0; });
+  p.Event({.vertex = id, .kind = solver::VertexEvent::Kind::kDone, .cache_key = "k1"});
+  p.Event({.vertex = id, .kind = solver::VertexEvent::Kind::kCached, .cache_key = "k1"});
+  p.Event(
+      {.vertex = id, .kind = solver::VertexEvent::Kind::kFailed, .error = "x", .cache_key = "k1"});
+  r->Finish();
+  std::vector<StepUpdate> got;
+  std::string text = out.Text();
+  for (size_t pos = 0, end; (end = text.find('\n', pos)) != std::string::npos; pos = end + 1) {
+    got.push_back(StepUpdateFromJson(text.substr(pos, end - pos)).value());
+  }
+  ASSERT_EQ(got.size(), 3U) << text;
+  EXPECT_EQ(got[0].layer_size, 4096);
+  EXPECT_EQ(got[1].layer_size, 4096);
+  EXPECT_EQ(got[2].layer_size, 0);
+}
+
 TEST(ProgressTest, JsonRoundTrips) {
   MemFile out;
   std::unique_ptr<Renderer> r = NewRenderer(ProgressMode::kJson, out.get());

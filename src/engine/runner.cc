@@ -911,7 +911,19 @@ Result<std::vector<std::string>> IndexCache::Lookup(const Context& ctx, const st
     }
     return Error::NotFound("cache record " + key + ": snapshot " + record.snapshot + " is gone");
   }
+  NoteSize(key, record.size);
   return std::vector<std::string>{record.snapshot};
+}
+
+void IndexCache::NoteSize(const std::string& key, int64_t size) {
+  std::lock_guard lock(sizes_mu_);
+  sizes_[key] = size;
+}
+
+int64_t IndexCache::LayerSize(const std::string& key) const {
+  std::lock_guard lock(sizes_mu_);
+  auto it = sizes_.find(key);
+  return it == sizes_.end() ? 0 : it->second;
 }
 
 Result<std::vector<std::string>> IndexCache::Replace(const Context& ctx, const std::string& key,
@@ -951,6 +963,7 @@ Result<std::vector<std::string>> IndexCache::Put(const Context& ctx, const std::
     }
   }
   cache::Record stored = BERTH_TRY(index_.Put(ctx, project_, key, record));
+  NoteSize(key, stored.size);
   return std::vector<std::string>{stored.snapshot};
 }
 

@@ -191,9 +191,14 @@ class IndexCache final : public solver::ResultCache {
 
   static constexpr int kLockStripes = 1024;
 
+  // The size of the layer stored under `key`, as the record found or stored by this cache said
+  // (0 when this cache has not seen the key). For build records; no index access.
+  int64_t LayerSize(const std::string& key) const;
+
  private:
   // The GC lock, or why it could not be taken (reported by every method).
   Result<> Held() const;
+  void NoteSize(const std::string& key, int64_t size);
 
   cache::Index& index_;
   snapshot::Snapshotter& snapshotter_;
@@ -201,6 +206,8 @@ class IndexCache final : public solver::ResultCache {
   std::string project_;
   UniqueFd gc_lock_;
   std::optional<Error> gc_lock_error_;
+  mutable std::mutex sizes_mu_;
+  std::map<std::string, int64_t> sizes_;  // key -> layer size, of the records seen
 };
 
 }  // namespace berth::engine

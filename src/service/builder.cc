@@ -48,11 +48,13 @@ class Recorder final : public engine::Renderer {
       case engine::StepUpdate::Kind::kCached:
         step.cached = true;
         step.finished_at = Clock::now();
+        step.layer_size = u.layer_size;
         write = true;
         break;
       case engine::StepUpdate::Kind::kDone:
       case engine::StepUpdate::Kind::kError:
         step.finished_at = Clock::now();
+        step.layer_size = u.layer_size;
         step.duration = std::chrono::duration_cast<std::chrono::nanoseconds>(
             std::chrono::duration<double>(u.seconds));
         if (u.kind == engine::StepUpdate::Kind::kError) {

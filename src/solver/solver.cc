@@ -168,9 +168,9 @@ Result<VertexResult> Solver::Solve(const Context& ctx, const graph::Graph& graph
   OpRunner& runner = *chosen;
   Run run(ctx, graph, closure, options);
   auto emit = [&](graph::VertexId id, VertexEvent::Kind kind, Clock::time_point start,
-                  const std::string& error) {
+                  const std::string& error, const std::string& cache_key = "") {
     if (options.progress) {
-      options.progress(VertexEvent{id, kind, Clock::now() - start, error});
+      options.progress(VertexEvent{id, kind, Clock::now() - start, error, cache_key});
     }
   };
   BERTH_TRY(run.Execute([&](const Context& c, graph::VertexId id,
@@ -222,7 +222,8 @@ Result<VertexResult> Solver::Solve(const Context& ctx, const graph::Graph& graph
       return std::move(outputs).error();
     }
     result.outputs = std::move(outputs).value();
-    emit(id, ran ? VertexEvent::Kind::kDone : VertexEvent::Kind::kCached, start, "");
+    emit(id, ran ? VertexEvent::Kind::kDone : VertexEvent::Kind::kCached, start, "",
+         result.cache_key);
     return result;
   }));
   return run.result(target.vertex);

@@ -86,6 +86,7 @@ struct VertexEvent {
   Kind kind = Kind::kStarted;
   std::chrono::nanoseconds duration{0};
   std::string error;
+  std::string cache_key;  // kCached, kDone: the vertex's cache key
 };
 
 struct SolveOptions {

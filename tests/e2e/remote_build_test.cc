@@ -134,6 +134,17 @@ TEST_F(RemoteBuildE2eTest, SameDigestAsLocalAndNoResendOfUnchangedFiles) {
     }
   }
   EXPECT_TRUE(all_cached) << steps.dump();
+  // Each step records the size of the layer it made, made now or taken from the cache: the
+  // RUN (line 5) wrote out.txt; ENV (line 3) made no layer.
+  for (const std::string& build : {first, BuildId(again.err)}) {
+    json listed = Api("GET", "/api/v1/builds/" + build + "/steps");
+    std::map<int, int64_t> sizes;
+    for (const json& s : listed["items"]) {
+      sizes[s.value("line", 0)] = s.value("layer_size", int64_t{-1});
+    }
+    EXPECT_GT(sizes[5], 0) << listed.dump();
+    EXPECT_EQ(sizes.count(3), 0U) << listed.dump();
+  }
 }
 
 TEST_F(RemoteBuildE2eTest, OneChangedFileOfTenThousandTravelsAlone) {
