@@ -19,6 +19,7 @@
 #include "cache/sqlite_index.h"
 #include "engine/config.h"
 #include "engine/runner.h"
+#include "executor/runc_executor.h"
 #include "os/file.h"
 #include "snapshot/fs_util.h"
 #include "snapshot/mount.h"
@@ -210,6 +211,19 @@ Result<Recovery> RecoverRoot(const Context& ctx, const std::string& root) {
   if (lock.get() < 0) {
     out.skipped = true;
     return out;
+  }
+  // Containers a dead berthd left running go first (they hold the mounts below), in every
+  // runtime's state directory.
+  for (const auto& [state, runtime] :
+       {std::pair<std::string, std::string>{"runc", "runc"}, {"runtime-crun", "crun"}}) {
+    if (!os::Exists(root + "/" + state)) {
+      continue;
+    }
+    Result<std::unique_ptr<executor::RuncExecutor>> ex = executor::RuncExecutor::Create(
+        {.state_dir = root + "/" + state, .bundle_dir = root + "/bundles", .runtime = runtime});
+    if (ex.ok()) {
+      out.containers += BERTH_TRY((*ex)->RemoveLeftovers());
+    }
   }
   // Mount points are listed by their real paths.
   char* real = ::realpath(root.c_str(), nullptr);

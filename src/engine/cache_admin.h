@@ -55,13 +55,15 @@ Result<CacheCleanup> EvictCache(const Context& ctx, const std::string& root,
                                 cache::Time keep_used_since);
 
 struct Recovery {
-  int64_t unmounted = 0;  // mounts left under the root by builds that are gone
-  int64_t snapshots = 0;  // active snapshots and views they left
-  bool skipped = false;   // a build holds the GC lock: nothing was touched
+  int64_t containers = 0;  // containers (runc, crun) left running by builds that are gone
+  int64_t unmounted = 0;   // mounts left under the root by builds that are gone
+  int64_t snapshots = 0;   // active snapshots and views they left
+  bool skipped = false;    // a build holds the GC lock: nothing was touched
 };
 
-// After a crash (berthd killed mid-build), before builds start on `root` again: detaches what
-// is still mounted under `root` (a dead build's rootfs and bind mounts) and removes the active
+// After a crash (berthd killed mid-build), before builds start on `root` again: kills and
+// deletes the containers dead builds left running, detaches what is still mounted under `root`
+// (a dead build's rootfs and bind mounts) and removes the active
 // snapshots and views dead builds left (committed snapshots are the cache's to keep or
 // collect). Touches nothing while a build holds the GC lock: only call it when no build on
 // `root` can be alive but a lock holder (berthd at start, for its builder's root).

@@ -1,5 +1,6 @@
 #include "executor/runc_executor.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <string_view>
 #include <vector>
@@ -259,6 +261,38 @@ Result<std::unique_ptr<RuncExecutor>> RuncExecutor::Create(RuncOptions options) 
   BERTH_TRY(os::MakeDirs(options.state_dir, 0700));
   BERTH_TRY(os::MakeDirs(options.bundle_dir, 0700));
   return std::unique_ptr<RuncExecutor>(new RuncExecutor(std::move(options)));
+}
+
+Result<size_t> RuncExecutor::RemoveLeftovers() {
+  std::vector<std::string> ids;
+  {
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(options_.state_dir.c_str()), ::closedir);
+    if (dir == nullptr) {
+      return Error::FromErrno("opendir " + options_.state_dir, errno);
+    }
+    while (const dirent* e = ::readdir(dir.get())) {
+      std::string name = e->d_name;
+      if (name != "." && name != ".." && e->d_type == DT_DIR) {
+        ids.push_back(name);
+      }
+    }
+  }
+  size_t removed = 0;
+  for (const std::string& id : ids) {
+    std::vector<std::string> del = options_.command_prefix;
+    for (const std::string& a : {options_.runtime, std::string("--root"), options_.state_dir,
+                                 std::string("delete"), std::string("-f"), id}) {
+      del.push_back(a);
+    }
+    Result<RunOutput> r = RunCommand(del);
+    if (r.ok() && r->exit_code == 0) {
+      ++removed;
+    } else {
+      log::Warn("deleting the leftover container " + id + ": " +
+                (r.ok() ? r->output : r.error().ToString()));
+    }
+  }
+  return removed;
 }
 
 std::string RuncExecutor::NewId() {

@@ -45,6 +45,10 @@ class RuncExecutor final : public Executor {
 
   const std::string& runtime() const { return options_.runtime; }
 
+  // Kills and deletes every container the state directory still holds (those of a process that
+  // died: a kill -9 of berthd leaves its running steps behind). Returns how many went.
+  Result<size_t> RemoveLeftovers();
+
  private:
   explicit RuncExecutor(RuncOptions options) : options_(std::move(options)) {}
 

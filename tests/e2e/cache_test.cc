@@ -468,14 +468,20 @@ TEST_F(RemoteCacheE2eTest, KillNineMidBuildLeavesAConsistentCache) {
   int status = 0;
   waitpid(client, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
-  // The orphaned step may finish now (nothing records it any more).
-  EXPECT_EQ(open_gate(), 0);
 
-  // The dead build's rootfs is still mounted until berthd starts again and cleans up.
+  // The dead build's step still runs, and its rootfs is still mounted, until berthd starts
+  // again and cleans up: it kills the orphaned container first.
+  std::string orphan = "pgrep -f '[w]hile \\[ ! -f /gate/go \\]' >/dev/null";
+  EXPECT_EQ(Sh(orphan), 0) << "the orphaned step is not running";
   std::string mounts = "grep -q " + Quote(server_root_ + "/builder/") + " /proc/self/mountinfo";
   EXPECT_EQ(Sh(mounts), 0);
   StartBerthd();
+  EXPECT_NE(Sh(orphan), 0) << "the orphaned step survived the restart";
   EXPECT_NE(Sh(mounts), 0) << os::ReadFile("/proc/self/mountinfo").value_or("");
+  EXPECT_NE(os::ReadFile(dir_ + "/berthd.log").value_or("").find("1 container(s)"),
+            std::string::npos)
+      << os::ReadFile(dir_ + "/berthd.log").value_or("");
+  EXPECT_EQ(open_gate(), 0);  // (no step waits behind it any more)
   EXPECT_NE(Sh("grep -l '\"kind\":\"active\"' " + server_root_ +
                "/builder/snapshots/meta/*.json >/dev/null 2>&1"),
             0)

@@ -148,10 +148,11 @@ Result<> Serve(const Config& config) {
   if (!recovered.ok()) {
     std::fprintf(stderr, "berthd: cleaning up after the last run: %s\n",
                  recovered.error().ToString().c_str());
-  } else if (recovered->unmounted > 0 || recovered->snapshots > 0) {
+  } else if (recovered->containers > 0 || recovered->unmounted > 0 || recovered->snapshots > 0) {
     std::fprintf(stderr,
-                 "berthd: cleaned up after the last run: %lld mount(s), %lld unfinished "
-                 "snapshot(s)\n",
+                 "berthd: cleaned up after the last run: %lld container(s), %lld mount(s), "
+                 "%lld unfinished snapshot(s)\n",
+                 static_cast<long long>(recovered->containers),
                  static_cast<long long>(recovered->unmounted),
                  static_cast<long long>(recovered->snapshots));
   }
