@@ -36,9 +36,13 @@ fi
 size_mb=$(du -sm "$rootfs" | cut -f1)
 
 work=$(mktemp -d /var/tmp/berth-bench-run-XXXXXX)
-pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Registries write their pid beside their config (start_registry runs in a command
+  # substitution's subshell, so a shell array would not reach here).
+  local f
+  for f in "$work"/*/pid; do
+    [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,7 +64,7 @@ storage: {filesystem: {rootdirectory: $dir/data}}
 http: {addr: 127.0.0.1:$port}
 CONF
   docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
-  pids+=($!)
+  echo $! >"$dir/pid"
   for _ in $(seq 100); do
     curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break
     sleep 0.05
