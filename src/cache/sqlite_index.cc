@@ -436,9 +436,9 @@ Result<Removal> SqliteIndex::Evict(const Context& ctx, const std::string& projec
     }
   }
   if (total > cap_bytes) {
-    db::Statement st =
-        BERTH_TRY(db->Prepare("SELECT id, size FROM entries WHERE project = ?1 AND removing = 0 "
-                              "AND size > 0 AND last_used_at < ?2 ORDER BY last_used_at ASC, id ASC"));
+    db::Statement st = BERTH_TRY(
+        db->Prepare("SELECT id, size FROM entries WHERE project = ?1 AND removing = 0 "
+                    "AND size > 0 AND last_used_at < ?2 ORDER BY last_used_at ASC, id ASC"));
     st.BindAll(project, keep_used_since == Time::max() ? std::numeric_limits<int64_t>::max()
                                                        : ToNanos(keep_used_since));
     while (total > cap_bytes && BERTH_TRY(st.Step())) {
