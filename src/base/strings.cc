@@ -1,5 +1,8 @@
 #include "base/strings.h"
 
+#include <cstdio>
+#include <ctime>
+
 #include "base/gotext.h"
 
 namespace berth {
@@ -69,6 +72,19 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 std::string QuoteString(std::string_view text) {
   return gotext::Quote(text);
+}
+
+std::string FormatRfc3339Nano(std::chrono::system_clock::time_point t) {
+  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(t - secs).count();
+  std::time_t tt = std::chrono::system_clock::to_time_t(secs);
+  struct tm tm {};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  char frac[16];
+  std::snprintf(frac, sizeof(frac), ".%09lldZ", static_cast<long long>(nanos));
+  return std::string(buf) + frac;
 }
 
 }  // namespace berth

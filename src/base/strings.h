@@ -1,6 +1,7 @@
 // Small string helpers used across components.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,5 +21,9 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 // Quotes `text` exactly as Go's strconv.Quote does (gotext::Quote), so that messages that name a
 // value read the same as BuildKit's.
 std::string QuoteString(std::string_view text);
+
+// `t` as RFC 3339 in UTC with nanoseconds: "2026-11-27T08:41:03.000000001Z" (how berthd's API
+// writes times, and the CLI the local ones it shows beside them).
+std::string FormatRfc3339Nano(std::chrono::system_clock::time_point t);
 
 }  // namespace berth

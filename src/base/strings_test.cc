@@ -34,3 +34,15 @@ TEST(StringsTest, QuoteLikeGo) {
 
 }  // namespace
 }  // namespace berth
+
+namespace berth {
+namespace {
+
+TEST(FormatRfc3339NanoTest, UtcWithNineDigits) {
+  auto t = std::chrono::system_clock::time_point(std::chrono::seconds(1700000000)) +
+           std::chrono::nanoseconds(1);
+  EXPECT_EQ(FormatRfc3339Nano(t), "2023-11-14T22:13:20.000000001Z");
+}
+
+}  // namespace
+}  // namespace berth

@@ -426,16 +426,7 @@ class Api {
 }  // namespace
 
 std::string Rfc3339(std::chrono::system_clock::time_point t) {
-  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
-  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(t - secs).count();
-  std::time_t tt = std::chrono::system_clock::to_time_t(secs);
-  struct tm tm {};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  char frac[16];
-  std::snprintf(frac, sizeof(frac), ".%09lldZ", static_cast<long long>(nanos));
-  return std::string(buf) + frac;
+  return FormatRfc3339Nano(t);
 }
 
 Result<Principal> Authenticate(const Context& ctx, metastore::Store& store,

@@ -718,19 +718,6 @@ Result<CacheTarget> ResolveCacheTarget(const RemoteFlags& flags, const CacheArgs
   return target;
 }
 
-std::string TimeText(std::chrono::system_clock::time_point t) {
-  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
-  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(t - secs).count();
-  std::time_t tt = std::chrono::system_clock::to_time_t(secs);
-  struct tm tm {};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  char frac[16];
-  std::snprintf(frac, sizeof(frac), ".%09lldZ", static_cast<long long>(nanos));
-  return std::string(buf) + frac;
-}
-
 // A local record as berthd's API shows a cache entry (service/cache_api.h).
 client::CacheEntry EntryOf(const cache::Record& r) {
   client::CacheEntry e{.key = r.key,
@@ -738,8 +725,8 @@ client::CacheEntry EntryOf(const cache::Record& r) {
                        .location = r.location,
                        .platform = r.platform,
                        .size = r.size,
-                       .created_at = TimeText(r.created_at),
-                       .last_used_at = TimeText(r.last_used_at)};
+                       .created_at = FormatRfc3339Nano(r.created_at),
+                       .last_used_at = FormatRfc3339Nano(r.last_used_at)};
   e.json = json{{"key", e.key},
                 {"description", e.description},
                 {"location", e.location},
