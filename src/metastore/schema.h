@@ -140,6 +140,10 @@ CREATE TABLE registry_tags (
 CREATE INDEX registry_tags_project ON registry_tags (project_id);
 CREATE INDEX registry_tags_digest ON registry_tags (repository, digest);
 )sql"},
+    // A monthly build-minute cap per organization (0 = none; service/usage_api.h).
+    {4, R"sql(
+ALTER TABLE organizations ADD COLUMN build_minutes_cap INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 }  // namespace berth::metastore::internal

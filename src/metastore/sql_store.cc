@@ -130,6 +130,31 @@ Result<std::optional<Time>> OptTimeAt(const Row& row, size_t i) {
   return std::optional<Time>(BERTH_TRY(TimeAt(row, i)));
 }
 
+// The project fields CreateProject and UpdateProject check alike.
+Result<> ValidateRegion(const std::string& region) {
+  if (region.size() > kMaxNameBytes || ToValidUtf8(region) != region) {
+    return Error::InvalidArgument("project region is longer than " + std::to_string(kMaxNameBytes) +
+                                  " bytes or not UTF-8");
+  }
+  return {};
+}
+
+Result<> ValidateCacheCap(int64_t cap) {
+  if (cap < 0) {
+    return Error::InvalidArgument("project cache size cap is negative");
+  }
+  return {};
+}
+
+Result<> ValidateRetention(int64_t days) {
+  if (days < kMinRetentionDays || days > kMaxRetentionDays) {
+    return Error::InvalidArgument(
+        "project build retention must be " + std::to_string(kMinRetentionDays) + " to " +
+        std::to_string(kMaxRetentionDays) + " days, not " + std::to_string(days));
+  }
+  return {};
+}
+
 Result<> ValidateName(std::string_view what, const std::string& name) {
   if (name.empty()) {
     return Error::InvalidArgument(std::string(what) + " name is empty");
@@ -197,13 +222,14 @@ Result<TxGuard*> BeginTx(SqlConn& conn, std::optional<TxGuard>& guard) {
 
 // --- Records <-> rows.
 
-constexpr std::string_view kOrgCols = "id, name, created_at";
+constexpr std::string_view kOrgCols = "id, name, created_at, build_minutes_cap";
 
 Result<Organization> ReadOrg(const Row& row) {
   Organization o;
   o.id = Text(row, 0);
   o.name = Text(row, 1);
   o.created_at = BERTH_TRY(TimeAt(row, 2));
+  o.build_minutes_cap = BERTH_TRY(Int(row, 3));
   return o;
 }
 
@@ -518,6 +544,27 @@ Result<> SqlStore::DeleteOrganization(const Context& ctx, const std::string& id)
   return {};
 }
 
+Result<Organization> SqlStore::UpdateOrganization(const Context& ctx, const std::string& id,
+                                                  const OrganizationUpdate& update) {
+  BERTH_TRY(CheckId("organization", id));
+  if (update.build_minutes_cap && *update.build_minutes_cap < 0) {
+    return Error::InvalidArgument("organization build minute cap is negative");
+  }
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  // One statement: a field that is not set keeps its value (NULL -> COALESCE).
+  Value cap = update.build_minutes_cap ? Value(*update.build_minutes_cap) : Value(nullptr);
+  std::optional<Row> row = BERTH_TRY(
+      QueryRow(*conn,
+               "UPDATE organizations SET build_minutes_cap = COALESCE(CAST(?2 AS BIGINT), "
+               "build_minutes_cap) WHERE id = ?1 RETURNING " +
+                   std::string(kOrgCols),
+               {id, cap}));
+  if (!row) {
+    return NotFoundError("organization", id);
+  }
+  return ReadOrg(*row);
+}
+
 // --- Users
 
 Result<User> SqlStore::CreateUser(const Context& ctx, const std::string& org_id,
@@ -579,16 +626,9 @@ Result<> SqlStore::DeleteUser(const Context& ctx, const std::string& id) {
 Result<Project> SqlStore::CreateProject(const Context& ctx, const ProjectSpec& spec) {
   BERTH_TRY(CheckId("organization", spec.org_id));
   BERTH_TRY(ValidateName("project", spec.name));
-  if (spec.region.size() > kMaxNameBytes || ToValidUtf8(spec.region) != spec.region) {
-    return Error::InvalidArgument("project region is longer than " + std::to_string(kMaxNameBytes) +
-                                  " bytes or not UTF-8");
-  }
-  if (spec.cache_cap_bytes < 0) {
-    return Error::InvalidArgument("project cache size cap is negative");
-  }
-  if (spec.build_retention_days < 1) {
-    return Error::InvalidArgument("project build retention must be at least one day");
-  }
+  BERTH_TRY(ValidateRegion(spec.region));
+  BERTH_TRY(ValidateCacheCap(spec.cache_cap_bytes));
+  BERTH_TRY(ValidateRetention(spec.build_retention_days));
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
   Project p{.id = BERTH_TRY(NewId("p")),
             .org_id = spec.org_id,
@@ -642,6 +682,50 @@ Result<> SqlStore::DeleteProject(const Context& ctx, const std::string& id) {
     return NotFoundError("project", id);
   }
   return {};
+}
+
+Result<Project> SqlStore::UpdateProject(const Context& ctx, const std::string& id,
+                                        const ProjectUpdate& update) {
+  BERTH_TRY(CheckId("project", id));
+  if (update.name) {
+    BERTH_TRY(ValidateName("project", *update.name));
+  }
+  if (update.region) {
+    BERTH_TRY(ValidateRegion(*update.region));
+  }
+  if (update.cache_cap_bytes) {
+    BERTH_TRY(ValidateCacheCap(*update.cache_cap_bytes));
+  }
+  if (update.build_retention_days) {
+    BERTH_TRY(ValidateRetention(*update.build_retention_days));
+  }
+  auto opt_text = [](const std::optional<std::string>& v) {
+    return v ? Value(*v) : Value(nullptr);
+  };
+  auto opt_int = [](const auto& v) {
+    return v ? Value(static_cast<int64_t>(*v)) : Value(nullptr);
+  };
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  Result<Rows> rows = conn->Query(
+      "UPDATE projects SET name = COALESCE(CAST(?2 AS TEXT), name), "
+      "region = COALESCE(CAST(?3 AS TEXT), region), "
+      "cache_cap_bytes = COALESCE(CAST(?4 AS BIGINT), cache_cap_bytes), "
+      "build_retention_days = COALESCE(CAST(?5 AS BIGINT), build_retention_days) "
+      "WHERE id = ?1 RETURNING " +
+          std::string(kProjectCols),
+      {id, opt_text(update.name), opt_text(update.region), opt_int(update.cache_cap_bytes),
+       opt_int(update.build_retention_days)});
+  if (!rows.ok()) {
+    if (rows.error().code() == ErrorCode::kAlreadyExists) {
+      return Error::AlreadyExists("project \"" + update.name.value_or("") +
+                                  "\" already exists in its organization");
+    }
+    return std::move(rows).error();
+  }
+  if (rows->empty()) {
+    return NotFoundError("project", id);
+  }
+  return ReadProject(rows->front());
 }
 
 // --- Tokens
@@ -980,6 +1064,80 @@ Result<int64_t> SqlStore::FailUnfinishedBuilds(const Context& ctx, const std::st
                   "WHERE status IN ('queued', 'running') RETURNING id",
                   {ToNanos(Now()), ToValidUtf8(message)}));
   return static_cast<int64_t>(rows.size());
+}
+
+// --- Usage
+
+namespace {
+
+// Per project: the builds that started in [?2, ?3) and the time every build ran inside it, a
+// running build up to ?4 (now); a project without builds has one row of NULLs (LEFT JOIN), which
+// adds nothing. Each build's run is clipped to the period in SQL both databases
+// take (CASE, not SQLite's MIN/MAX nor PostgreSQL's LEAST/GREATEST). Parameters are cast so
+// that PostgreSQL infers no other type for them.
+constexpr std::string_view kRunStart =
+    "(CASE WHEN b.started_at > CAST(?2 AS BIGINT) THEN b.started_at ELSE CAST(?2 AS BIGINT) END)";
+constexpr std::string_view kRunEnd =
+    "(CASE WHEN COALESCE(b.finished_at, CAST(?4 AS BIGINT)) < CAST(?3 AS BIGINT) "
+    "THEN COALESCE(b.finished_at, CAST(?4 AS BIGINT)) ELSE CAST(?3 AS BIGINT) END)";
+
+std::string UsageQuery(std::string_view project_filter) {
+  std::string start(kRunStart);
+  std::string end(kRunEnd);
+  return "SELECT p.id, p.name, "
+         "COALESCE(SUM(CASE WHEN b.started_at >= CAST(?2 AS BIGINT) THEN 1 ELSE 0 END), 0), "
+         "COALESCE(SUM(CASE WHEN b.id IS NOT NULL AND " +
+         end + " > " + start + " THEN " + end + " - " + start +
+         " ELSE 0 END), 0) "
+         "FROM projects p LEFT JOIN builds b ON b.project_id = p.id "
+         "AND b.started_at IS NOT NULL AND b.started_at < CAST(?3 AS BIGINT) "
+         "AND COALESCE(b.finished_at, CAST(?4 AS BIGINT)) > CAST(?2 AS BIGINT) WHERE " +
+         std::string(project_filter) + " GROUP BY p.id, p.name ORDER BY p.name";
+}
+
+Result<ProjectUsage> ReadUsage(const Row& row) {
+  ProjectUsage u;
+  u.project_id = Text(row, 0);
+  u.name = Text(row, 1);
+  u.builds = BERTH_TRY(Int(row, 2));
+  u.build_time = std::chrono::nanoseconds(BERTH_TRY(Int(row, 3)));
+  return u;
+}
+
+Result<> CheckPeriod(Time from, Time to) {
+  if (!(from < to)) {
+    return Error::InvalidArgument("usage: the period's start is not before its end");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<ProjectUsage>> SqlStore::BuildUsage(const Context& ctx,
+                                                       const std::string& org_id, Time from,
+                                                       Time to) {
+  BERTH_TRY(CheckId("organization", org_id));
+  BERTH_TRY(CheckPeriod(from, to));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  Rows rows = BERTH_TRY(conn->Query(UsageQuery("p.org_id = ?1"),
+                                    {org_id, ToNanos(from), ToNanos(to), ToNanos(Now())}));
+  if (rows.empty() && !BERTH_TRY(Exists(*conn, "organizations", org_id))) {
+    return NotFoundError("organization", org_id);
+  }
+  return ReadAll(rows, &ReadUsage);
+}
+
+Result<ProjectUsage> SqlStore::ProjectBuildUsage(const Context& ctx, const std::string& project_id,
+                                                 Time from, Time to) {
+  BERTH_TRY(CheckId("project", project_id));
+  BERTH_TRY(CheckPeriod(from, to));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  std::optional<Row> row = BERTH_TRY(QueryRow(
+      *conn, UsageQuery("p.id = ?1"), {project_id, ToNanos(from), ToNanos(to), ToNanos(Now())}));
+  if (!row) {
+    return NotFoundError("project", project_id);
+  }
+  return ReadUsage(*row);
 }
 
 // --- Build steps

@@ -58,6 +58,8 @@ class SqlStore : public Store {
   Result<Organization> GetOrganization(const Context& ctx, const std::string& id) override;
   Result<std::vector<Organization>> ListOrganizations(const Context& ctx) override;
   Result<> DeleteOrganization(const Context& ctx, const std::string& id) override;
+  Result<Organization> UpdateOrganization(const Context& ctx, const std::string& id,
+                                          const OrganizationUpdate& update) override;
 
   Result<User> CreateUser(const Context& ctx, const std::string& org_id, const std::string& name,
                           bool admin) override;
@@ -69,6 +71,8 @@ class SqlStore : public Store {
   Result<Project> GetProject(const Context& ctx, const std::string& id) override;
   Result<std::vector<Project>> ListProjects(const Context& ctx, const std::string& org_id) override;
   Result<> DeleteProject(const Context& ctx, const std::string& id) override;
+  Result<Project> UpdateProject(const Context& ctx, const std::string& id,
+                                const ProjectUpdate& update) override;
 
   Result<NewToken> CreateToken(const Context& ctx, const TokenSpec& spec) override;
   Result<Token> Authenticate(const Context& ctx, std::string_view secret) override;
@@ -89,6 +93,11 @@ class SqlStore : public Store {
   Result<std::vector<ContextFile>> ListBuildContext(const Context& ctx,
                                                     const std::string& build_id) override;
   Result<int64_t> FailUnfinishedBuilds(const Context& ctx, const std::string& message) override;
+
+  Result<std::vector<ProjectUsage>> BuildUsage(const Context& ctx, const std::string& org_id,
+                                               Time from, Time to) override;
+  Result<ProjectUsage> ProjectBuildUsage(const Context& ctx, const std::string& project_id,
+                                         Time from, Time to) override;
 
   Result<> UpsertBuildStep(const Context& ctx, const BuildStep& step) override;
   Result<std::vector<BuildStep>> ListBuildSteps(const Context& ctx,

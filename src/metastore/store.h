@@ -25,9 +25,11 @@
 //     that does not authenticate, Unavailable when the database cannot be reached or stays
 //     locked, DataLoss for damaged data.
 //
-// Not here yet (berthd's later issues): usage queries (builds and build minutes per project and
-// period, cache bytes per project), build retention clean-up (delete builds older than a
-// project's retention days), project updates, users' passwords or OIDC identities.
+// Usage (builds and build time per project and period) is here; the cache bytes of a project are
+// the builder's to measure (engine/cache_admin.h), not the store's.
+//
+// Not here yet (berthd's later issues): build retention clean-up (delete builds older than a
+// project's retention days), users' passwords or OIDC identities.
 #pragma once
 
 #include <chrono>
@@ -50,6 +52,9 @@ struct Organization {
   std::string id;
   std::string name;
   Time created_at;
+  // The most build minutes the organization's projects may use per calendar month (UTC);
+  // 0 = no cap.
+  int64_t build_minutes_cap = 0;
 
   friend bool operator==(const Organization&, const Organization&) = default;
 };
@@ -83,6 +88,36 @@ struct ProjectSpec {
   std::string region;
   int64_t cache_cap_bytes = 0;
   int build_retention_days = 7;
+};
+
+// Build retention is kMinRetentionDays..kMaxRetentionDays days (ten years).
+inline constexpr int kMinRetentionDays = 1;
+inline constexpr int kMaxRetentionDays = 3650;
+
+// What UpdateProject changes: each field that is set (the others keep their values).
+struct ProjectUpdate {
+  std::optional<std::string> name;
+  std::optional<std::string> region;
+  std::optional<int64_t> cache_cap_bytes;
+  std::optional<int> build_retention_days;
+};
+
+// What UpdateOrganization changes: each field that is set.
+struct OrganizationUpdate {
+  std::optional<int64_t> build_minutes_cap;
+};
+
+// A project's builds in a period [from, to) (BuildUsage).
+struct ProjectUsage {
+  std::string project_id;
+  std::string name;
+  // Builds that started in the period.
+  int64_t builds = 0;
+  // The part of every build's run (started_at to finished_at; a running build up to now) that
+  // lies in the period: a build across the period's edge counts only its time inside.
+  std::chrono::nanoseconds build_time{0};
+
+  friend bool operator==(const ProjectUsage&, const ProjectUsage&) = default;
 };
 
 enum class TokenKind {
@@ -238,6 +273,10 @@ class Store {
   virtual Result<std::vector<Organization>> ListOrganizations(const Context& ctx) = 0;
   // Deletes the organization with its users, projects, tokens and builds.
   virtual Result<> DeleteOrganization(const Context& ctx, const std::string& id) = 0;
+  // Changes the fields `update` sets; returns the organization as it is now. InvalidArgument
+  // for a negative cap.
+  virtual Result<Organization> UpdateOrganization(const Context& ctx, const std::string& id,
+                                                  const OrganizationUpdate& update) = 0;
 
   // --- Users. Names are unique within an organization.
   virtual Result<User> CreateUser(const Context& ctx, const std::string& org_id,
@@ -256,6 +295,11 @@ class Store {
                                                     const std::string& org_id) = 0;
   // Deletes the project with its tokens and builds.
   virtual Result<> DeleteProject(const Context& ctx, const std::string& id) = 0;
+  // Changes the fields `update` sets, checked as CreateProject checks them (retention
+  // kMinRetentionDays..kMaxRetentionDays); returns the project as it is now. AlreadyExists for a
+  // name another project of the organization has.
+  virtual Result<Project> UpdateProject(const Context& ctx, const std::string& id,
+                                        const ProjectUpdate& update) = 0;
 
   // --- Tokens.
   // Creates a token for the subject (which must exist: NotFound otherwise) and returns its
@@ -299,6 +343,17 @@ class Store {
   // of the previous process is still running. (Several berthd sharing one PostgreSQL need a
   // per-builder lease instead: see docs/decisions/0004-metadata-store.md.)
   virtual Result<int64_t> FailUnfinishedBuilds(const Context& ctx, const std::string& message) = 0;
+
+  // --- Usage.
+  // Every project of the organization (by name, also those without builds) with its builds and
+  // build time in [from, to) (see ProjectUsage). A running build counts up to the store's now.
+  // NotFound if the organization does not exist; InvalidArgument unless from < to.
+  virtual Result<std::vector<ProjectUsage>> BuildUsage(const Context& ctx,
+                                                       const std::string& org_id, Time from,
+                                                       Time to) = 0;
+  // The same for one project. NotFound if the project does not exist.
+  virtual Result<ProjectUsage> ProjectBuildUsage(const Context& ctx, const std::string& project_id,
+                                                 Time from, Time to) = 0;
 
   // --- Build steps.
   // Inserts the step or replaces the one with the same (build_id, vertex). The log is cut to

@@ -7,6 +7,16 @@
 #include <thread>
 #include <vector>
 
+namespace berth::metastore {
+
+// For readable failures of EXPECT_EQ on usage rows (found by argument-dependent lookup).
+void PrintTo(const ProjectUsage& u, std::ostream* os) {
+  *os << "{" << u.project_id << " " << u.name << " builds=" << u.builds
+      << " ns=" << u.build_time.count() << "}";
+}
+
+}  // namespace berth::metastore
+
 namespace berth::metastore::testing {
 
 void StoreConformanceTest::SetUp() {
@@ -232,6 +242,181 @@ TEST_P(StoreConformanceTest, ProjectCrud) {
   EXPECT_CODE(store_->DeleteProject(ctx_, web.id), kNotFound);
   ASSERT_OK_AND_ASSIGN(listed, store_->ListProjects(ctx_, acme.id));
   EXPECT_EQ(listed, (std::vector<Project>{api}));
+}
+
+TEST_P(StoreConformanceTest, ProjectUpdateChangesOnlyWhatItSets) {
+  ASSERT_OK_AND_ASSIGN(Organization acme, store_->CreateOrganization(ctx_, "acme"));
+  ASSERT_OK_AND_ASSIGN(Project web, store_->CreateProject(ctx_, {.org_id = acme.id,
+                                                                 .name = "web",
+                                                                 .region = "eu-west",
+                                                                 .cache_cap_bytes = 1 << 20}));
+  ASSERT_OK_AND_ASSIGN(Project api,
+                       store_->CreateProject(ctx_, {.org_id = acme.id, .name = "api"}));
+
+  ASSERT_OK_AND_ASSIGN(Project same, store_->UpdateProject(ctx_, web.id, {}));
+  EXPECT_EQ(same, web);
+  ASSERT_OK_AND_ASSIGN(Project got,
+                       store_->UpdateProject(ctx_, web.id, {.build_retention_days = 30}));
+  Project want = web;
+  want.build_retention_days = 30;
+  EXPECT_EQ(got, want);
+  ASSERT_OK_AND_ASSIGN(
+      got, store_->UpdateProject(
+               ctx_, web.id,
+               {.name = "site", .region = "", .cache_cap_bytes = 0, .build_retention_days = 3650}));
+  want.name = "site";
+  want.region = "";
+  want.cache_cap_bytes = 0;
+  want.build_retention_days = 3650;
+  EXPECT_EQ(got, want);
+  ASSERT_OK_AND_ASSIGN(got, store_->GetProject(ctx_, web.id));
+  EXPECT_EQ(got, want);
+
+  // Checked as CreateProject checks, and nothing changes on a refusal.
+  EXPECT_CODE(store_->UpdateProject(ctx_, web.id, {.name = "api"}), kAlreadyExists);
+  EXPECT_CODE(store_->UpdateProject(ctx_, web.id, {.name = ""}), kInvalidArgument);
+  EXPECT_CODE(store_->UpdateProject(ctx_, web.id, {.name = "x", .cache_cap_bytes = -1}),
+              kInvalidArgument);
+  EXPECT_CODE(store_->UpdateProject(ctx_, web.id, {.build_retention_days = 0}), kInvalidArgument);
+  EXPECT_CODE(store_->UpdateProject(ctx_, web.id, {.build_retention_days = 3651}),
+              kInvalidArgument);
+  EXPECT_CODE(store_->CreateProject(
+                  ctx_, {.org_id = acme.id, .name = "long", .build_retention_days = 3651}),
+              kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(got, store_->GetProject(ctx_, web.id));
+  EXPECT_EQ(got, want);
+  ASSERT_OK_AND_ASSIGN(Project api_now, store_->GetProject(ctx_, api.id));
+  EXPECT_EQ(api_now, api);
+
+  EXPECT_CODE(store_->UpdateProject(ctx_, "p_missing", {.region = "us"}), kNotFound);
+  EXPECT_CODE(store_->UpdateProject(ctx_, "../x", {.region = "us"}), kNotFound);
+}
+
+TEST_P(StoreConformanceTest, OrganizationBuildMinuteCap) {
+  ASSERT_OK_AND_ASSIGN(Organization acme, store_->CreateOrganization(ctx_, "acme"));
+  ASSERT_OK_AND_ASSIGN(Organization globex, store_->CreateOrganization(ctx_, "globex"));
+  EXPECT_EQ(acme.build_minutes_cap, 0);  // No cap.
+
+  ASSERT_OK_AND_ASSIGN(Organization got,
+                       store_->UpdateOrganization(ctx_, acme.id, {.build_minutes_cap = 600}));
+  EXPECT_EQ(got.build_minutes_cap, 600);
+  EXPECT_EQ(got.name, "acme");
+  EXPECT_EQ(got.created_at, acme.created_at);
+  ASSERT_OK_AND_ASSIGN(got, store_->GetOrganization(ctx_, acme.id));
+  EXPECT_EQ(got.build_minutes_cap, 600);
+  ASSERT_OK_AND_ASSIGN(got, store_->UpdateOrganization(ctx_, acme.id, {}));
+  EXPECT_EQ(got.build_minutes_cap, 600);
+  ASSERT_OK_AND_ASSIGN(std::vector<Organization> orgs, store_->ListOrganizations(ctx_));
+  ASSERT_EQ(orgs.size(), 2U);
+  EXPECT_EQ(orgs[0].build_minutes_cap, 600);
+  EXPECT_EQ(orgs[1], globex);  // Only that one changed.
+
+  EXPECT_CODE(store_->UpdateOrganization(ctx_, acme.id, {.build_minutes_cap = -1}),
+              kInvalidArgument);
+  EXPECT_CODE(store_->UpdateOrganization(ctx_, "o_missing", {.build_minutes_cap = 1}), kNotFound);
+  ASSERT_OK_AND_ASSIGN(got, store_->UpdateOrganization(ctx_, acme.id, {.build_minutes_cap = 0}));
+  EXPECT_EQ(got.build_minutes_cap, 0);
+}
+
+TEST_P(StoreConformanceTest, BuildUsageSplitsBuildsAtMonthEdges) {
+  // 2027-01-01, 2027-02-01, 2027-03-01, 2027-04-01 00:00:00 UTC.
+  constexpr int64_t kJan = 1'798'761'600;
+  constexpr int64_t kFeb = 1'801'440'000;
+  constexpr int64_t kMar = 1'803'859'200;
+  constexpr int64_t kApr = 1'806'537'600;
+  auto at = [](int64_t s) {
+    return Time(std::chrono::seconds(s));
+  };
+  auto secs = [](int64_t s) {
+    return std::chrono::nanoseconds(std::chrono::seconds(s));
+  };
+  const std::optional<int64_t> kRunning;
+  // A build of `project` that runs from `start` to `end` (still running when `end` is none), by
+  // the fake clock.
+  auto run = [&](const std::string& project, int64_t start, std::optional<int64_t> end,
+                 BuildStatus final_status) {
+    now_seconds_ = start;
+    ASSERT_OK_AND_ASSIGN(Build build, store_->CreateBuild(ctx_, {.project_id = project}));
+    ASSERT_OK(store_->UpdateBuildStatus(ctx_, build.id, BuildStatus::kRunning));
+    if (end) {
+      now_seconds_ = *end;
+      ASSERT_OK(store_->UpdateBuildStatus(ctx_, build.id, final_status));
+    }
+  };
+
+  ASSERT_OK_AND_ASSIGN(Organization acme, store_->CreateOrganization(ctx_, "acme"));
+  ASSERT_OK_AND_ASSIGN(Organization globex, store_->CreateOrganization(ctx_, "globex"));
+  ASSERT_OK_AND_ASSIGN(Project a, store_->CreateProject(ctx_, {.org_id = acme.id, .name = "a"}));
+  ASSERT_OK_AND_ASSIGN(Project b, store_->CreateProject(ctx_, {.org_id = acme.id, .name = "b"}));
+  ASSERT_OK_AND_ASSIGN(Project idle,
+                       store_->CreateProject(ctx_, {.org_id = acme.id, .name = "c-idle"}));
+  ASSERT_OK_AND_ASSIGN(Project other,
+                       store_->CreateProject(ctx_, {.org_id = globex.id, .name = "a"}));
+
+  // a: Jan 31 23:59 -> Feb 1 00:02 (60 s in January, 120 s in February, a January build).
+  ASSERT_NO_FATAL_FAILURE(run(a.id, kFeb - 60, kFeb + 120, BuildStatus::kSuccess));
+  // a: starts on February's first instant, 10 s.
+  ASSERT_NO_FATAL_FAILURE(run(a.id, kFeb, kFeb + 10, BuildStatus::kSuccess));
+  // a: a failed build of 300 s counts too.
+  ASSERT_NO_FATAL_FAILURE(
+      run(a.id, kFeb + 86400 * 9, kFeb + 86400 * 9 + 300, BuildStatus::kFailed));
+  // a: Feb 28 23:58 -> Mar 1 00:01 (120 s in February, 60 s in March).
+  ASSERT_NO_FATAL_FAILURE(run(a.id, kMar - 120, kMar + 60, BuildStatus::kCanceled));
+  // a: starts on March's first instant, 30 s: nothing of it in February.
+  ASSERT_NO_FATAL_FAILURE(run(a.id, kMar, kMar + 30, BuildStatus::kSuccess));
+  // a: builds that never started use no time and do not count.
+  ASSERT_OK_AND_ASSIGN(Build never, store_->CreateBuild(ctx_, {.project_id = a.id}));
+  ASSERT_OK(store_->UpdateBuildStatus(ctx_, never.id, BuildStatus::kCanceled));
+  ASSERT_OK(store_->CreateBuild(ctx_, {.project_id = a.id}));
+  // globex's build is not acme's.
+  ASSERT_NO_FATAL_FAILURE(run(other.id, kFeb + 100, kFeb + 200, BuildStatus::kSuccess));
+  // b: started Feb 20 12:00 and still running.
+  const int64_t b_start = kFeb + 86400 * 19 + 43200;
+  ASSERT_NO_FATAL_FAILURE(run(b.id, b_start, kRunning, BuildStatus::kSuccess));
+
+  // Ten minutes into b's build: it counts up to now.
+  now_seconds_ = b_start + 600;
+  ASSERT_OK_AND_ASSIGN(std::vector<ProjectUsage> feb,
+                       store_->BuildUsage(ctx_, acme.id, at(kFeb), at(kMar)));
+  ASSERT_EQ(feb.size(), 3U);  // By name, the idle project too.
+  EXPECT_EQ(feb[0], (ProjectUsage{a.id, "a", 3, secs(120 + 10 + 300 + 120)}));
+  EXPECT_EQ(feb[1], (ProjectUsage{b.id, "b", 1, secs(600)}));
+  EXPECT_EQ(feb[2], (ProjectUsage{idle.id, "c-idle", 0, secs(0)}));
+
+  // On March 2, b is still running: February holds it up to March's first instant.
+  now_seconds_ = kMar + 86400;
+  ASSERT_OK_AND_ASSIGN(feb, store_->BuildUsage(ctx_, acme.id, at(kFeb), at(kMar)));
+  ASSERT_EQ(feb.size(), 3U);
+  EXPECT_EQ(feb[1], (ProjectUsage{b.id, "b", 1, secs(kMar - b_start)}));
+  ASSERT_OK_AND_ASSIGN(std::vector<ProjectUsage> mar,
+                       store_->BuildUsage(ctx_, acme.id, at(kMar), at(kApr)));
+  ASSERT_EQ(mar.size(), 3U);
+  EXPECT_EQ(mar[0], (ProjectUsage{a.id, "a", 1, secs(60 + 30)}));
+  EXPECT_EQ(mar[1], (ProjectUsage{b.id, "b", 0, secs(86400)}));
+  ASSERT_OK_AND_ASSIGN(std::vector<ProjectUsage> jan,
+                       store_->BuildUsage(ctx_, acme.id, at(kJan), at(kFeb)));
+  ASSERT_EQ(jan.size(), 3U);
+  EXPECT_EQ(jan[0], (ProjectUsage{a.id, "a", 1, secs(60)}));
+  EXPECT_EQ(jan[1], (ProjectUsage{b.id, "b", 0, secs(0)}));
+
+  // One project, and the other organization.
+  ASSERT_OK_AND_ASSIGN(ProjectUsage one, store_->ProjectBuildUsage(ctx_, a.id, at(kFeb), at(kMar)));
+  EXPECT_EQ(one, (ProjectUsage{a.id, "a", 3, secs(550)}));
+  ASSERT_OK_AND_ASSIGN(one, store_->ProjectBuildUsage(ctx_, idle.id, at(kFeb), at(kMar)));
+  EXPECT_EQ(one, (ProjectUsage{idle.id, "c-idle", 0, secs(0)}));
+  ASSERT_OK_AND_ASSIGN(std::vector<ProjectUsage> theirs,
+                       store_->BuildUsage(ctx_, globex.id, at(kFeb), at(kMar)));
+  EXPECT_EQ(theirs, (std::vector<ProjectUsage>{{other.id, "a", 1, secs(100)}}));
+
+  // Bad periods and ids.
+  EXPECT_CODE(store_->BuildUsage(ctx_, acme.id, at(kMar), at(kMar)), kInvalidArgument);
+  EXPECT_CODE(store_->BuildUsage(ctx_, acme.id, at(kMar), at(kFeb)), kInvalidArgument);
+  EXPECT_CODE(store_->BuildUsage(ctx_, "o_missing", at(kFeb), at(kMar)), kNotFound);
+  EXPECT_CODE(store_->ProjectBuildUsage(ctx_, "p_missing", at(kFeb), at(kMar)), kNotFound);
+  ASSERT_OK_AND_ASSIGN(Organization empty, store_->CreateOrganization(ctx_, "empty"));
+  ASSERT_OK_AND_ASSIGN(std::vector<ProjectUsage> none,
+                       store_->BuildUsage(ctx_, empty.id, at(kFeb), at(kMar)));
+  EXPECT_TRUE(none.empty());
 }
 
 TEST_P(StoreConformanceTest, UnicodeNamesRoundTrip) {
