@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/base64url.h"
 #include "base/result.h"
 
 namespace berth::registryserver {
@@ -51,9 +52,8 @@ class TokenSigner {
   std::string secret_;
 };
 
-// Base64url without padding (RFC 4648 section 5), as JWTs use it.
-std::string Base64UrlEncode(std::string_view data);
-// InvalidArgument for characters outside the alphabet or an impossible length.
-Result<std::string> Base64UrlDecode(std::string_view text);
+// Base64url (base/base64url.h), named here too for the registry's callers.
+using berth::Base64UrlDecode;
+using berth::Base64UrlEncode;
 
 }  // namespace berth::registryserver
