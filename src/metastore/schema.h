@@ -144,6 +144,21 @@ CREATE INDEX registry_tags_digest ON registry_tags (repository, digest);
     {4, R"sql(
 ALTER TABLE organizations ADD COLUMN build_minutes_cap INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    // OIDC trust policies: a project trusts an issuer's tokens with claim conditions (oidc/).
+    {5, R"sql(
+CREATE TABLE trust_policies (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+  provider TEXT NOT NULL,
+  issuer TEXT NOT NULL,
+  audience TEXT NOT NULL,
+  conditions_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX trust_policies_project ON trust_policies (project_id);
+CREATE INDEX trust_policies_issuer ON trust_policies (issuer);
+)sql"},
 };
 
 }  // namespace berth::metastore::internal

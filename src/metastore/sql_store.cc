@@ -1453,5 +1453,119 @@ Result<std::vector<RegistryManifest>> SqlStore::ListRegistryReferrers(const Cont
   return ReadAll(rows, &ReadRegistryManifest);
 }
 
+// --- Trust policies
+
+namespace {
+
+constexpr std::string_view kTrustPolicyCols =
+    "id, project_id, provider, issuer, audience, conditions_json, created_at";
+constexpr size_t kMaxTrustFieldBytes = 1024;
+constexpr size_t kMaxTrustConditions = 64;
+
+Result<TrustPolicy> ReadTrustPolicy(const Row& row) {
+  TrustPolicy p;
+  p.id = Text(row, 0);
+  p.project_id = Text(row, 1);
+  p.provider = Text(row, 2);
+  p.issuer = Text(row, 3);
+  p.audience = Text(row, 4);
+  nlohmann::json conditions = nlohmann::json::parse(Text(row, 5), nullptr, false);
+  if (!conditions.is_object()) {
+    return Error::DataLoss("metastore: trust policy " + p.id + " has damaged conditions");
+  }
+  for (auto it = conditions.begin(); it != conditions.end(); ++it) {
+    if (!it->is_string()) {
+      return Error::DataLoss("metastore: trust policy " + p.id + " has damaged conditions");
+    }
+    p.conditions.emplace(it.key(), it->get<std::string>());
+  }
+  p.created_at = BERTH_TRY(TimeAt(row, 6));
+  return p;
+}
+
+Result<> CheckTrustText(std::string_view what, const std::string& text) {
+  if (text.empty() || text.size() > kMaxTrustFieldBytes || ToValidUtf8(text) != text) {
+    return Error::InvalidArgument("trust policy " + std::string(what) + " must be 1 to " +
+                                  std::to_string(kMaxTrustFieldBytes) + " bytes of UTF-8");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<TrustPolicy> SqlStore::CreateTrustPolicy(const Context& ctx, const TrustPolicySpec& spec) {
+  BERTH_TRY(CheckId("project", spec.project_id));
+  BERTH_TRY(CheckTrustText("provider", spec.provider));
+  BERTH_TRY(CheckTrustText("issuer", spec.issuer));
+  BERTH_TRY(CheckTrustText("audience", spec.audience));
+  if (spec.conditions.size() > kMaxTrustConditions) {
+    return Error::InvalidArgument("trust policy has more than " +
+                                  std::to_string(kMaxTrustConditions) + " conditions");
+  }
+  nlohmann::json conditions = nlohmann::json::object();
+  for (const auto& [claim, value] : spec.conditions) {
+    BERTH_TRY(CheckTrustText("condition claim", claim));
+    BERTH_TRY(CheckTrustText("condition value", value));
+    conditions[claim] = value;
+  }
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  TrustPolicy p{.id = BERTH_TRY(NewId("tp")),
+                .project_id = spec.project_id,
+                .provider = spec.provider,
+                .issuer = spec.issuer,
+                .audience = spec.audience,
+                .conditions = spec.conditions,
+                .created_at = Now()};
+  Result<Rows> r = conn->Query(
+      "INSERT INTO trust_policies (id, project_id, provider, issuer, audience, conditions_json, "
+      "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+      {p.id, p.project_id, p.provider, p.issuer, p.audience, conditions.dump(),
+       ToNanos(p.created_at)});
+  if (!r.ok()) {
+    return ParentError(std::move(r).error(), "project " + spec.project_id);
+  }
+  return p;
+}
+
+Result<std::vector<TrustPolicy>> SqlStore::ListTrustPolicies(const Context& ctx,
+                                                             const std::string& project_id) {
+  BERTH_TRY(CheckId("project", project_id));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  Rows rows = BERTH_TRY(conn->Query(
+      Select(kTrustPolicyCols, "FROM trust_policies WHERE project_id = ?1 ORDER BY seq"),
+      {project_id}));
+  if (rows.empty() && !BERTH_TRY(Exists(*conn, "projects", project_id))) {
+    return NotFoundError("project", project_id);
+  }
+  return ReadAll(rows, &ReadTrustPolicy);
+}
+
+Result<> SqlStore::DeleteTrustPolicy(const Context& ctx, const std::string& project_id,
+                                     const std::string& id) {
+  BERTH_TRY(CheckId("project", project_id));
+  BERTH_TRY(CheckId("trust policy", id));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  Rows rows = BERTH_TRY(
+      conn->Query("DELETE FROM trust_policies WHERE id = ?1 AND project_id = ?2 RETURNING id",
+                  {id, project_id}));
+  if (rows.empty()) {
+    return NotFoundError("trust policy", id);
+  }
+  return {};
+}
+
+Result<std::vector<TrustPolicy>> SqlStore::FindTrustPolicies(const Context& ctx,
+                                                             const std::string& issuer) {
+  if (issuer.empty() || issuer.size() > kMaxTrustFieldBytes || ToValidUtf8(issuer) != issuer) {
+    // No policy can have it (and PostgreSQL refuses bytes that are not UTF-8).
+    BERTH_TRY(ctx.Check());
+    return std::vector<TrustPolicy>();
+  }
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  Rows rows = BERTH_TRY(conn->Query(
+      Select(kTrustPolicyCols, "FROM trust_policies WHERE issuer = ?1 ORDER BY seq"), {issuer}));
+  return ReadAll(rows, &ReadTrustPolicy);
+}
+
 }  // namespace internal
 }  // namespace berth::metastore

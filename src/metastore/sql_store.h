@@ -129,6 +129,14 @@ class SqlStore : public Store {
                                                               const std::string& repository,
                                                               const std::string& subject) override;
 
+  Result<TrustPolicy> CreateTrustPolicy(const Context& ctx, const TrustPolicySpec& spec) override;
+  Result<std::vector<TrustPolicy>> ListTrustPolicies(const Context& ctx,
+                                                     const std::string& project_id) override;
+  Result<> DeleteTrustPolicy(const Context& ctx, const std::string& project_id,
+                             const std::string& id) override;
+  Result<std::vector<TrustPolicy>> FindTrustPolicies(const Context& ctx,
+                                                     const std::string& issuer) override;
+
  protected:
   explicit SqlStore(std::function<Time()> clock) : clock_(std::move(clock)) {}
 

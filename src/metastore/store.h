@@ -35,6 +35,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -257,6 +258,29 @@ struct RegistryManifest {
   friend bool operator==(const RegistryManifest&, const RegistryManifest&) = default;
 };
 
+// --- OIDC trust policies (oidc/policy.h, service/trust_api.h): a project trusts the ID tokens
+// of one issuer whose claims meet the conditions. The service validates providers, issuers and
+// conditions (oidc::Normalize); the store bounds them and keeps them. Ids read "tp_...".
+struct TrustPolicy {
+  std::string id;
+  std::string project_id;
+  std::string provider;  // "github", "circleci", "buildkite", "generic"
+  std::string issuer;
+  std::string audience;
+  std::map<std::string, std::string> conditions;  // Claim name -> the value it must have.
+  Time created_at;
+
+  friend bool operator==(const TrustPolicy&, const TrustPolicy&) = default;
+};
+
+struct TrustPolicySpec {
+  std::string project_id;
+  std::string provider;
+  std::string issuer;
+  std::string audience;
+  std::map<std::string, std::string> conditions;
+};
+
 class Store {
  public:
   Store() = default;
@@ -411,6 +435,22 @@ class Store {
   // The repository's manifests whose subject is `subject`, oldest first.
   virtual Result<std::vector<RegistryManifest>> ListRegistryReferrers(
       const Context& ctx, const std::string& repository, const std::string& subject) = 0;
+
+  // --- Trust policies. They go with their project.
+  // NotFound if the project does not exist; InvalidArgument for an empty provider, issuer or
+  // audience, or a field over 1024 bytes (conditions: at most 64, claim and value 1..1024 bytes).
+  virtual Result<TrustPolicy> CreateTrustPolicy(const Context& ctx,
+                                                const TrustPolicySpec& spec) = 0;
+  // The project's policies, oldest first. NotFound if the project does not exist.
+  virtual Result<std::vector<TrustPolicy>> ListTrustPolicies(const Context& ctx,
+                                                             const std::string& project_id) = 0;
+  // Deletes the project's policy `id`. NotFound if the project has no such policy (also when the
+  // policy belongs to another project).
+  virtual Result<> DeleteTrustPolicy(const Context& ctx, const std::string& project_id,
+                                     const std::string& id) = 0;
+  // Every project's policies that trust `issuer` (exact match), oldest first.
+  virtual Result<std::vector<TrustPolicy>> FindTrustPolicies(const Context& ctx,
+                                                             const std::string& issuer) = 0;
 };
 
 struct StoreOptions {

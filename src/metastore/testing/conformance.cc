@@ -1306,6 +1306,74 @@ TEST_P(StoreConformanceTest, RegistryRecordsGoWithTheirProject) {
   EXPECT_FALSE(exists);
 }
 
+TEST_P(StoreConformanceTest, TrustPoliciesPerProject) {
+  ASSERT_OK_AND_ASSIGN(Organization acme, store_->CreateOrganization(ctx_, "acme"));
+  ASSERT_OK_AND_ASSIGN(Project web, store_->CreateProject(ctx_, {.org_id = acme.id, .name = "w"}));
+  ASSERT_OK_AND_ASSIGN(Project api, store_->CreateProject(ctx_, {.org_id = acme.id, .name = "a"}));
+  TrustPolicySpec gh{.project_id = web.id,
+                     .provider = "github",
+                     .issuer = "https://token.actions.githubusercontent.com",
+                     .audience = "berthd",
+                     .conditions = {{"repository", "acme/web"}, {"repository_owner", "acme"}}};
+  ASSERT_OK_AND_ASSIGN(TrustPolicy p1, store_->CreateTrustPolicy(ctx_, gh));
+  EXPECT_EQ(p1.id.substr(0, 3), "tp_");
+  EXPECT_EQ(p1.project_id, web.id);
+  EXPECT_EQ(p1.conditions, gh.conditions);
+  EXPECT_EQ(p1.created_at, Now());
+  TrustPolicySpec cci{.project_id = web.id,
+                      .provider = "circleci",
+                      .issuer = "https://oidc.circleci.com/org/o-1",
+                      .audience = "o-1",
+                      .conditions = {{"oidc.circleci.com/project-id", "p \"1\" ü"}}};
+  ASSERT_OK_AND_ASSIGN(TrustPolicy p2, store_->CreateTrustPolicy(ctx_, cci));
+  gh.project_id = api.id;
+  gh.conditions = {{"repository", "acme/api"}};
+  ASSERT_OK_AND_ASSIGN(TrustPolicy p3, store_->CreateTrustPolicy(ctx_, gh));
+
+  ASSERT_OK_AND_ASSIGN(std::vector<TrustPolicy> list, store_->ListTrustPolicies(ctx_, web.id));
+  EXPECT_EQ(list, (std::vector<TrustPolicy>{p1, p2}));
+  ASSERT_OK_AND_ASSIGN(list, store_->FindTrustPolicies(ctx_, gh.issuer));
+  EXPECT_EQ(list, (std::vector<TrustPolicy>{p1, p3}));
+  ASSERT_OK_AND_ASSIGN(list, store_->FindTrustPolicies(ctx_, gh.issuer + "/"));
+  EXPECT_TRUE(list.empty());
+  ASSERT_OK_AND_ASSIGN(list, store_->FindTrustPolicies(ctx_, "\xff\xfe"));
+  EXPECT_TRUE(list.empty());
+
+  // Another project's policy is not found through this one.
+  EXPECT_CODE(store_->DeleteTrustPolicy(ctx_, web.id, p3.id), kNotFound);
+  ASSERT_OK(store_->DeleteTrustPolicy(ctx_, web.id, p1.id));
+  EXPECT_CODE(store_->DeleteTrustPolicy(ctx_, web.id, p1.id), kNotFound);
+  EXPECT_CODE(store_->DeleteTrustPolicy(ctx_, web.id, "tp_\xff"), kNotFound);
+  ASSERT_OK_AND_ASSIGN(list, store_->ListTrustPolicies(ctx_, web.id));
+  EXPECT_EQ(list, (std::vector<TrustPolicy>{p2}));
+
+  // Bad input and missing parents.
+  EXPECT_CODE(store_->CreateTrustPolicy(ctx_, {.project_id = "p_nosuchproject234567a",
+                                               .provider = "github",
+                                               .issuer = "https://i",
+                                               .audience = "a"}),
+              kNotFound);
+  EXPECT_CODE(store_->ListTrustPolicies(ctx_, "p_nosuchproject234567a"), kNotFound);
+  TrustPolicySpec bad = cci;
+  bad.issuer = "";
+  EXPECT_CODE(store_->CreateTrustPolicy(ctx_, bad), kInvalidArgument);
+  bad = cci;
+  bad.audience = std::string(1025, 'a');
+  EXPECT_CODE(store_->CreateTrustPolicy(ctx_, bad), kInvalidArgument);
+  bad = cci;
+  bad.conditions = {{"k", ""}};
+  EXPECT_CODE(store_->CreateTrustPolicy(ctx_, bad), kInvalidArgument);
+  bad.conditions = {{"k", "\xff"}};
+  EXPECT_CODE(store_->CreateTrustPolicy(ctx_, bad), kInvalidArgument);
+
+  // The policies go with their project.
+  ASSERT_OK(store_->DeleteProject(ctx_, web.id));
+  ASSERT_OK_AND_ASSIGN(list, store_->FindTrustPolicies(ctx_, cci.issuer));
+  EXPECT_TRUE(list.empty());
+  ASSERT_OK_AND_ASSIGN(list, store_->FindTrustPolicies(ctx_, gh.issuer));
+  EXPECT_EQ(list, (std::vector<TrustPolicy>{p3}));
+}
+
 TEST_P(StoreConformanceTest, DoneContextIsRefused) {
   Context cancelled = ctx_.WithCancel();
   cancelled.Cancel("shutting down");
