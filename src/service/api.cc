@@ -1,8 +1,11 @@
 #include "service/api.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <initializer_list>
 
 #include <nlohmann/json.hpp>
 
@@ -21,7 +24,10 @@ json OptTime(const std::optional<metastore::Time>& t) {
 }
 
 json ToJson(const metastore::Organization& o) {
-  return {{"id", o.id}, {"name", o.name}, {"created_at", Rfc3339(o.created_at)}};
+  return {{"id", o.id},
+          {"name", o.name},
+          {"created_at", Rfc3339(o.created_at)},
+          {"build_minutes_cap", o.build_minutes_cap}};
 }
 
 json ToJson(const metastore::User& u) {
@@ -143,6 +149,48 @@ Result<int64_t> IntField(const json& j, const char* name, int64_t fallback) {
   return it->get<int64_t>();
 }
 
+// InvalidArgument naming the first field of `j` that is not in `known`: a PATCH that would
+// silently ignore a misspelt field would look like it worked.
+Result<> OnlyFields(const json& j, std::initializer_list<std::string_view> known) {
+  for (const auto& [name, value] : j.items()) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string want;
+      for (std::string_view k : known) {
+        want += (want.empty() ? "" : ", ") + std::string(k);
+      }
+      return Error::InvalidArgument("field \"" + name + "\" is unknown (want " + want + ")");
+    }
+  }
+  return {};
+}
+
+// An integer field in [lo, hi] when present; InvalidArgument naming it otherwise.
+Result<std::optional<int64_t>> OptIntField(const json& j, const char* name, int64_t lo, int64_t hi,
+                                           std::string_view unit = "") {
+  auto it = j.find(name);
+  if (it == j.end() || it->is_null()) {
+    return std::optional<int64_t>();
+  }
+  if (!it->is_number_integer()) {
+    return Error::InvalidArgument(std::string("field \"") + name + "\": want an integer");
+  }
+  int64_t v = it->get<int64_t>();
+  if (v < lo || v > hi) {
+    return Error::InvalidArgument(std::string("field \"") + name + "\": want " +
+                                  std::to_string(lo) +
+                                  (hi == INT64_MAX ? " or more" : " to " + std::to_string(hi)) +
+                                  std::string(unit) + ", not " + std::to_string(v));
+  }
+  return std::optional<int64_t>(v);
+}
+
+Result<std::optional<std::string>> OptStringField(const json& j, const char* name) {
+  if (!j.contains(name) || j[name].is_null()) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(BERTH_TRY(StringField(j, name, true)));
+}
+
 Result<std::optional<metastore::Time>> Expiry(const json& j) {
   int64_t seconds = BERTH_TRY(IntField(j, "expires_in_seconds", 0));
   if (seconds < 0) {
@@ -226,6 +274,18 @@ class Api {
     return Ok(ToJson(BERTH_TRY(VisibleOrg(ctx, who, r.params.at("org")))));
   }
 
+  Result<Response> UpdateOrg(const Context& ctx, const Principal& who, const Request& r) {
+    metastore::Organization org = BERTH_TRY(VisibleOrg(ctx, who, r.params.at("org")));
+    if (!who.admin) {
+      return Error::PermissionDenied("only an admin may change an organization's settings");
+    }
+    json body = BERTH_TRY(Body(r));
+    BERTH_TRY(OnlyFields(body, {"build_minutes_cap"}));
+    metastore::OrganizationUpdate update;
+    update.build_minutes_cap = BERTH_TRY(OptIntField(body, "build_minutes_cap", 0, INT64_MAX));
+    return Ok(ToJson(BERTH_TRY(store_.UpdateOrganization(ctx, org.id, update))));
+  }
+
   Result<Response> DeleteOrg(const Context& ctx, const Principal& who, const Request& r) {
     metastore::Organization org = BERTH_TRY(VisibleOrg(ctx, who, r.params.at("org")));
     if (!who.admin) {
@@ -280,9 +340,31 @@ class Api {
     BERTH_TRY(VisibleOrg(ctx, who, spec.org_id));
     spec.region = BERTH_TRY(StringField(body, "region", false));
     spec.cache_cap_bytes = BERTH_TRY(IntField(body, "cache_cap_bytes", 0));
-    spec.build_retention_days =
-        static_cast<int>(BERTH_TRY(IntField(body, "build_retention_days", 7)));
+    spec.build_retention_days = static_cast<int>(
+        BERTH_TRY(OptIntField(body, "build_retention_days", metastore::kMinRetentionDays,
+                              metastore::kMaxRetentionDays, " days"))
+            .value_or(spec.build_retention_days));
     return Ok(ToJson(BERTH_TRY(store_.CreateProject(ctx, spec))), 201);
+  }
+
+  Result<Response> UpdateProject(const Context& ctx, const Principal& who, const Request& r) {
+    metastore::Project p = BERTH_TRY(AuthorizeProject(ctx, store_, who, r.params.at("id")));
+    if (who.token.kind == metastore::TokenKind::kProject) {
+      return Error::PermissionDenied("a project token cannot change its project's settings");
+    }
+    json body = BERTH_TRY(Body(r));
+    BERTH_TRY(OnlyFields(body, {"name", "region", "cache_cap_bytes", "build_retention_days"}));
+    metastore::ProjectUpdate update;
+    update.name = BERTH_TRY(OptStringField(body, "name"));
+    update.region = BERTH_TRY(OptStringField(body, "region"));
+    update.cache_cap_bytes = BERTH_TRY(OptIntField(body, "cache_cap_bytes", 0, INT64_MAX));
+    std::optional<int64_t> days =
+        BERTH_TRY(OptIntField(body, "build_retention_days", metastore::kMinRetentionDays,
+                              metastore::kMaxRetentionDays, " days"));
+    if (days) {
+      update.build_retention_days = static_cast<int>(*days);
+    }
+    return Ok(ToJson(BERTH_TRY(store_.UpdateProject(ctx, p.id, update))));
   }
 
   Result<Response> GetProject(const Context& ctx, const Principal& who, const Request& r) {
@@ -468,6 +550,10 @@ bool CanUseOrganization(const Principal& who, const std::string& org_id) {
   return who.token.kind != metastore::TokenKind::kProject && who.token.org_id == org_id;
 }
 
+httpserver::Response NewTokenResponse(const metastore::NewToken& made) {
+  return Ok({{"token", ToJson(made.token)}, {"secret", made.secret}}, 201);
+}
+
 httpserver::Handler Authed(metastore::Store& store, AuthedAction action) {
   return [&store, action = std::move(action)](const httpserver::Request& r) {
     Context ctx = Context::Background();
@@ -511,11 +597,13 @@ void RegisterApi(httpserver::Server& server, metastore::Store& store) {
   server.Route("GET", "/api/v1/orgs", bind(&Api::ListOrgs));
   server.Route("POST", "/api/v1/orgs", bind(&Api::CreateOrg));
   server.Route("GET", "/api/v1/orgs/:org", bind(&Api::GetOrg));
+  server.Route("PATCH", "/api/v1/orgs/:org", bind(&Api::UpdateOrg));
   server.Route("DELETE", "/api/v1/orgs/:org", bind(&Api::DeleteOrg));
   server.Route("POST", "/api/v1/orgs/:org/users", bind(&Api::CreateUser));
   server.Route("GET", "/api/v1/projects", bind(&Api::ListProjects));
   server.Route("POST", "/api/v1/projects", bind(&Api::CreateProject));
   server.Route("GET", "/api/v1/projects/:id", bind(&Api::GetProject));
+  server.Route("PATCH", "/api/v1/projects/:id", bind(&Api::UpdateProject));
   server.Route("DELETE", "/api/v1/projects/:id", bind(&Api::DeleteProject));
   server.Route("POST", "/api/v1/projects/:id/tokens", bind(&Api::CreateProjectToken));
   server.Route("GET", "/api/v1/projects/:id/builds", bind(&Api::ListBuilds));

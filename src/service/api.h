@@ -14,10 +14,15 @@
 //   GET    /api/v1/whoami
 //   GET    /api/v1/orgs                      POST /api/v1/orgs {"name"}            (admin)
 //   GET    /api/v1/orgs/:org                 DELETE /api/v1/orgs/:org              (admin)
+//   PATCH  /api/v1/orgs/:org {"build_minutes_cap"}                                 (admin)
+//          (organizations show "build_minutes_cap": build minutes per month, 0 = no cap)
 //   POST   /api/v1/orgs/:org/users {"name","admin"}                                (admin)
 //   GET    /api/v1/projects                  POST /api/v1/projects {"name","org_id","region",
-//                                                                  "cache_cap_bytes"}
+//                                              "cache_cap_bytes","build_retention_days"}
 //   GET    /api/v1/projects/:id              DELETE /api/v1/projects/:id
+//   PATCH  /api/v1/projects/:id {"name","region","cache_cap_bytes","build_retention_days"}
+//          (each optional; not with a project token; retention 1..3650 days, cap >= 0;
+//          an unknown field is 400)
 //   POST   /api/v1/projects/:id/tokens {"name","expires_in_seconds"}  -> {"token":..,"secret"}
 //   POST   /api/v1/tokens {"kind":"user"|"organization","subject","name","expires_in_seconds"}
 //   GET    /api/v1/tokens                    DELETE /api/v1/tokens/:id (revoke)
@@ -25,6 +30,9 @@
 //   GET    /api/v1/builds/:id                GET /api/v1/builds/:id/steps
 //   GET    /api/v1/builds/:id/context        (the context files sent)
 //   GET    /api/v1/projects/:id/cache        DELETE /api/v1/projects/:id/cache  (cache_api.h)
+//   GET|POST /api/v1/projects/:id/trust-policies, DELETE .../trust-policies/:policy,
+//   POST   /api/v1/oidc/token {"project_id","token"}  (OIDC trust, trust_api.h)
+//   GET    /api/v1/usage?org=&month=         GET /api/v1/projects/:id/usage?month= (usage_api.h)
 #pragma once
 
 #include <chrono>
@@ -68,6 +76,9 @@ bool CanUseOrganization(const Principal& who, const std::string& org_id);
 
 // `t` as the API writes times: RFC 3339 in UTC with nanoseconds, "2026-11-27T08:41:03.000000001Z".
 std::string Rfc3339(std::chrono::system_clock::time_point t);
+
+// The answer of an endpoint that made a token: 201 {"token": {...}, "secret": "..."}.
+httpserver::Response NewTokenResponse(const metastore::NewToken& made);
 
 // Registers every route above on `server`. `store` must outlive the server.
 void RegisterApi(httpserver::Server& server, metastore::Store& store);

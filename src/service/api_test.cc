@@ -16,6 +16,7 @@
 #include "registry/http.h"
 #include "service/cache_api.h"
 #include "service/remote.h"
+#include "service/usage_api.h"
 
 namespace berth::service {
 namespace {
@@ -32,8 +33,8 @@ class ApiTest : public ::testing::Test {
     options.clock = [this] {
       return std::chrono::system_clock::now() + skew_.load();
     };
-    Result<std::unique_ptr<metastore::Store>> store =
-        metastore::Open("sqlite://" + dir_ + "/berthd.db", options);
+    url_ = "sqlite://" + dir_ + "/berthd.db";
+    Result<std::unique_ptr<metastore::Store>> store = metastore::Open(url_, options);
     ASSERT_TRUE(store.ok()) << store.error().ToString();
     store_ = std::move(*store);
     Result<std::unique_ptr<httpserver::Server>> server = httpserver::Server::Create({});
@@ -44,6 +45,7 @@ class ApiTest : public ::testing::Test {
     // them answers before any build would run.
     builder_ = std::make_unique<Builder>(*store_, Builder::Options{.root = dir_ + "/builder"});
     RegisterRemoteBuilds(*server_, *store_, *builder_, {.root = dir_});
+    RegisterUsageApi(*server_, *store_, dir_ + "/builder");
     ASSERT_TRUE(server_->Start().ok());
 
     Context ctx = Context::Background();
@@ -125,6 +127,7 @@ class ApiTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string url_;
   std::atomic<std::chrono::seconds> skew_{std::chrono::seconds(0)};
   std::unique_ptr<metastore::Store> store_;
   std::unique_ptr<httpserver::Server> server_;
@@ -258,6 +261,215 @@ TEST_F(ApiTest, BadRequestsNameTheField) {
   registry::HttpResponse bad_expiry =
       Raw("alice", "POST", "/api/v1/tokens", {{"expires_in_seconds", -5}});
   EXPECT_EQ(bad_expiry.status, 400);
+}
+
+// Usage, the build-minute cap and the settings endpoints, with every caller.
+TEST_F(ApiTest, UsageAndSettingsEndpointsAuthoriseEveryCaller) {
+  struct Endpoint {
+    std::string method;
+    std::string path;
+    json body;
+    std::map<std::string, int> expect;  // callers not listed: 404
+  };
+  std::vector<Endpoint> endpoints = {
+      {"GET",
+       "/api/v1/usage?org=" + org_a_,
+       nullptr,
+       {{"admin", 200}, {"alice", 200}, {"org_a", 200}, {"project", 403}, {"other_project", 403}}},
+      {"GET",
+       "/api/v1/projects/" + project_ + "/usage",
+       nullptr,
+       {{"admin", 200}, {"alice", 200}, {"org_a", 200}, {"project", 200}}},
+      {"PATCH",
+       "/api/v1/orgs/" + org_a_,
+       json{{"build_minutes_cap", 5}},
+       {{"admin", 200}, {"alice", 403}, {"org_a", 403}}},
+      {"PATCH",
+       "/api/v1/projects/" + project_,
+       json{{"region", "eu"}},
+       {{"admin", 200}, {"alice", 200}, {"org_a", 200}, {"project", 403}}},
+  };
+  for (const Endpoint& e : endpoints) {
+    for (const auto& [who, secret] : tokens_) {
+      int want = 404;
+      if (who == "none" || who == "revoked" || who == "expired") {
+        want = 401;
+      } else if (auto it = e.expect.find(who); it != e.expect.end()) {
+        want = it->second;
+      }
+      registry::HttpResponse r = Raw(who, e.method, e.path, e.body);
+      EXPECT_EQ(r.status, want) << who << ": " << e.method << " " << e.path << " -> " << r.body;
+      if (r.status >= 400) {
+        EXPECT_TRUE(json::parse(r.body, nullptr, false).contains("error")) << r.body;
+      }
+    }
+  }
+  // Without ?org=, the caller's own organization: bob reads his, not A's.
+  json bobs = Call("bob", "GET", "/api/v1/usage");
+  EXPECT_NE(bobs["org_id"], org_a_) << bobs.dump();
+  EXPECT_EQ(bobs["projects"], json::array()) << bobs.dump();
+  EXPECT_EQ(Raw("bob", "PATCH", "/api/v1/orgs/" + bobs["org_id"].get<std::string>(),
+                {{"build_minutes_cap", 1}})
+                .status,
+            403);
+}
+
+// A finished build of `project` from `start` for `seconds`, recorded through a second handle
+// on berthd's database whose clock reads exactly those instants.
+void RecordBuild(const std::string& url, const std::string& project, metastore::Time start,
+                 std::chrono::seconds seconds) {
+  Context ctx = Context::Background();
+  std::atomic<metastore::Time> now{start};
+  Result<std::unique_ptr<metastore::Store>> store = metastore::Open(url, {.clock = [&now] {
+                                                                      return now.load();
+                                                                    }});
+  ASSERT_TRUE(store.ok()) << store.error().ToString();
+  Result<metastore::Build> b = (*store)->CreateBuild(ctx, {.project_id = project});
+  ASSERT_TRUE(b.ok()) << b.error().ToString();
+  ASSERT_TRUE((*store)->UpdateBuildStatus(ctx, b->id, metastore::BuildStatus::kRunning).ok());
+  now = start + seconds;
+  ASSERT_TRUE((*store)->UpdateBuildStatus(ctx, b->id, metastore::BuildStatus::kSuccess).ok());
+}
+
+TEST_F(ApiTest, UsageCountsBuildMinutesPerMonth) {
+  // 2030-05-31 23:59:00 UTC: a build of 150 s, 60 s of it in May and 90 s in June.
+  const auto may31 = std::chrono::system_clock::time_point(std::chrono::seconds(1'906'502'340));
+  ASSERT_NO_FATAL_FAILURE(
+      RecordBuild(url_, project_, may31 - std::chrono::hours(1), std::chrono::seconds(150)));
+  ASSERT_NO_FATAL_FAILURE(RecordBuild(url_, project_, may31, std::chrono::seconds(150)));
+
+  json may = Call("alice", "GET", "/api/v1/usage?month=2030-05");
+  EXPECT_EQ(may["org_id"], org_a_);
+  EXPECT_EQ(may["org_name"], "default");
+  EXPECT_EQ(may["month"], "2030-05");
+  EXPECT_EQ(may["from"], "2030-05-01T00:00:00.000000000Z");
+  EXPECT_EQ(may["to"], "2030-06-01T00:00:00.000000000Z");
+  EXPECT_EQ(may["builds"], 2);
+  EXPECT_EQ(may["build_minutes"], 3.5) << may.dump();  // 150 s + 60 s
+  EXPECT_EQ(may["build_seconds"], 210);
+  EXPECT_EQ(may["build_minutes_cap"], 0);
+  EXPECT_EQ(may["cache_bytes"], 0);
+  ASSERT_EQ(may["projects"].size(), 2U) << may.dump();
+  EXPECT_EQ(may["projects"][0]["name"], "api");  // By name, without builds too.
+  EXPECT_EQ(may["projects"][0]["builds"], 0);
+  EXPECT_EQ(may["projects"][0]["build_minutes"], 0);
+  EXPECT_EQ(may["projects"][1]["project_id"], project_);
+  EXPECT_EQ(may["projects"][1]["builds"], 2);
+  EXPECT_EQ(may["projects"][1]["build_minutes"], 3.5);
+  EXPECT_EQ(may["projects"][1]["cache_bytes"], 0);
+
+  json june = Call("project", "GET", "/api/v1/projects/" + project_ + "/usage?month=2030-06");
+  EXPECT_EQ(june["project_id"], project_);
+  EXPECT_EQ(june["month"], "2030-06");
+  EXPECT_EQ(june["builds"], 0);  // It started in May.
+  EXPECT_EQ(june["build_seconds"], 90) << june.dump();
+  EXPECT_EQ(june["build_minutes"], 1.5);
+
+  // The current month by default; bad months name the query parameter.
+  json now = Call("alice", "GET", "/api/v1/usage");
+  EXPECT_EQ(now["month"], Month::Of(std::chrono::system_clock::now()).ToString());
+  for (const char* bad : {"2030-13", "2030-5", "30-05", "2030/05", "1969-12", "x"}) {
+    registry::HttpResponse r = Raw("alice", "GET", std::string("/api/v1/usage?month=") + bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_NE(r.body.find("query month"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(Raw("alice", "GET", "/api/v1/usage?org=o_nosuchorg00000000000").status, 404);
+}
+
+TEST_F(ApiTest, BuildMinuteCapRefusesBuilds) {
+  Context ctx = Context::Background();
+  Result<metastore::Project> web = store_->GetProject(ctx, project_);
+  ASSERT_TRUE(web.ok());
+  // 150 s on 2030-05-10 10:00: 2 whole minutes.
+  const auto may10 = std::chrono::system_clock::time_point(std::chrono::seconds(1'904'637'600));
+  ASSERT_NO_FATAL_FAILURE(RecordBuild(url_, project_, may10, std::chrono::seconds(150)));
+  const auto later = may10 + std::chrono::hours(24);
+
+  EXPECT_TRUE(CheckBuildMinutes(ctx, *store_, *web, later).ok());  // No cap.
+  json org = Call("admin", "PATCH", "/api/v1/orgs/" + org_a_, {{"build_minutes_cap", 3}});
+  EXPECT_EQ(org["build_minutes_cap"], 3);
+  EXPECT_EQ(Call("alice", "GET", "/api/v1/orgs/" + org_a_)["build_minutes_cap"], 3);
+  EXPECT_TRUE(CheckBuildMinutes(ctx, *store_, *web, later).ok());
+  Call("admin", "PATCH", "/api/v1/orgs/" + org_a_, {{"build_minutes_cap", 2}});
+  Result<> refused = CheckBuildMinutes(ctx, *store_, *web, later);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kResourceExhausted);
+  EXPECT_EQ(refused.error().message(),
+            "organization \"default\" has used 2 of its 2 build minutes in 2030-05; the cap "
+            "resets on 2030-06-01 (an admin can raise it: berth orgs update default "
+            "--build-minutes-cap N)");
+  // Another month starts at zero; another organization has its own cap.
+  EXPECT_TRUE(CheckBuildMinutes(ctx, *store_, *web, may10 + std::chrono::hours(24 * 30)).ok());
+
+  // The remote build endpoint refuses before it reads the request: 429, resource_exhausted.
+  // 10 minutes from the start of this month (by the real clock): this month's usage.
+  Month month = Month::Of(std::chrono::system_clock::now());
+  ASSERT_NO_FATAL_FAILURE(
+      RecordBuild(url_, other_project_, month.Start(), std::chrono::seconds(600)));
+  registry::HttpResponse r =
+      Raw("project", "POST", "/api/v1/projects/" + project_ + "/builds", json::object());
+  EXPECT_EQ(r.status, 429) << r.body;
+  json err = json::parse(r.body, nullptr, false);
+  EXPECT_EQ(err["error"]["code"], "resource_exhausted") << r.body;
+  EXPECT_NE(err["error"]["message"].get<std::string>().find("has used 10 of its 2 build minutes"),
+            std::string::npos)
+      << r.body;
+  // An admin raises it: the request gets past the cap (to its own error, an empty body).
+  Call("admin", "PATCH", "/api/v1/orgs/" + org_a_, {{"build_minutes_cap", 0}});
+  EXPECT_EQ(
+      Raw("project", "POST", "/api/v1/projects/" + project_ + "/builds", json::object()).status,
+      400);
+
+  // Bad caps name the field.
+  for (const json& bad : {json{{"build_minutes_cap", -1}}, json{{"build_minutes_cap", "10"}},
+                          json{{"build_minute_cap", 10}}}) {
+    registry::HttpResponse b = Raw("admin", "PATCH", "/api/v1/orgs/" + org_a_, bad);
+    EXPECT_EQ(b.status, 400) << bad.dump();
+    EXPECT_NE(b.body.find("build_minute"), std::string::npos) << b.body;
+  }
+}
+
+TEST_F(ApiTest, ProjectSettingsChange) {
+  json p = Call("alice", "PATCH", "/api/v1/projects/" + project_,
+                {{"name", "site"}, {"cache_cap_bytes", 1 << 20}, {"build_retention_days", 30}});
+  EXPECT_EQ(p["name"], "site");
+  EXPECT_EQ(p["cache_cap_bytes"], 1 << 20);
+  EXPECT_EQ(p["build_retention_days"], 30);
+  EXPECT_EQ(p["region"], "");
+  p = Call("org_a", "PATCH", "/api/v1/projects/" + project_, {{"region", "eu-west"}});
+  EXPECT_EQ(p["name"], "site");  // Unchanged.
+  EXPECT_EQ(p["region"], "eu-west");
+  EXPECT_EQ(Call("project", "GET", "/api/v1/projects/" + project_), p);
+
+  struct Bad {
+    json body;
+    int status;
+    std::string says;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {{{"build_retention_days", 0}},
+            400,
+            "\\\"build_retention_days\\\": want 1 to 3650 days"},
+           {{{"build_retention_days", 3651}}, 400, "build_retention_days"},
+           {{{"cache_cap_bytes", -1}}, 400, "cache_cap_bytes"},
+           {{{"name", 5}}, 400, "\\\"name\\\": want a string"},
+           {{{"name", ""}}, 400, "name is empty"},
+           {{{"colour", "red"}}, 400, "\\\"colour\\\" is unknown"},
+           {{{"name", "api"}}, 409, "already exists"},
+       }) {
+    registry::HttpResponse r = Raw("alice", "PATCH", "/api/v1/projects/" + project_, bad.body);
+    EXPECT_EQ(r.status, bad.status) << bad.body.dump() << " -> " << r.body;
+    EXPECT_NE(r.body.find(bad.says), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(Call("alice", "GET", "/api/v1/projects/" + project_), p);  // Nothing changed.
+
+  // Creation takes the retention too.
+  json made =
+      Call("alice", "POST", "/api/v1/projects", {{"name", "docs"}, {"build_retention_days", 90}});
+  EXPECT_EQ(made["build_retention_days"], 90);
+  EXPECT_EQ(
+      Raw("alice", "POST", "/api/v1/projects", {{"name", "x"}, {"build_retention_days", 0}}).status,
+      400);
 }
 
 TEST_F(ApiTest, BasicAuthWithXTokenUser) {

@@ -26,6 +26,7 @@
 #include "service/cache_api.h"
 #include "service/context_trees.h"
 #include "service/ssh_bridge.h"
+#include "service/usage_api.h"
 #include "snapshot/fs_util.h"
 
 namespace berth::service {
@@ -183,6 +184,8 @@ class Remote {
 
   Result<Response> StartBuild(const Context& ctx, const Principal& who, const Request& r) {
     metastore::Project project = BERTH_TRY(AuthorizeProject(ctx, store_, who, r.params.at("id")));
+    // An organization over its monthly build minutes starts no build (429, usage_api.h).
+    BERTH_TRY(CheckBuildMinutes(ctx, store_, project));
     json body;
     try {
       body = json::parse(r.body);

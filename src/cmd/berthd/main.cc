@@ -27,6 +27,7 @@
 #include "service/api.h"
 #include "service/builder.h"
 #include "service/remote.h"
+#include "service/usage_api.h"
 
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "0.1.0-dev"
@@ -185,6 +186,7 @@ Result<> Serve(const Config& config) {
                                     .max_concurrent = static_cast<size_t>(config.builds),
                                     .runtime = config.runtime});
   service::RegisterRemoteBuilds(*server, *store, builder, {.root = config.root});
+  service::RegisterUsageApi(*server, *store, builder.root());
   // The registry keeps its blobs in the builder's content store: what a build made is already
   // there (docs/decisions/0006-registry-server.md).
   std::unique_ptr<content::LocalStore> blobs = BERTH_TRY_CONTEXT(
