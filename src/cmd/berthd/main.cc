@@ -22,11 +22,13 @@
 #include "engine/cache_admin.h"
 #include "httpserver/server.h"
 #include "metastore/store.h"
+#include "oidc/verifier.h"
 #include "os/file.h"
 #include "registryserver/registry.h"
 #include "service/api.h"
 #include "service/builder.h"
 #include "service/remote.h"
+#include "service/trust_api.h"
 #include "service/usage_api.h"
 
 #ifndef BERTH_VERSION
@@ -50,6 +52,8 @@ struct Config {
   int threads = 32;
   int builds = 2;       // builds running at once; more wait queued
   std::string runtime;  // the OCI runtime for RUN (runc, crun, a path); "" = runc
+  // Trust policies may name plain-http issuers on loopback (tests with a local issuer).
+  bool oidc_allow_http_loopback = false;
 };
 
 // Fills the fields the flags left unset from the TOML file.
@@ -90,6 +94,14 @@ Result<> LoadConfig(const std::string& path, Config& config, const CLI::App& app
       BERTH_TRY(set_string("--registry-url", config.registry_url));
     } else if (k == "runtime") {
       BERTH_TRY(set_string("--runtime", config.runtime));
+    } else if (k == "oidc_allow_http_loopback") {
+      std::optional<bool> v = value.value<bool>();
+      if (!v) {
+        return Error::InvalidArgument(path + ": oidc_allow_http_loopback: want true or false");
+      }
+      if (app.count("--oidc-allow-http-loopback") == 0) {
+        config.oidc_allow_http_loopback = *v;
+      }
     } else if (k == "builds") {
       std::optional<int64_t> v = value.value<int64_t>();
       if (!v || *v < 1 || *v > 256) {
@@ -180,6 +192,11 @@ Result<> Serve(const Config& config) {
                                             .tls_key = config.tls_key,
                                             .threads = static_cast<size_t>(config.threads)}));
   service::RegisterApi(*server, *store);
+  // OIDC trust: CI jobs exchange their ID tokens for project tokens (service/trust_api.h).
+  service::RegisterTrustApi(*server, *store,
+                            std::make_shared<oidc::HttpKeySource>(oidc::HttpKeySource::Options{
+                                .allow_http_loopback = config.oidc_allow_http_loopback}),
+                            {.allow_http_loopback = config.oidc_allow_http_loopback});
   // The builder's engine state (images, cache, snapshots) lives in ROOT/builder; base images
   // resolve there first, then through ROOT/builder/config.toml's registry mirrors.
   service::Builder builder(*store, {.root = config.root + "/builder",
@@ -232,6 +249,8 @@ int Run(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   app.add_option("--runtime", config.runtime,
                  "OCI runtime for RUN: runc (default), crun, or a path to either");
+  app.add_flag("--oidc-allow-http-loopback", config.oidc_allow_http_loopback,
+               "Let trust policies name plain-http OIDC issuers on loopback (for tests)");
   app.add_option("--config", config_file, "TOML config file (keys as the flags, with _)");
   try {
     app.parse(argc, argv);

@@ -1,0 +1,306 @@
+// OIDC trust against a real berthd: a local OIDC issuer (its own RSA and EC keys, discovery and
+// JWKS on loopback, started and stopped by the test), a project with a GitHub trust policy
+// pointed at it, and tokens good and bad exchanged through POST /api/v1/oidc/token. A minted
+// token reaches its project only; every bad token is refused with the check that failed. Then
+// the CLI: `berth projects trust-policy add|ls|rm` and a build's project token obtained from
+// BERTH_OIDC_TOKEN.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <map>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "oidc/testing/issuer.h"
+#include "os/file.h"
+#include "registry/http.h"
+
+namespace berth::e2e {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kAdmin = "e2e-admin-token-oidc-0123456789";
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return out + "'";
+}
+
+int Sh(const std::string& command) {
+  int status = std::system(command.c_str());  // NOLINT(concurrency-mt-unsafe)
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+struct Answer {
+  long status = 0;
+  json body;
+};
+
+class OidcE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto issuer = oidc::testing::LocalIssuer::Start();
+    ASSERT_TRUE(issuer.ok()) << issuer.error().message();
+    issuer_ = std::move(issuer).value();
+
+    char tmpl[] = "/tmp/berth-oidc-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ASSERT_TRUE(os::MakeDirs(dir_ + "/home").ok());
+    std::string log = dir_ + "/berthd.log";
+    pid_ = fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      setenv("BERTHD_ADMIN_TOKEN", kAdmin, 1);  // NOLINT(concurrency-mt-unsafe): child
+      std::string bin = std::string(BERTH_BIN) + "/berthd";
+      std::string root = dir_ + "/root";
+      execl(bin.c_str(), bin.c_str(), "--listen", "127.0.0.1:0", "--root", root.c_str(),
+            "--oidc-allow-http-loopback", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    const std::string prefix = "berthd: listening on ";
+    for (int i = 0; i < 400 && url_.empty(); ++i) {
+      std::string text = os::ReadFile(log).value_or("");
+      size_t at = text.find(prefix);
+      if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
+        url_ = text.substr(at + prefix.size(), text.find('\n', at) - at - prefix.size());
+        break;
+      }
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        FAIL() << "berthd exited: " << text;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ASSERT_FALSE(url_.empty()) << "berthd did not come up: " << os::ReadFile(log).value_or("");
+
+    Answer a = Call("POST", "/api/v1/projects", kAdmin, {{"name", "app"}});
+    ASSERT_EQ(a.status, 201) << a.body.dump();
+    app_ = a.body["id"];
+    a = Call("POST", "/api/v1/projects", kAdmin, {{"name", "other"}});
+    ASSERT_EQ(a.status, 201) << a.body.dump();
+    other_ = a.body["id"];
+    a = Call("POST", "/api/v1/projects/" + app_ + "/trust-policies", kAdmin,
+             {{"provider", "github"},
+              {"issuer", issuer_->url()},
+              {"conditions", {{"repository", "acme/app"}, {"repository_owner", "acme"}}}});
+    ASSERT_EQ(a.status, 201) << a.body.dump();
+    policy_ = a.body["id"];
+    EXPECT_EQ(a.body["audience"], "berthd");
+  }
+
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    issuer_.reset();
+    if (!dir_.empty()) {
+      Sh("rm -rf " + Quote(dir_));
+    }
+  }
+
+  Answer Call(const std::string& method, const std::string& path, const std::string& token,
+              const json& body = nullptr) {
+    registry::HttpRequest req;
+    req.method = method;
+    req.url = url_ + path;
+    if (!token.empty()) {
+      req.headers.emplace_back("Authorization", "Bearer " + token);
+    }
+    if (!body.is_null()) {
+      req.body = body.dump();
+      req.headers.emplace_back("Content-Type", "application/json");
+    }
+    Result<registry::HttpResponse> resp = http_.Do(Context::Background(), req);
+    Answer a;
+    if (!resp.ok()) {
+      ADD_FAILURE() << resp.error().message();
+      return a;
+    }
+    a.status = resp->status;
+    a.body = json::parse(resp->body, nullptr, false);
+    return a;
+  }
+
+  static int64_t Now() { return std::time(nullptr); }
+  static std::string Message(const Answer& a) {
+    const json& m =
+        a.body.is_object() && a.body.contains("error") ? a.body["error"]["message"] : json();
+    return m.is_string() ? m.get<std::string>() : a.body.dump();
+  }
+
+  json Claims(const std::string& aud = "berthd", const std::string& repository = "acme/app",
+              int64_t exp_in = 600) {
+    return {{"iss", issuer_->url()},
+            {"aud", aud},
+            {"sub", "repo:" + repository + ":ref:refs/heads/main"},
+            {"repository", repository},
+            {"repository_owner", repository.substr(0, repository.find('/'))},
+            {"iat", Now()},
+            {"nbf", Now()},
+            {"exp", Now() + exp_in}};
+  }
+
+  Answer Exchange(const std::string& token, const std::string& project = "") {
+    return Call("POST", "/api/v1/oidc/token", "",
+                {{"project_id", project.empty() ? app_ : project}, {"token", token}});
+  }
+
+  void ExpectRefused(const std::string& what, const std::string& token, const std::string& want) {
+    SCOPED_TRACE(what);
+    Answer a = Exchange(token);
+    EXPECT_EQ(a.status, 401) << a.body.dump();
+    EXPECT_NE(Message(a).find(want), std::string::npos) << a.body.dump();
+  }
+
+  std::unique_ptr<oidc::testing::LocalIssuer> issuer_;
+  registry::HttpClient http_;
+  std::string dir_;
+  pid_t pid_ = -1;
+  std::string url_;
+  std::string app_;
+  std::string other_;
+  std::string policy_;
+};
+
+TEST_F(OidcE2eTest, ValidTokensReachTheirProjectOnly) {
+  for (const std::string& token :
+       {issuer_->SignRs256(Claims().dump()), issuer_->SignEs256(Claims().dump())}) {
+    Answer a = Exchange(token);
+    ASSERT_EQ(a.status, 201) << a.body.dump();
+    std::string secret = a.body["secret"];
+    EXPECT_EQ(a.body["token"]["kind"], "project");
+    EXPECT_EQ(a.body["token"]["project_id"], app_);
+    EXPECT_EQ(a.body["token"]["name"], "oidc:" + policy_);
+    EXPECT_TRUE(a.body["token"]["expires_at"].is_string());
+
+    EXPECT_EQ(Call("GET", "/api/v1/projects/" + app_, secret).status, 200);
+    EXPECT_EQ(Call("GET", "/api/v1/projects/" + app_ + "/builds", secret).status, 200);
+    // Another project is as good as missing, and so is the policy API of its own project.
+    EXPECT_EQ(Call("GET", "/api/v1/projects/" + other_, secret).status, 404);
+    EXPECT_EQ(Call("GET", "/api/v1/projects/" + other_ + "/builds", secret).status, 404);
+    EXPECT_EQ(Call("POST", "/api/v1/projects/" + app_ + "/trust-policies", secret,
+                   {{"provider", "github"}, {"conditions", {{"repository", "evil/x"}}}})
+                  .status,
+              404);
+    EXPECT_EQ(
+        Call("DELETE", "/api/v1/projects/" + app_ + "/trust-policies/" + policy_, secret).status,
+        404);
+    Answer projects = Call("GET", "/api/v1/projects", secret);
+    ASSERT_EQ(projects.status, 200);
+    ASSERT_EQ(projects.body["items"].size(), 1u);
+    EXPECT_EQ(projects.body["items"][0]["id"], app_);
+  }
+  // The minted token lives no longer than the ID token.
+  Answer shortlived = Exchange(issuer_->SignRs256(Claims("berthd", "acme/app", 30).dump()));
+  ASSERT_EQ(shortlived.status, 201) << shortlived.body.dump();
+  // A token of the project's own is revocable like any other.
+  std::string id = shortlived.body["token"]["id"];
+  std::string secret = shortlived.body["secret"];
+  EXPECT_EQ(Call("DELETE", "/api/v1/tokens/" + id, kAdmin).status, 200);
+  EXPECT_EQ(Call("GET", "/api/v1/projects/" + app_, secret).status, 401);
+}
+
+TEST_F(OidcE2eTest, BadTokensAreRefusedNamingTheCheck) {
+  ExpectRefused("wrong audience", issuer_->SignRs256(Claims("sts.amazonaws.com").dump()),
+                "audience");
+  ExpectRefused("expired", issuer_->SignRs256(Claims("berthd", "acme/app", -300).dump()),
+                "expired");
+  ExpectRefused("bad signature", issuer_->SignWithStrangerKey(Claims().dump(), "rsa-1"),
+                "bad signature");
+  ExpectRefused("wrong repository", issuer_->SignRs256(Claims("berthd", "evil/app").dump()),
+                "claim \"repository");
+  ExpectRefused("alg none", issuer_->SignNone(Claims().dump()), "\"none\" is not accepted");
+  ExpectRefused("key confusion (PEM)", issuer_->SignHs256WithPublicKey(Claims().dump(), 0),
+                "\"HS256\" is not accepted");
+  ExpectRefused("key confusion (modulus)", issuer_->SignHs256WithPublicKey(Claims().dump(), 1),
+                "\"HS256\" is not accepted");
+  ExpectRefused("unknown kid", issuer_->SignWithStrangerKey(Claims().dump(), "rsa-9"),
+                "no key \"rsa-9\"");
+  json foreign = Claims();
+  foreign["iss"] = "https://token.actions.githubusercontent.com";
+  ExpectRefused("wrong issuer", issuer_->SignRs256(foreign.dump()), "no trust policy for issuer");
+  ExpectRefused("not a JWT", "abc.def", "not a JWT");
+  // A project that does not exist answers as one without a policy.
+  Answer missing = Exchange(issuer_->SignRs256(Claims().dump()), "p_nosuchproject234567a");
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_NE(Message(missing).find("has no trust policy for issuer"), std::string::npos);
+  // The other project has no policy: the valid token does not reach it.
+  Answer other = Exchange(issuer_->SignRs256(Claims().dump()), other_);
+  EXPECT_EQ(other.status, 401);
+  // Malformed requests.
+  EXPECT_EQ(Call("POST", "/api/v1/oidc/token", "", {{"token", "x"}}).status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/oidc/token", "", {{"project_id", app_}, {"token", 5}}).status,
+            400);
+}
+
+TEST_F(OidcE2eTest, PoliciesAreListedValidatedAndDeleted) {
+  Answer list = Call("GET", "/api/v1/projects/" + app_ + "/trust-policies", kAdmin);
+  ASSERT_EQ(list.status, 200);
+  ASSERT_EQ(list.body["items"].size(), 1u);
+  EXPECT_EQ(list.body["items"][0]["issuer"], issuer_->url());
+  EXPECT_EQ(list.body["items"][0]["conditions"]["repository"], "acme/app");
+
+  auto create = [&](const json& body) {
+    return Call("POST", "/api/v1/projects/" + app_ + "/trust-policies", kAdmin, body);
+  };
+  struct Bad {
+    json body;
+    std::string field;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {{{"provider", "gitlab"}}, "field \"provider\""},
+           {json::object(), "field \"provider\" is required"},
+           {{{"provider", "github"}}, "field \"conditions\""},
+           {{{"provider", "github"}, {"conditions", {{"repository", 5}}}},
+            "field \"conditions.repository\""},
+           {{{"provider", "generic"}, {"conditions", {{"a", "b"}}}}, "field \"issuer\""},
+           {{{"provider", "generic"},
+             {"issuer", "http://example.com"},
+             {"conditions", {{"a", "b"}}}},
+            "field \"issuer\""},
+           {{{"provider", "github"}, {"repo", "x"}}, "field \"repo\" is unknown"},
+       }) {
+    Answer a = create(bad.body);
+    EXPECT_EQ(a.status, 400) << bad.body.dump();
+    EXPECT_NE(Message(a).find(bad.field), std::string::npos) << a.body.dump();
+  }
+  Answer made = create({{"provider", "buildkite"},
+                        {"conditions", {{"organization_slug", "acme"}, {"pipeline_slug", "app"}}}});
+  ASSERT_EQ(made.status, 201) << made.body.dump();
+  EXPECT_EQ(made.body["issuer"], "https://agent.buildkite.com");
+  std::string id = made.body["id"];
+  // Another project cannot delete it through its own path.
+  EXPECT_EQ(Call("DELETE", "/api/v1/projects/" + other_ + "/trust-policies/" + id, kAdmin).status,
+            404);
+  EXPECT_EQ(Call("DELETE", "/api/v1/projects/" + app_ + "/trust-policies/" + id, kAdmin).status,
+            200);
+  EXPECT_EQ(Call("DELETE", "/api/v1/projects/" + app_ + "/trust-policies/" + id, kAdmin).status,
+            404);
+  // Deleting the first policy ends the exchange.
+  ASSERT_EQ(
+      Call("DELETE", "/api/v1/projects/" + app_ + "/trust-policies/" + policy_, kAdmin).status,
+      200);
+  EXPECT_EQ(Exchange(issuer_->SignRs256(Claims().dump())).status, 401);
+  // Without a token the policy API is 401.
+  EXPECT_EQ(Call("GET", "/api/v1/projects/" + app_ + "/trust-policies", "").status, 401);
+}
+
+}  // namespace
+}  // namespace berth::e2e
