@@ -1,6 +1,7 @@
 #include "metastore/sql_store.h"
 
 #include <algorithm>
+#include <tuple>
 #include <charconv>
 #include <utility>
 
@@ -1451,6 +1452,74 @@ Result<std::vector<RegistryManifest>> SqlStore::ListRegistryReferrers(const Cont
              "FROM registry_manifests WHERE repository = ?1 AND subject = ?2 ORDER BY seq"),
       {repository, subject}));
   return ReadAll(rows, &ReadRegistryManifest);
+}
+
+Result<std::vector<RegistryBlob>> SqlStore::ListRegistryBlobs(const Context& ctx,
+                                                              const std::string& project_id) {
+  BERTH_TRY(CheckId("project", project_id));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  if (!BERTH_TRY(Exists(*conn, "projects", project_id))) {
+    return NotFoundError("project", project_id);
+  }
+  Rows rows = BERTH_TRY(conn->Query(
+      Select(kRegistryBlobCols, "FROM registry_blobs WHERE project_id = ?1 ORDER BY created_at"),
+      {project_id}));
+  return ReadAll(rows, &ReadRegistryBlob);
+}
+
+Result<std::vector<RegistryManifest>> SqlStore::ListRegistryManifests(
+    const Context& ctx, const std::string& project_id) {
+  BERTH_TRY(CheckId("project", project_id));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  if (!BERTH_TRY(Exists(*conn, "projects", project_id))) {
+    return NotFoundError("project", project_id);
+  }
+  Rows rows = BERTH_TRY(conn->Query(
+      Select(kRegistryManifestCols, "FROM registry_manifests WHERE project_id = ?1 ORDER BY seq"),
+      {project_id}));
+  return ReadAll(rows, &ReadRegistryManifest);
+}
+
+Result<std::vector<RegistryTag>> SqlStore::ListRegistryTagRecords(const Context& ctx,
+                                                                  const std::string& project_id) {
+  BERTH_TRY(CheckId("project", project_id));
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  if (!BERTH_TRY(Exists(*conn, "projects", project_id))) {
+    return NotFoundError("project", project_id);
+  }
+  Rows rows = BERTH_TRY(conn->Query(
+      "SELECT repository, tag, digest, updated_at FROM registry_tags WHERE project_id = ?1",
+      {project_id}));
+  std::vector<RegistryTag> tags;
+  tags.reserve(rows.size());
+  for (const Row& row : rows) {
+    tags.push_back({.repository = Text(row, 0),
+                    .tag = Text(row, 1),
+                    .digest = Text(row, 2),
+                    .updated_at = BERTH_TRY(TimeAt(row, 3))});
+  }
+  // Byte order in every backend (see ListRegistryTags).
+  std::sort(tags.begin(), tags.end(), [](const RegistryTag& a, const RegistryTag& b) {
+    return std::tie(a.repository, a.tag) < std::tie(b.repository, b.tag);
+  });
+  return tags;
+}
+
+Result<std::vector<std::string>> SqlStore::ListRegistryDigests(const Context& ctx) {
+  BERTH_TRY(ctx.Check());
+  std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
+  Rows rows = BERTH_TRY(conn->Query(
+      "SELECT DISTINCT digest FROM registry_blobs UNION SELECT DISTINCT digest FROM "
+      "registry_manifests",
+      {}));
+  std::vector<std::string> digests;
+  digests.reserve(rows.size());
+  for (const Row& row : rows) {
+    digests.push_back(Text(row, 0));
+  }
+  std::sort(digests.begin(), digests.end());
+  digests.erase(std::unique(digests.begin(), digests.end()), digests.end());
+  return digests;
 }
 
 // --- Trust policies

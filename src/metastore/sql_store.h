@@ -128,6 +128,13 @@ class SqlStore : public Store {
   Result<std::vector<RegistryManifest>> ListRegistryReferrers(const Context& ctx,
                                                               const std::string& repository,
                                                               const std::string& subject) override;
+  Result<std::vector<RegistryBlob>> ListRegistryBlobs(const Context& ctx,
+                                                      const std::string& project_id) override;
+  Result<std::vector<RegistryManifest>> ListRegistryManifests(
+      const Context& ctx, const std::string& project_id) override;
+  Result<std::vector<RegistryTag>> ListRegistryTagRecords(const Context& ctx,
+                                                          const std::string& project_id) override;
+  Result<std::vector<std::string>> ListRegistryDigests(const Context& ctx) override;
 
   Result<TrustPolicy> CreateTrustPolicy(const Context& ctx, const TrustPolicySpec& spec) override;
   Result<std::vector<TrustPolicy>> ListTrustPolicies(const Context& ctx,

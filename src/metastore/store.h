@@ -281,6 +281,16 @@ struct TrustPolicySpec {
   std::map<std::string, std::string> conditions;
 };
 
+// A tag of a repository and the manifest it points at.
+struct RegistryTag {
+  std::string repository;
+  std::string tag;
+  std::string digest;
+  Time updated_at;  // When the tag was last pointed (saved, pushed).
+
+  friend bool operator==(const RegistryTag&, const RegistryTag&) = default;
+};
+
 class Store {
  public:
   Store() = default;
@@ -435,6 +445,18 @@ class Store {
   // The repository's manifests whose subject is `subject`, oldest first.
   virtual Result<std::vector<RegistryManifest>> ListRegistryReferrers(
       const Context& ctx, const std::string& repository, const std::string& subject) = 0;
+  // What saved-build listings and expiry read: every blob link, manifest and tag of the
+  // project's repositories (oldest first; tags by repository, then in byte order). NotFound if
+  // the project does not exist.
+  virtual Result<std::vector<RegistryBlob>> ListRegistryBlobs(const Context& ctx,
+                                                              const std::string& project_id) = 0;
+  virtual Result<std::vector<RegistryManifest>> ListRegistryManifests(
+      const Context& ctx, const std::string& project_id) = 0;
+  virtual Result<std::vector<RegistryTag>> ListRegistryTagRecords(
+      const Context& ctx, const std::string& project_id) = 0;
+  // Every digest any repository of any project holds (blobs and manifests), sorted and unique:
+  // what the registry's content-store lease must keep.
+  virtual Result<std::vector<std::string>> ListRegistryDigests(const Context& ctx) = 0;
 
   // --- Trust policies. They go with their project.
   // NotFound if the project does not exist; InvalidArgument for an empty provider, issuer or

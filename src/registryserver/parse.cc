@@ -3,7 +3,10 @@
 #include <charconv>
 #include <limits>
 
+#include <nlohmann/json.hpp>
+
 #include "base/strings.h"
+#include "digest/digest.h"
 
 namespace berth::registryserver {
 namespace {
@@ -244,6 +247,109 @@ Result<std::vector<Scope>> ParseScopes(std::string_view text) {
       }
     }
     out.push_back(std::move(scope));
+  }
+  return out;
+}
+
+bool IsManifestType(std::string_view type) {
+  return type == kOciManifest || type == kOciIndex || type == kDockerManifest ||
+         type == kDockerList;
+}
+
+namespace {
+
+using json = nlohmann::json;
+
+Result<ManifestDescriptor> ReadDescriptor(const json& j, const std::string& where) {
+  if (!j.is_object()) {
+    return Error::InvalidArgument(where + ": want a descriptor object");
+  }
+  auto field = [&](const char* key) {
+    return j.contains(key) ? j[key] : json();
+  };
+  json media = field("mediaType");
+  json dig = field("digest");
+  json size = field("size");
+  if (!media.is_string() || !dig.is_string() || !size.is_number_integer() ||
+      size.get<int64_t>() < 0) {
+    return Error::InvalidArgument(where + ": a descriptor needs mediaType, digest and size");
+  }
+  ManifestDescriptor d{.media_type = media.get<std::string>(),
+                       .digest = dig.get<std::string>(),
+                       .size = size.get<int64_t>()};
+  if (!digest::Digest::Parse(d.digest).ok()) {
+    return Error::InvalidArgument(where + ": bad digest " + d.digest.substr(0, 200));
+  }
+  d.external = j.contains("urls") && j["urls"].is_array() && !j["urls"].empty();
+  return d;
+}
+
+}  // namespace
+
+Result<ParsedManifest> ParseManifest(std::string_view body, std::string_view content_type) {
+  json m = json::parse(body, nullptr, false);
+  if (m.is_discarded() || !m.is_object()) {
+    return Error::InvalidArgument("not a JSON object");
+  }
+  if (!m.contains("schemaVersion") || m["schemaVersion"] != 2) {
+    return Error::InvalidArgument("schemaVersion must be 2");
+  }
+  ParsedManifest out;
+  if (m.contains("mediaType")) {
+    if (!m["mediaType"].is_string()) {
+      return Error::InvalidArgument("mediaType must be a string");
+    }
+    out.media_type = m["mediaType"].get<std::string>();
+  }
+  if (out.media_type.empty()) {
+    // OCI allows leaving mediaType out; the Content-Type says it then.
+    out.media_type = content_type;
+  }
+  if (!IsManifestType(out.media_type)) {
+    return Error::InvalidArgument("unsupported manifest media type " +
+                                  out.media_type.substr(0, 200));
+  }
+  if (!content_type.empty() && content_type != out.media_type) {
+    return Error::InvalidArgument("Content-Type " + std::string(content_type.substr(0, 200)) +
+                                  " does not match the manifest's mediaType " + out.media_type);
+  }
+  if (IsIndexType(out.media_type)) {
+    if (!m.contains("manifests") || !m["manifests"].is_array()) {
+      return Error::InvalidArgument("an index needs a manifests array");
+    }
+    for (const json& child : m["manifests"]) {
+      out.children.push_back(BERTH_TRY(ReadDescriptor(child, "manifests[]")));
+    }
+  } else {
+    ManifestDescriptor config =
+        BERTH_TRY(ReadDescriptor(m.contains("config") ? m["config"] : json(), "config"));
+    out.artifact_type = config.media_type;
+    out.blobs.push_back(std::move(config));
+    if (m.contains("layers")) {
+      if (!m["layers"].is_array()) {
+        return Error::InvalidArgument("layers must be an array");
+      }
+      for (const json& layer : m["layers"]) {
+        out.blobs.push_back(BERTH_TRY(ReadDescriptor(layer, "layers[]")));
+      }
+    } else if (out.media_type == kDockerManifest) {
+      return Error::InvalidArgument("layers missing");
+    }
+  }
+  if (m.contains("artifactType")) {
+    if (!m["artifactType"].is_string()) {
+      return Error::InvalidArgument("artifactType must be a string");
+    }
+    out.artifact_type = m["artifactType"].get<std::string>();
+  }
+  if (m.contains("subject")) {
+    out.subject = BERTH_TRY(ReadDescriptor(m["subject"], "subject")).digest;
+  }
+  if (m.contains("annotations")) {
+    if (!m["annotations"].is_object()) {
+      return Error::InvalidArgument("annotations must be an object");
+    }
+    out.annotations_json = m["annotations"].dump(-1, ' ', false, json::error_handler_t::replace);
   }
   return out;
 }

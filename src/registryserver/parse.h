@@ -75,4 +75,40 @@ struct Scope {
 // InvalidArgument when a scope is malformed.
 Result<std::vector<Scope>> ParseScopes(std::string_view text);
 
+// The media types of the manifests the registry stores.
+inline constexpr std::string_view kOciManifest = "application/vnd.oci.image.manifest.v1+json";
+inline constexpr std::string_view kOciIndex = "application/vnd.oci.image.index.v1+json";
+inline constexpr std::string_view kDockerManifest =
+    "application/vnd.docker.distribution.manifest.v2+json";
+inline constexpr std::string_view kDockerList =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+bool IsManifestType(std::string_view type);
+inline bool IsIndexType(std::string_view type) {
+  return type == kOciIndex || type == kDockerList;
+}
+
+// A descriptor a manifest holds.
+struct ManifestDescriptor {
+  std::string media_type;
+  std::string digest;  // Parses as a digest.
+  int64_t size = 0;
+  bool external = false;  // Has "urls": a foreign layer the registry need not hold.
+};
+
+// What the registry records of a manifest (image manifest, index or artifact).
+struct ParsedManifest {
+  std::string media_type;     // The manifest's mediaType, else `content_type`.
+  std::string artifact_type;  // artifactType, else the config's media type.
+  std::string subject;        // The subject's digest; "" if none.
+  std::string annotations_json = "{}";
+  std::vector<ManifestDescriptor> blobs;     // config and layers (image manifests)
+  std::vector<ManifestDescriptor> children;  // manifests (indexes)
+};
+
+// Parses a manifest body as the registry takes it at PUT (and when it saves a build).
+// `content_type` is the request's Content-Type without parameters ("" if none): OCI allows
+// leaving mediaType out, and when both are there they must agree. InvalidArgument, with the
+// reason, for anything the registry refuses (MANIFEST_INVALID).
+Result<ParsedManifest> ParseManifest(std::string_view body, std::string_view content_type);
+
 }  // namespace berth::registryserver

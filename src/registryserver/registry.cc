@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <openssl/rand.h>
 
+#include "base/io.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "digest/digest.h"
@@ -34,12 +35,6 @@ constexpr size_t kUploadIdChars = 32;
 constexpr int kDefaultTagPage = 10000;
 constexpr size_t kCopyBuffer = size_t{1} << 20;
 constexpr std::chrono::minutes kCleanEvery{10};
-
-constexpr std::string_view kOciManifest = "application/vnd.oci.image.manifest.v1+json";
-constexpr std::string_view kOciIndex = "application/vnd.oci.image.index.v1+json";
-constexpr std::string_view kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
-constexpr std::string_view kDockerList =
-    "application/vnd.docker.distribution.manifest.list.v2+json";
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -106,14 +101,21 @@ Result<digest::Digest> ParseDigest(std::string_view text) {
   return d;
 }
 
-bool IsManifestType(std::string_view type) {
-  return type == kOciManifest || type == kOciIndex || type == kDockerManifest ||
-         type == kDockerList;
-}
-
 // Content-Type without parameters ("; charset=...").
 std::string BareMediaType(std::string_view header) {
   return std::string(Trim(header.substr(0, header.find(';'))));
+}
+
+// The record of a manifest stored in `repository`.
+metastore::RegistryManifest RecordOf(const std::string& repository, const digest::Digest& d,
+                                     size_t size, const ParsedManifest& parsed) {
+  return {.repository = repository,
+          .digest = d.ToString(),
+          .media_type = parsed.media_type,
+          .size = static_cast<int64_t>(size),
+          .artifact_type = parsed.artifact_type,
+          .subject = parsed.subject,
+          .annotations_json = parsed.annotations_json};
 }
 
 // Adapts a content-store writer to a request body sink, remembering the first error.
@@ -1017,35 +1019,6 @@ class Registry::Handlers {
     return body;
   }
 
-  struct Descriptor {
-    std::string media_type;
-    std::string digest;
-    int64_t size = 0;
-    bool external = false;  // Has "urls": a foreign layer the registry need not hold.
-  };
-
-  static Result<Descriptor> ReadDescriptor(const json& j, const std::string& where) {
-    if (!j.is_object()) {
-      return Error::InvalidArgument(where + ": want a descriptor object");
-    }
-    Descriptor d;
-    const json& media = j.contains("mediaType") ? j["mediaType"] : json();
-    const json& dig = j.contains("digest") ? j["digest"] : json();
-    const json& size = j.contains("size") ? j["size"] : json();
-    if (!media.is_string() || !dig.is_string() || !size.is_number_integer() ||
-        size.get<int64_t>() < 0) {
-      return Error::InvalidArgument(where + ": a descriptor needs mediaType, digest and size");
-    }
-    d.media_type = media.get<std::string>();
-    d.digest = dig.get<std::string>();
-    d.size = size.get<int64_t>();
-    if (!digest::Digest::Parse(d.digest).ok()) {
-      return Error::InvalidArgument(where + ": bad digest " + d.digest.substr(0, 200));
-    }
-    d.external = j.contains("urls") && j["urls"].is_array() && !j["urls"].empty();
-    return d;
-  }
-
   Response ManifestInvalid(const std::string& why) {
     return RegistryError(400, "MANIFEST_INVALID", "manifest invalid", {{"reason", why}});
   }
@@ -1076,99 +1049,19 @@ class Registry::Handlers {
       return ManifestInvalid(body.error().message());
     }
     std::string content_type = BareMediaType(req.Header("Content-Type"));
-    json m = json::parse(*body, nullptr, false);
-    if (m.is_discarded() || !m.is_object()) {
-      return ManifestInvalid("not a JSON object");
-    }
-    if (!m.contains("schemaVersion") || m["schemaVersion"] != 2) {
-      return ManifestInvalid("schemaVersion must be 2");
-    }
-    std::string media_type;
-    if (m.contains("mediaType")) {
-      if (!m["mediaType"].is_string()) {
-        return ManifestInvalid("mediaType must be a string");
-      }
-      media_type = m["mediaType"].get<std::string>();
-    }
-    if (media_type.empty()) {
-      // OCI allows leaving mediaType out; the Content-Type says it then.
-      media_type = content_type;
-    }
-    if (!IsManifestType(media_type)) {
-      return ManifestInvalid("unsupported manifest media type " + media_type.substr(0, 200));
-    }
-    if (!content_type.empty() && content_type != media_type) {
-      return ManifestInvalid("Content-Type " + content_type.substr(0, 200) +
-                             " does not match the manifest's mediaType " + media_type);
+    Result<ParsedManifest> parsed = ParseManifest(*body, content_type);
+    if (!parsed.ok()) {
+      return ManifestInvalid(parsed.error().message());
     }
     digest::Digest computed = digest::FromBytes(*body);
     if (ref_digest && *ref_digest != computed) {
       return RegistryError(400, "DIGEST_INVALID", "provided digest did not match uploaded content");
     }
-    metastore::RegistryManifest record{.repository = name,
-                                       .digest = computed.ToString(),
-                                       .media_type = media_type,
-                                       .size = static_cast<int64_t>(body->size())};
-    bool is_index = media_type == kOciIndex || media_type == kDockerList;
-    std::vector<Descriptor> blobs;
-    std::vector<Descriptor> children;
-    if (is_index) {
-      if (!m.contains("manifests") || !m["manifests"].is_array()) {
-        return ManifestInvalid("an index needs a manifests array");
-      }
-      for (const json& child : m["manifests"]) {
-        Result<Descriptor> d = ReadDescriptor(child, "manifests[]");
-        if (!d.ok()) {
-          return ManifestInvalid(d.error().message());
-        }
-        children.push_back(*d);
-      }
-    } else {
-      Result<Descriptor> config =
-          ReadDescriptor(m.contains("config") ? m["config"] : json(), "config");
-      if (!config.ok()) {
-        return ManifestInvalid(config.error().message());
-      }
-      blobs.push_back(*config);
-      record.artifact_type = config->media_type;
-      if (m.contains("layers")) {
-        if (!m["layers"].is_array()) {
-          return ManifestInvalid("layers must be an array");
-        }
-        for (const json& layer : m["layers"]) {
-          Result<Descriptor> d = ReadDescriptor(layer, "layers[]");
-          if (!d.ok()) {
-            return ManifestInvalid(d.error().message());
-          }
-          blobs.push_back(*d);
-        }
-      } else if (media_type == kDockerManifest) {
-        return ManifestInvalid("layers missing");
-      }
-    }
-    if (m.contains("artifactType")) {
-      if (!m["artifactType"].is_string()) {
-        return ManifestInvalid("artifactType must be a string");
-      }
-      record.artifact_type = m["artifactType"].get<std::string>();
-    }
-    if (m.contains("subject")) {
-      Result<Descriptor> subject = ReadDescriptor(m["subject"], "subject");
-      if (!subject.ok()) {
-        return ManifestInvalid(subject.error().message());
-      }
-      record.subject = subject->digest;
-    }
-    record.annotations_json = "{}";
-    if (m.contains("annotations")) {
-      if (!m["annotations"].is_object()) {
-        return ManifestInvalid("annotations must be an object");
-      }
-      record.annotations_json =
-          m["annotations"].dump(-1, ' ', false, json::error_handler_t::replace);
-    }
+    metastore::RegistryManifest record = RecordOf(name, computed, body->size(), *parsed);
+    const std::vector<ManifestDescriptor>& blobs = parsed->blobs;
+    const std::vector<ManifestDescriptor>& children = parsed->children;
     // Everything the manifest references must be in this repository already.
-    for (const Descriptor& b : blobs) {
+    for (const ManifestDescriptor& b : blobs) {
       if (b.external) {
         continue;
       }
@@ -1185,7 +1078,7 @@ class Registry::Handlers {
                                " differs from the blob's " + std::to_string(got->size));
       }
     }
-    for (const Descriptor& c : children) {
+    for (const ManifestDescriptor& c : children) {
       Result<metastore::RegistryManifest> got =
           r_.metadata_.GetRegistryManifest(ctx, name, c.digest);
       if (!got.ok()) {
@@ -1436,6 +1329,73 @@ Result<size_t> Registry::CleanUploads(const Context& ctx) {
     }
   }
   return removed;
+}
+
+Result<> Registry::Save(const Context& ctx, const std::string& project_id,
+                        const std::string& repository, const std::string& manifest_digest,
+                        const std::vector<std::string>& tags) {
+  if (!IsValidName(repository) || ProjectOf(repository) != project_id) {
+    return Error::InvalidArgument("repository " + repository + " is not one of project " +
+                                  project_id + "'s");
+  }
+  for (const std::string& tag : tags) {
+    if (!IsValidTag(tag)) {
+      return Error::InvalidArgument("tag \"" + tag.substr(0, 200) +
+                                    "\": want [A-Za-z0-9_][A-Za-z0-9._-]{0,127}");
+    }
+  }
+  digest::Digest d = BERTH_TRY(ParseDigest(manifest_digest));
+  BERTH_TRY(SaveManifest(ctx, project_id, repository, d, 0));
+  metastore::RegistryManifest record =
+      BERTH_TRY(metadata_.GetRegistryManifest(ctx, repository, d.ToString()));
+  for (const std::string& tag : tags) {
+    BERTH_TRY(metadata_.PutRegistryManifest(ctx, project_id, record, tag));
+  }
+  return {};
+}
+
+Result<> Registry::SaveManifest(const Context& ctx, const std::string& project_id,
+                                const std::string& repository, const digest::Digest& d, int depth) {
+  constexpr int kMaxDepth = 4;
+  if (depth > kMaxDepth) {
+    return Error::InvalidArgument("manifest " + d.ToString() + ": indexes nested too deep");
+  }
+  // The lease first, then the read: a GC in between cannot take the manifest.
+  BERTH_TRY(content_.leases().AddResource(ctx, options_.lease, d));
+  Result<std::string> read = content::ReadBlob(ctx, content_, d, options_.max_manifest_bytes);
+  if (!read.ok()) {
+    if (read.error().code() == ErrorCode::kNotFound) {
+      return Error::FailedPrecondition("manifest " + d.ToString() + " is not in the store");
+    }
+    return read.error();
+  }
+  const std::string& body = *read;
+  ParsedManifest parsed = BERTH_TRY_CONTEXT(ParseManifest(body, ""), "manifest " + d.ToString());
+  for (const ManifestDescriptor& child : parsed.children) {
+    BERTH_TRY(SaveManifest(ctx, project_id, repository,
+                           BERTH_TRY(digest::Digest::Parse(child.digest)), depth + 1));
+  }
+  for (const ManifestDescriptor& blob : parsed.blobs) {
+    if (blob.external) {
+      continue;
+    }
+    digest::Digest b = BERTH_TRY(digest::Digest::Parse(blob.digest));
+    BERTH_TRY(content_.leases().AddResource(ctx, options_.lease, b));
+    Result<content::Info> info = content_.Info(ctx, b);
+    if (!info.ok()) {
+      if (info.error().code() == ErrorCode::kNotFound) {
+        return Error::FailedPrecondition("blob " + blob.digest + " of manifest " + d.ToString() +
+                                         " is not in the store");
+      }
+      return info.error();
+    }
+    BERTH_TRY(metadata_.PutRegistryBlob(ctx, project_id,
+                                        {.repository = repository,
+                                         .digest = blob.digest,
+                                         .size = static_cast<int64_t>(info->size)}));
+  }
+  return metadata_.PutRegistryManifest(ctx, project_id,
+                                       RecordOf(repository, d, body.size(), parsed), "");
 }
 
 }  // namespace berth::registryserver

@@ -39,6 +39,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/context.h"
 #include "base/result.h"
@@ -48,6 +49,8 @@
 #include "registryserver/token.h"
 
 namespace berth::registryserver {
+
+struct ExpiryStats;
 
 class Registry {
  public:
@@ -82,10 +85,35 @@ class Registry {
   // except those a request is writing right now. Returns how many it removed.
   Result<size_t> CleanUploads(const Context& ctx);
 
+  // Saves a build (`berth build --save`): records the image whose manifest or index
+  // `manifest_digest` is in the content store (the builder made it there) in `repository` (one
+  // of `project_id`'s) under every tag of `tags`, with no copy: each blob it references and each
+  // child manifest of an index (platforms, attestations) is linked into the repository and added
+  // to the registry's lease, children before their index, the tags last. Idempotent.
+  // InvalidArgument for a bad repository name or tag; FailedPrecondition when something the
+  // manifest references is not in the content store.
+  Result<> Save(const Context& ctx, const std::string& project_id, const std::string& repository,
+                const std::string& manifest_digest, const std::vector<std::string>& tags);
+
+  // Retention (saved.h): removes the tags of `project_id`'s repositories last set before
+  // `tag_cutoff`, then every manifest and blob link created before `object_cutoff` that no
+  // remaining tag reaches (an index reaches its children; a manifest reaches the referrers whose
+  // subject it is). Records created at or after `object_cutoff` stay: an upload in progress.
+  Result<ExpiryStats> Collect(const Context& ctx, const std::string& project_id,
+                              std::chrono::system_clock::time_point tag_cutoff,
+                              std::chrono::system_clock::time_point object_cutoff);
+  // Removes from the registry's lease every digest no repository of any project holds any
+  // more, except blobs written within `grace` (an upload between its commit and its link).
+  // Returns how many left; the content store's GC can then delete them.
+  Result<int64_t> ReleaseUnreferenced(const Context& ctx, std::chrono::seconds grace);
+
   const TokenSigner& signer() const { return signer_; }
+  content::Store& content() { return content_; }
 
  private:
   class Handlers;
+  Result<> SaveManifest(const Context& ctx, const std::string& project_id,
+                        const std::string& repository, const digest::Digest& manifest, int depth);
   Registry(metastore::Store& metadata, content::Store& content, Options options,
            TokenSigner signer);
 

@@ -1,10 +1,12 @@
 // The registry's handlers over the real HTTP server on loopback, with real stores (SQLite
 // metastore, local content store) and the real HTTP client.
 #include "registryserver/registry.h"
+#include "registryserver/saved.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -13,6 +15,7 @@
 #include <netinet/in.h>
 #include <nlohmann/json.hpp>
 
+#include "base/io.h"
 #include "content/local_store.h"
 #include "digest/digest.h"
 #include "registry/auth.h"
@@ -718,6 +721,115 @@ TEST_F(RegistryTest, CancelledUploadIsGone) {
   std::string id = r.headers.Get("Docker-Upload-UUID");
   EXPECT_EQ(ErrorCodeOf(Do("GET", "/v2/" + project_ + "/b/blobs/uploads/" + id)),
             "BLOB_UPLOAD_UNKNOWN");
+}
+
+TEST_F(RegistryTest, SaveServesAnImageOfTheContentStoreUnderItsTags) {
+  // What a build leaves in the content store: a layer, a config, a manifest, and an index over it.
+  std::string config = R"({"architecture":"amd64","os":"linux"})";
+  std::string layer = "saved layer bytes";
+  std::string manifest = ImageManifest(config, layer);
+  std::string index =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)"
+      R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      Sha(manifest) + R"(","size":)" + std::to_string(manifest.size()) + "}]}";
+  auto write = [&](const std::string& data) {
+    StringReader src(data);
+    ASSERT_TRUE(content::WriteBlob(ctx_, *content_, src, {.ref = "test-" + Sha(data)}).ok());
+  };
+  write(config);
+  write(manifest);
+  write(index);
+  // The layer is missing: nothing to save.
+  Result<> saved = registry_->Save(ctx_, project_, project_, Sha(index), {"b_one"});
+  EXPECT_EQ(saved.error().code(), ErrorCode::kFailedPrecondition) << saved.error().ToString();
+  write(layer);
+
+  EXPECT_EQ(registry_->Save(ctx_, project_, project_, Sha(index), {"bad!tag"}).error().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(registry_->Save(ctx_, project_, other_, Sha(index), {"b_one"}).error().code(),
+            ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(registry_->Save(ctx_, project_, project_, Sha(index), {"b_one", "latest"}).ok());
+  // Again: idempotent.
+  ASSERT_TRUE(registry_->Save(ctx_, project_, project_, Sha(index), {"b_one"}).ok());
+
+  for (const std::string& tag : {std::string("b_one"), std::string("latest")}) {
+    HttpResponse r = Do("GET", "/v2/" + project_ + "/manifests/" + tag);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, index);
+    EXPECT_EQ(r.headers.Get("Content-Type"), "application/vnd.oci.image.index.v1+json");
+  }
+  HttpResponse r = Do("GET", "/v2/" + project_ + "/manifests/" + Sha(manifest));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, manifest);
+  r = Do("GET", "/v2/" + project_ + "/blobs/" + Sha(layer));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, layer);
+  // Not readable by another tenant.
+  r = Do("GET", "/v2/" + project_ + "/manifests/b_one", {}, "", Basic(other_token_));
+  EXPECT_EQ(r.status, 404);
+  // Everything is kept by the registry's lease.
+  std::vector<digest::Digest> leased =
+      content_->leases().ListResources(ctx_, "berthd-registry").value();
+  for (const std::string& data : {config, layer, manifest, index}) {
+    EXPECT_TRUE(std::find(leased.begin(), leased.end(), digest::FromBytes(data)) != leased.end());
+  }
+}
+
+TEST_F(RegistryTest, ExpiryKeepsWhatALiveImageUsesAndReleasesTheRest) {
+  std::string config = R"({"architecture":"amd64","os":"linux"})";
+  std::string layer = "kept layer";
+  std::string old_layer = "old layer";
+  std::string manifest = ImageManifest(config, layer);
+  std::string old_manifest = ImageManifest(config, old_layer);
+  std::string index =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)"
+      R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      Sha(manifest) + R"(","size":)" + std::to_string(manifest.size()) + "}]}";
+  for (const std::string& data : {config, layer, old_layer, manifest, old_manifest, index}) {
+    StringReader src(data);
+    ASSERT_TRUE(content::WriteBlob(ctx_, *content_, src, {.ref = "test-" + Sha(data)}).ok());
+  }
+  ASSERT_TRUE(registry_->Save(ctx_, project_, project_, Sha(index), {"keep"}).ok());
+  ASSERT_TRUE(registry_->Save(ctx_, project_, project_, Sha(old_manifest), {"old"}).ok());
+  ASSERT_TRUE(meta_->DeleteRegistryTag(ctx_, project_, "old").ok());
+
+  auto now = std::chrono::system_clock::now();
+  auto epoch = std::chrono::system_clock::time_point{};
+  // No tag is old enough; every record is: what "keep" reaches stays, the rest goes.
+  ExpiryStats stats =
+      registry_->Collect(ctx_, project_, epoch, now + std::chrono::minutes(1)).value();
+  EXPECT_EQ(stats.tags, 0);
+  EXPECT_EQ(stats.manifests, 1);  // old_manifest
+  EXPECT_EQ(stats.blobs, 1);      // old_layer (config is shared with the kept image)
+  EXPECT_EQ(Do("GET", "/v2/" + project_ + "/manifests/keep").status, 200);
+  EXPECT_EQ(Do("GET", "/v2/" + project_ + "/manifests/" + Sha(manifest)).status, 200);
+  EXPECT_EQ(Do("GET", "/v2/" + project_ + "/blobs/" + Sha(config)).status, 200);
+  EXPECT_EQ(Do("GET", "/v2/" + project_ + "/blobs/" + Sha(layer)).status, 200);
+  EXPECT_EQ(Do("GET", "/v2/" + project_ + "/manifests/" + Sha(old_manifest)).status, 404);
+  EXPECT_EQ(Do("GET", "/v2/" + project_ + "/blobs/" + Sha(old_layer)).status, 404);
+
+  // The lease lets go of what no repository holds; the live image's blobs stay in it.
+  EXPECT_EQ(registry_->ReleaseUnreferenced(ctx_, std::chrono::seconds(0)).value(), 2);
+  std::vector<digest::Digest> leased =
+      content_->leases().ListResources(ctx_, "berthd-registry").value();
+  auto in_lease = [&](const std::string& data) {
+    return std::find(leased.begin(), leased.end(), digest::FromBytes(data)) != leased.end();
+  };
+  for (const std::string& data : {config, layer, manifest, index}) {
+    EXPECT_TRUE(in_lease(data)) << data;
+  }
+  EXPECT_FALSE(in_lease(old_layer));
+  EXPECT_FALSE(in_lease(old_manifest));
+
+  // Past the retention the tag goes too, and everything with it.
+  stats = registry_->Collect(ctx_, project_, now + std::chrono::minutes(1),
+                             now + std::chrono::minutes(1))
+              .value();
+  EXPECT_EQ(stats.tags, 1);
+  EXPECT_EQ(stats.manifests, 2);
+  EXPECT_EQ(stats.blobs, 2);
+  EXPECT_EQ(Do("GET", "/v2/" + project_ + "/manifests/keep").status, 404);
+  EXPECT_EQ(registry_->ReleaseUnreferenced(ctx_, std::chrono::seconds(0)).value(), 4);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -22,6 +23,7 @@
 #include "digest/digest.h"
 #include "engine/options_json.h"
 #include "os/file.h"
+#include "registryserver/parse.h"
 #include "service/api.h"
 #include "service/cache_api.h"
 #include "service/context_trees.h"
@@ -198,6 +200,36 @@ class Remote {
     std::string manifest_id = body.value("manifest_id", "");
     engine::BuildOptions options = BERTH_TRY(engine::OptionsFromJson(body["options"].dump()));
     // "ssh": ["default", ...]: agents the client forwards (options carry no client path).
+    // "save": true, "save_tags": [...]: keep the image in the project's registry repository.
+    bool save = body.contains("save") && body["save"].is_boolean() && body["save"].get<bool>();
+    std::vector<std::string> save_tags;
+    if (body.contains("save_tags")) {
+      if (!body["save_tags"].is_array() || body["save_tags"].size() > 64) {
+        return Error::InvalidArgument(
+            "request body: field \"save_tags\": want an array of at most 64 tags");
+      }
+      for (const json& tag : body["save_tags"]) {
+        if (!tag.is_string() || !registryserver::IsValidTag(tag.get<std::string>())) {
+          return Error::InvalidArgument(
+              "request body: field \"save_tags\": a tag is [A-Za-z0-9_][A-Za-z0-9._-]{0,127}");
+        }
+        save_tags.push_back(tag.get<std::string>());
+      }
+      save = true;
+    }
+    if (save && !options_.save) {
+      return Error::FailedPrecondition("this berthd keeps no saved builds (no registry)");
+    }
+    if (save &&
+        std::none_of(options.outputs.begin(), options.outputs.end(),
+                     [](const engine::Output& o) {
+                       return o.type != engine::OutputType::kLocal &&
+                              o.type != engine::OutputType::kTar;
+                     }) &&
+        !options.outputs.empty()) {
+      // Only file-system outputs: an image is made as well, for the registry.
+      options.outputs.push_back({.type = engine::OutputType::kImage});
+    }
     std::vector<std::string> ssh_ids;
     if (body.contains("ssh")) {
       if (!body["ssh"].is_array()) {
@@ -322,7 +354,7 @@ class Remote {
       bridges_[build_id] = bridge;
     }
     response.stream = [this, project, build_id, options = std::move(options), tree, named_dir,
-                       outputs, bridge](Writer& w) mutable {
+                       outputs, bridge, save, save_tags](Writer& w) mutable {
       Context build_ctx = Context::Background().WithCancel();
       Stream stream(w, build_ctx);
       ScopeExit remove_context([&] {
@@ -363,8 +395,29 @@ class Remote {
                        {"message", result.error().ToString()}}}});
         return;
       }
+      json saved;
+      if (save) {
+        std::vector<std::string> tags = {build_id};
+        for (const std::string& tag : save_tags) {
+          if (std::find(tags.begin(), tags.end(), tag) == tags.end()) {
+            tags.push_back(tag);
+          }
+        }
+        Result<> kept = result->manifest_digest.empty()
+                            ? Result<>(Error::FailedPrecondition("the build made no image"))
+                            : options_.save(Context::Background(), project.id, project.id,
+                                            result->manifest_digest, tags);
+        if (!kept.ok()) {
+          stream.Line({{"error",
+                        {{"code", httpserver::ErrorCodeName(kept.error())},
+                         {"message", "saving the build: " + kept.error().ToString()}}}});
+          return;
+        }
+        saved = {{"repository", project.id}, {"digest", result->manifest_digest}, {"tags", tags}};
+      }
       stream.Line({{"result",
                     {{"build_id", build_id},
+                     {"saved", saved},
                      {"manifest_digest", result->manifest_digest},
                      {"config_digest", result->config_digest},
                      {"manifest_size", result->manifest_size},

@@ -12,11 +12,15 @@
 //                                       "contexts": {"NAME": "<hex>", ...}}
 //        "contexts" names the manifests of named local contexts (--build-context NAME=DIR),
 //        synced like the main one; options may name only docker-image:// contexts.
+//        "save": true keeps the image in berthd's registry once built, as repository
+//        "<project-id>", tag "<build-id>" and every tag of "save_tags": [...]; the result then
+//        has "saved": {"repository", "digest", "tags"}.
 //        -> newline-delimited JSON, streamed while the build runs:
 //             {"build": {...}}              the build record, once, first
 //             {"step": {...}}               a progress update (engine::StepUpdate's JSON)
 //             {"ping": true}                every few seconds, so a vanished client is noticed
-//             {"result": {...}}             last, on success: digests, tags, pushed names, and
+//             {"result": {...}}             last, on success: digests, tags, pushed names, saved,
+//             and
 //                                           "outputs": [{"index","type","url"}] to download
 //             {"error": {"code","message"}} last, on failure
 //        The client going away cancels the build (containers killed, recorded as canceled).
@@ -35,7 +39,9 @@
 // its own store.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "httpserver/server.h"
 #include "metastore/store.h"
@@ -43,8 +49,16 @@
 
 namespace berth::service {
 
+// Saves a built image in berthd's registry (registryserver::Registry::Save): the image whose
+// manifest is `digest` (in the builder's content store) into `repository` under `tags`.
+using SaveImageFn = std::function<Result<>(const Context& ctx, const std::string& project_id,
+                                           const std::string& repository, const std::string& digest,
+                                           const std::vector<std::string>& tags)>;
+
 struct RemoteOptions {
   std::string root;  // berthd's --root: projects/<id>/{files,manifests,contexts,outputs}
+  // For "save": the registry's Save; builds asking to be saved fail when empty.
+  SaveImageFn save;
 };
 
 void RegisterRemoteBuilds(httpserver::Server& server, metastore::Store& store, Builder& builder,

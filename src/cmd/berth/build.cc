@@ -68,6 +68,9 @@ struct BuildFlags {
   bool load = false;
   std::string iidfile;
   std::string metadata_file;
+  // --save, --save-tag: keep the image in berthd's registry.
+  bool save = false;
+  std::vector<std::string> save_tags;
   bool quiet = false;
   std::string progress = "auto";
   std::string root;
@@ -228,6 +231,14 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
   Result<client::Server> server = client::ResolveHost({flags.host, flags.token}, env);
   bool remote = explicit_host || (server.ok() && !project.id.empty());
   Result<engine::BuildResult> built = Error::Internal("unset");
+  RemoteStats stats;
+  std::optional<RemoteBuildInfo> remote_info;
+  if ((flags.save || !flags.save_tags.empty()) && !remote) {
+    exit_code = kExitUsage;
+    return Error::InvalidArgument(
+        "--save keeps the image on berthd: it needs a server (--host, BERTH_HOST or berth "
+        "login) and a project");
+  }
   if (remote) {
     client::Server resolved =
         BERTH_TRY(usage(client::ResolveServer({flags.host, flags.token}, env)));
@@ -242,9 +253,14 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
       return Error::InvalidArgument(
           "--runtime: a remote build runs in the runtime berthd is configured with");
     }
-    RemoteTarget target{.host = resolved.url, .token = resolved.token, .project = project.id};
-    RemoteStats stats;
+    RemoteTarget target{.host = resolved.url,
+                        .token = resolved.token,
+                        .project = project.id,
+                        .save = flags.save || !flags.save_tags.empty(),
+                        .save_tags = flags.save_tags};
     built = RemoteBuild(ctx, target, options, &stats);
+    remote_info =
+        RemoteBuildInfo{.build_id = stats.build_id, .project_id = project.id, .saved = stats.saved};
     if (!flags.quiet && !stats.build_id.empty()) {
       std::fprintf(stderr, "remote build %s: %llu context file(s) sent, %llu bytes\n",
                    stats.build_id.c_str(), static_cast<unsigned long long>(stats.files_sent),
@@ -269,6 +285,13 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
     for (const std::string& pushed : result.pushed) {
       std::fprintf(stderr, "pushed %s\n", pushed.c_str());
     }
+    for (const std::string& saved : stats.saved) {
+      std::fprintf(stderr, "saved %s\n", saved.c_str());
+    }
+    if (!stats.saved.empty()) {
+      std::fprintf(stderr, "pull it with: berth pull %s --project %s\n", stats.build_id.c_str(),
+                   remote_info->project_id.c_str());
+    }
   }
   if (!flags.iidfile.empty()) {
     if (result.config_digest.empty()) {
@@ -277,8 +300,10 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
     BERTH_TRY_CONTEXT(os::WriteFileAtomic(flags.iidfile, result.config_digest), "--iidfile");
   }
   if (!flags.metadata_file.empty()) {
-    BERTH_TRY_CONTEXT(os::WriteFileAtomic(flags.metadata_file, MetadataJson(result)),
-                      "--metadata-file");
+    BERTH_TRY_CONTEXT(
+        os::WriteFileAtomic(flags.metadata_file,
+                            MetadataJson(result, remote_info ? &*remote_info : nullptr)),
+        "--metadata-file");
   }
   if (to_stdout == 0) {
     // -q prints the image ID (the config digest), as `docker build -q` does.
@@ -352,6 +377,12 @@ void RegisterBuildCommand(CLI::App& app, int& exit_code) {
                     "berthd project (default: $BERTH_PROJECT, then berth.json)");
   build->add_option("--metadata-file", flags->metadata_file,
                     "Write build result metadata to a file (JSON)");
+  build->add_flag("--save", flags->save,
+                  "Keep the image in berthd's registry as PROJECT:BUILD-ID (see berth pull)");
+  build
+      ->add_option("--save-tag", flags->save_tags,
+                   "Also tag the saved image in the project's repository (implies --save)")
+      ->allow_extra_args(false);
   build->callback([flags, &exit_code] {
     if (Result<> r = RunBuild(*flags, exit_code); !r.ok()) {
       std::fprintf(stderr, "error: %s\n", r.error().ToString().c_str());

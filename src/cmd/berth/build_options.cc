@@ -234,8 +234,13 @@ nlohmann::json MetadataObject(const engine::BuildResult& result) {
 
 }  // namespace
 
-std::string MetadataJson(const engine::BuildResult& result) {
-  return MetadataObject(result).dump(2) + "\n";
+std::string MetadataJson(const engine::BuildResult& result, const RemoteBuildInfo* remote) {
+  nlohmann::json j = MetadataObject(result);
+  if (remote != nullptr) {
+    j["berth.build"] = {
+        {"buildID", remote->build_id}, {"projectID", remote->project_id}, {"saved", remote->saved}};
+  }
+  return j.dump(2) + "\n";
 }
 
 std::string BakeMetadataJson(const std::map<std::string, engine::BuildResult>& results) {

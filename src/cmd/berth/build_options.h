@@ -37,8 +37,18 @@ Result<std::vector<engine::Output>> ParseOutputs(const std::vector<std::string>&
 Result<std::vector<std::string>> ReadIgnorePatterns(const std::string& dockerfile,
                                                     const std::string& context);
 
-// buildx's --metadata-file document of one build (containerimage.digest, image.name, ...).
-std::string MetadataJson(const engine::BuildResult& result);
+// What a build on berthd adds to its metadata: "berth.build": {"buildID", "projectID",
+// "saved": [names it was saved under (--save)]}.
+struct RemoteBuildInfo {
+  std::string build_id;
+  std::string project_id;
+  std::vector<std::string> saved;
+};
+
+// buildx's --metadata-file document of one build (containerimage.digest, image.name, ...), with
+// "berth.build" for a build on berthd (`remote` not null).
+std::string MetadataJson(const engine::BuildResult& result,
+                         const RemoteBuildInfo* remote = nullptr);
 // `bake --metadata-file`: one such object per target name.
 std::string BakeMetadataJson(const std::map<std::string, engine::BuildResult>& results);
 

@@ -26,6 +26,8 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/scope_exit.h"
+#include "cmd/berth/remote_common.h"
+#include "cmd/berth/saved.h"
 #include "compress/compress.h"
 #include "engine/engine.h"
 #include "images/blob_source.h"
@@ -393,17 +395,6 @@ Result<> ImageSave(const ImageFlags& image_flags, const SaveFlags& flags, int& e
   return {};
 }
 
-// Runs `fn` (a Result<>-returning step) and reports its error the berth way.
-template <typename F>
-void Report(int& exit_code, F fn) {
-  if (Result<> r = fn(); !r.ok()) {
-    PrintError(r.error());
-    if (exit_code == 0) {
-      exit_code = kExitFailed;
-    }
-  }
-}
-
 // ---- pull / push ----
 
 struct PullFlags {
@@ -478,26 +469,13 @@ class ProgressLines {
 };
 
 Result<> ImagePull(const ImageFlags& flags, const PullFlags& pull) {
-  std::unique_ptr<images::Root> root = BERTH_TRY(OpenRoot(flags));
   reference::Reference ref = BERTH_TRY(reference::ParseNormalized(pull.ref));
-  platform::Platform wanted = platform::HostPlatform();
-  if (!pull.platform.empty()) {
-    wanted = BERTH_TRY_CONTEXT(platform::ParsePlatform(pull.platform), "--platform");
-  }
-  std::unique_ptr<registry::Client> client =
-      BERTH_TRY(registry::Client::FromEnvironment(root->path()));
-  Context ctx = Context::Background();
-  ProgressLines lines("pull");
-  registry::PullResult pulled =
-      BERTH_TRY(registry::Pull(ctx, *client, ref, oci::PlatformMatcher::Compatible(wanted),
-                               root->content(), pull.quiet ? registry::ProgressFn() : lines.Fn()));
-  // The store keeps the platform's manifest: only its blobs were fetched.
-  BERTH_TRY(root->images().Put(ctx, ref.String(), pulled.manifest));
-  if (!pull.no_unpack && wanted == platform::HostPlatform()) {
-    UnpackForBuilds(ctx, root->path(), ref.String());
-  }
-  std::printf("%s: %s\n", ref.Familiar().c_str(), pulled.manifest.digest.ToString().c_str());
-  return {};
+  std::string root = BERTH_TRY(images::ResolveRootPath(flags.root));
+  std::unique_ptr<registry::Client> client = BERTH_TRY(registry::Client::FromEnvironment(root));
+  return PullImage(root, *client, ref, {.platform = pull.platform,
+                                        .names = {ref.String()},
+                                        .quiet = pull.quiet,
+                                        .no_unpack = pull.no_unpack});
 }
 
 Result<> ImagePush(const ImageFlags& flags, const std::vector<std::string>& names, bool quiet) {
@@ -575,6 +553,31 @@ Result<> ImageUnpack(const ImageFlags& flags, const std::string& name, const std
 
 }  // namespace
 
+Result<> PullImage(const std::string& root_path, registry::Client& client,
+                   const reference::Reference& ref, const PullOptions& options) {
+  std::unique_ptr<images::Root> root = BERTH_TRY(images::Root::Open(root_path));
+  platform::Platform wanted = platform::HostPlatform();
+  if (!options.platform.empty()) {
+    wanted = BERTH_TRY_CONTEXT(platform::ParsePlatform(options.platform), "--platform");
+  }
+  Context ctx = Context::Background();
+  ProgressLines lines("pull");
+  registry::PullResult pulled =
+      BERTH_TRY(registry::Pull(ctx, client, ref, oci::PlatformMatcher::Compatible(wanted),
+                               root->content(), options.quiet ? registry::ProgressFn() : lines.Fn()));
+  // The store keeps the platform's manifest: only its blobs were fetched.
+  for (const std::string& name : options.names) {
+    std::string normalized = BERTH_TRY_CONTEXT(images::NormalizeName(name), "name " + name);
+    BERTH_TRY(root->images().Put(ctx, normalized, pulled.manifest));
+    if (!options.no_unpack && wanted == platform::HostPlatform()) {
+      UnpackForBuilds(ctx, root->path(), normalized);
+    }
+    std::printf("%s: %s\n", reference::ParseNormalized(normalized).value().Familiar().c_str(),
+                pulled.manifest.digest.ToString().c_str());
+  }
+  return {};
+}
+
 // clang-format 14 loses track of the braces in this function and reflows it wrongly.
 // clang-format off
 void RegisterImageCommands(CLI::App& app, int& exit_code) {
@@ -618,7 +621,22 @@ void RegisterImageCommands(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"table", "json"}))
       ->default_str("table");
   ls->add_flag("-q,--quiet", *ls_quiet, "Print only image names");
-  ls->callback([image_flags, ls_format, ls_quiet, &exit_code] {
+  // --project: the project's saved builds on berthd instead (saved.h).
+  auto saved_flags = std::make_shared<RemoteFlags>();
+  auto saved_project = std::make_shared<std::string>();
+  ls->add_option("--project", *saved_project, "List this berthd project's saved builds instead");
+  AddServerFlags(ls, *saved_flags);
+  AddOutputFlag(ls, *saved_flags);
+  ls->callback([image_flags, ls_format, ls_quiet, saved_flags, saved_project, &exit_code] {
+    if (!saved_project->empty() || !saved_flags->server.host.empty()) {
+      if (saved_flags->output.empty() && *ls_format == "json") {
+        saved_flags->output = "json";
+      }
+      Report(exit_code, [&] {
+        return ListSavedImages(*saved_flags, *saved_project, *ls_quiet, exit_code);
+      });
+      return;
+    }
     Report(exit_code, [&] { return ImageList(*image_flags, *ls_format, *ls_quiet); });
   });
 
@@ -626,8 +644,17 @@ void RegisterImageCommands(CLI::App& app, int& exit_code) {
   auto* rm = image->add_subcommand("rm", "Remove images and the blobs no other image uses");
   rm->alias("remove");
   rm->fallthrough();
-  rm->add_option("NAME", *rm_names, "Images to remove")->required();
-  rm->callback([image_flags, rm_names, &exit_code] {
+  rm->add_option("NAME", *rm_names, "Images to remove (with --project: saved builds' tags)")
+      ->required();
+  rm->add_option("--project", *saved_project, "Remove this berthd project's saved builds instead");
+  AddServerFlags(rm, *saved_flags);
+  rm->callback([image_flags, rm_names, saved_flags, saved_project, &exit_code] {
+    if (!saved_project->empty() || !saved_flags->server.host.empty()) {
+      Report(exit_code, [&] {
+        return RemoveSavedImages(*saved_flags, *saved_project, *rm_names, exit_code);
+      });
+      return;
+    }
     ImageRemove(*image_flags, *rm_names, exit_code);
   });
 

@@ -11,6 +11,7 @@
 #include "cmd/berth/debug.h"
 #include "cmd/berth/image.h"
 #include "cmd/berth/remote.h"
+#include "cmd/berth/saved.h"
 
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "0.1.0-dev"
@@ -81,6 +82,7 @@ int Run(int argc, char** argv) {
   cmd::RegisterBuildCommand(app, exit_code);
   cmd::RegisterImageCommands(app, exit_code);
   cmd::RegisterRemoteCommands(app, exit_code);
+  cmd::RegisterSavedCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

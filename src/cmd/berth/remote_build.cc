@@ -337,6 +337,9 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
   start.headers.emplace_back("Content-Type", "application/json");
   start.body = "{\"options\":" + engine::OptionsToJson(options, /*with_secrets=*/true) +
                ",\"manifest_id\":\"" + manifest_id + "\",\"contexts\":" + named.dump();
+  if (target.save) {
+    start.body += ",\"save\":true,\"save_tags\":" + json(target.save_tags).dump();
+  }
   if (!options.ssh.empty()) {
     json ids = json::array();
     for (const auto& [id, path] : options.ssh) {
@@ -385,6 +388,18 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
   }
   if (started->status != 200) {
     return ErrorFromResponse(*started, "starting the build", base);
+  }
+  if (result && result->contains("saved") && (*result)["saved"].is_object()) {
+    const json& saved = (*result)["saved"];
+    std::string registry_host = base.substr(base.find("://") + 3);
+    std::string repository = saved.value("repository", "");
+    for (const json& tag : saved.value("tags", json::array())) {
+      if (tag.is_string()) {
+        local_stats.saved.push_back(registry_host + "/" + repository + ":" +
+                                    tag.get<std::string>());
+      }
+    }
+    local_stats.saved_digest = saved.value("digest", "");
   }
   if (stats != nullptr) {
     *stats = local_stats;

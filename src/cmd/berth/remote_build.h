@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "base/context.h"
 #include "base/result.h"
@@ -16,12 +17,19 @@ struct RemoteTarget {
   std::string host;  // the base URL (client::BaseUrl): "http://127.0.0.1:8088", "https://b.example"
   std::string token;
   std::string project;  // project id
+  // --save: keep the image in berthd's registry as <project>:<build-id> and these tags.
+  bool save = false;
+  std::vector<std::string> save_tags;
 };
 
 struct RemoteStats {
   std::string build_id;
   uint64_t files_sent = 0;
   uint64_t wire_bytes = 0;
+  // --save: where berthd keeps the image: "<registry host>/<project>:<tag>" per tag (the build
+  // id first), and its manifest digest.
+  std::vector<std::string> saved;
+  std::string saved_digest;
 };
 
 // Runs `options` (a local build's options: context dir, outputs with local destinations) on

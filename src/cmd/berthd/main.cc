@@ -9,9 +9,13 @@
 // the first admin token, otherwise one is printed once.
 #include <signal.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
@@ -25,6 +29,7 @@
 #include "oidc/verifier.h"
 #include "os/file.h"
 #include "registryserver/registry.h"
+#include "registryserver/saved.h"
 #include "service/api.h"
 #include "service/builder.h"
 #include "service/remote.h"
@@ -202,7 +207,6 @@ Result<> Serve(const Config& config) {
   service::Builder builder(*store, {.root = config.root + "/builder",
                                     .max_concurrent = static_cast<size_t>(config.builds),
                                     .runtime = config.runtime});
-  service::RegisterRemoteBuilds(*server, *store, builder, {.root = config.root});
   service::RegisterUsageApi(*server, *store, builder.root());
   // The registry keeps its blobs in the builder's content store: what a build made is already
   // there (docs/decisions/0006-registry-server.md).
@@ -215,13 +219,57 @@ Result<> Serve(const Config& config) {
                                                           .tls = !config.tls_cert.empty()}),
                         "starting the registry");
   registry->Register(*server);
+  registryserver::RegisterSavedApi(*server, *store, *registry,
+                                   {.builder_root = config.root + "/builder"});
+  // A saved build (`berth build --save`) is the builder's image, recorded in the registry.
+  service::RegisterRemoteBuilds(
+      *server, *store, builder,
+      {.root = config.root,
+       .save = [&registry](const Context& c, const std::string& project_id,
+                           const std::string& repository, const std::string& digest,
+                           const std::vector<std::string>& tags) {
+         return registry->Save(c, project_id, repository, digest, tags);
+       }});
   BERTH_TRY_CONTEXT(server->Start(), "listening on " + config.listen);
   std::printf("berthd: listening on %s://%s:%d\n", config.tls_cert.empty() ? "http" : "https",
               host.c_str(), server->port());
   std::fflush(stdout);
 
+  // Retention of saved builds: at start, then hourly (registryserver/saved.h).
+  std::mutex expiry_mu;
+  std::condition_variable expiry_cv;
+  bool stopping = false;
+  std::thread expiry([&] {
+    std::unique_lock lock(expiry_mu);
+    while (!stopping) {
+      lock.unlock();
+      Result<registryserver::ExpiryStats> expired = registryserver::ExpireAll(
+          Context::Background(), *store, *registry, std::chrono::system_clock::now());
+      if (!expired.ok()) {
+        std::fprintf(stderr, "berthd: expiring saved builds: %s\n",
+                     expired.error().ToString().c_str());
+      } else if (expired->tags > 0 || expired->manifests > 0 || expired->blobs > 0) {
+        std::fprintf(stderr,
+                     "berthd: expired %lld saved image tag(s), %lld manifest(s), %lld blob "
+                     "link(s); %lld blob(s) released\n",
+                     static_cast<long long>(expired->tags),
+                     static_cast<long long>(expired->manifests),
+                     static_cast<long long>(expired->blobs),
+                     static_cast<long long>(expired->released));
+      }
+      lock.lock();
+      expiry_cv.wait_for(lock, std::chrono::hours(1), [&] { return stopping; });
+    }
+  });
+
   int sig = 0;
   sigwait(&signals, &sig);
+  {
+    std::lock_guard lock(expiry_mu);
+    stopping = true;
+  }
+  expiry_cv.notify_all();
+  expiry.join();
   std::fprintf(stderr, "berthd: %s: shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server->Stop();
   return {};

@@ -1277,6 +1277,53 @@ TEST_P(StoreConformanceTest, RegistryManifestsTagsAndReferrers) {
   EXPECT_TRUE(refs.empty());
 }
 
+TEST_P(StoreConformanceTest, RegistryListingsPerProjectForSavedBuildsAndExpiry) {
+  ASSERT_OK_AND_ASSIGN(Organization acme, store_->CreateOrganization(ctx_, "acme"));
+  ASSERT_OK_AND_ASSIGN(Project web, store_->CreateProject(ctx_, {.org_id = acme.id, .name = "w"}));
+  ASSERT_OK_AND_ASSIGN(Project api, store_->CreateProject(ctx_, {.org_id = acme.id, .name = "a"}));
+  std::string blob = "sha256:" + std::string(64, 'b');
+  std::string shared = "sha256:" + std::string(64, 'c');
+  Time first = Now();
+  ASSERT_OK(store_->PutRegistryBlob(ctx_, web.id, {.repository = web.id, .digest = blob, .size = 7}));
+  ASSERT_OK(
+      store_->PutRegistryBlob(ctx_, api.id, {.repository = api.id, .digest = shared, .size = 1}));
+  RegistryManifest m{.repository = web.id,
+                     .digest = shared,
+                     .media_type = "application/vnd.oci.image.manifest.v1+json",
+                     .size = 9,
+                     .annotations_json = "{}"};
+  Advance(std::chrono::seconds(1));
+  Time second = Now();
+  ASSERT_OK(store_->PutRegistryManifest(ctx_, web.id, m, "b_two"));
+  ASSERT_OK(store_->PutRegistryManifest(ctx_, web.id, m, "a_one"));
+  m.repository = web.id + "/sub";
+  ASSERT_OK(store_->PutRegistryManifest(ctx_, web.id, m, "x"));
+
+  ASSERT_OK_AND_ASSIGN(std::vector<RegistryBlob> blobs, store_->ListRegistryBlobs(ctx_, web.id));
+  EXPECT_EQ(blobs, (std::vector<RegistryBlob>{
+                       {.repository = web.id, .digest = blob, .size = 7, .created_at = first}}));
+  ASSERT_OK_AND_ASSIGN(std::vector<RegistryManifest> manifests,
+                       store_->ListRegistryManifests(ctx_, web.id));
+  ASSERT_EQ(manifests.size(), 2u);
+  EXPECT_EQ(manifests[0].repository, web.id);
+  EXPECT_EQ(manifests[0].created_at, second);
+  EXPECT_EQ(manifests[1].repository, web.id + "/sub");
+  ASSERT_OK_AND_ASSIGN(std::vector<RegistryTag> tags, store_->ListRegistryTagRecords(ctx_, web.id));
+  EXPECT_EQ(tags, (std::vector<RegistryTag>{
+                      {.repository = web.id, .tag = "a_one", .digest = shared, .updated_at = second},
+                      {.repository = web.id, .tag = "b_two", .digest = shared, .updated_at = second},
+                      {.repository = web.id + "/sub", .tag = "x", .digest = shared,
+                       .updated_at = second}}));
+  // Another project's records are not listed; every project's digests are.
+  ASSERT_OK_AND_ASSIGN(tags, store_->ListRegistryTagRecords(ctx_, api.id));
+  EXPECT_TRUE(tags.empty());
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> digests, store_->ListRegistryDigests(ctx_));
+  EXPECT_EQ(digests, (std::vector<std::string>{blob, shared}));
+  EXPECT_CODE(store_->ListRegistryBlobs(ctx_, "p_nosuchproject234567a"), kNotFound);
+  EXPECT_CODE(store_->ListRegistryManifests(ctx_, "p_nosuchproject234567a"), kNotFound);
+  EXPECT_CODE(store_->ListRegistryTagRecords(ctx_, "p_nosuchproject234567a"), kNotFound);
+}
+
 TEST_P(StoreConformanceTest, RegistryRecordsGoWithTheirProject) {
   ASSERT_OK_AND_ASSIGN(Organization acme, store_->CreateOrganization(ctx_, "acme"));
   ASSERT_OK_AND_ASSIGN(Project web, store_->CreateProject(ctx_, {.org_id = acme.id, .name = "w"}));
