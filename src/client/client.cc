@@ -114,6 +114,53 @@ Project ProjectFrom(const json& j) {
   return p;
 }
 
+Organization OrganizationFrom(const json& j) {
+  Organization o;
+  o.id = Str(j, "id");
+  o.name = Str(j, "name");
+  o.created_at = Str(j, "created_at");
+  o.build_minutes_cap = Int(j, "build_minutes_cap");
+  o.json = j.dump();
+  return o;
+}
+
+double Num(const json& j, const char* name) {
+  auto it = j.find(name);
+  return it == j.end() || it->is_null() ? 0 : it->get<double>();
+}
+
+ProjectUsage ProjectUsageFrom(const json& j) {
+  ProjectUsage u;
+  u.project_id = Str(j, "project_id");
+  u.name = Str(j, "name");
+  u.month = Str(j, "month");
+  u.builds = Int(j, "builds");
+  u.build_minutes = Num(j, "build_minutes");
+  u.build_seconds = Int(j, "build_seconds");
+  u.cache_bytes = Int(j, "cache_bytes");
+  u.json = j.dump();
+  return u;
+}
+
+Usage UsageFrom(const json& j) {
+  Usage u;
+  u.org_id = Str(j, "org_id");
+  u.org_name = Str(j, "org_name");
+  u.month = Str(j, "month");
+  u.builds = Int(j, "builds");
+  u.build_minutes = Num(j, "build_minutes");
+  u.build_seconds = Int(j, "build_seconds");
+  u.build_minutes_cap = Int(j, "build_minutes_cap");
+  u.cache_bytes = Int(j, "cache_bytes");
+  for (const json& p : j.at("projects")) {
+    ProjectUsage pu = ProjectUsageFrom(p);
+    pu.month = u.month;
+    u.projects.push_back(std::move(pu));
+  }
+  u.json = j.dump();
+  return u;
+}
+
 NewToken NewTokenFrom(const json& j) {
   NewToken t;
   t.token = TokenFrom(j.at("token"));
@@ -278,6 +325,9 @@ Result<Project> Client::CreateProject(const Context& ctx, const ProjectSpec& spe
   if (spec.cache_cap_bytes != 0) {
     req["cache_cap_bytes"] = spec.cache_cap_bytes;
   }
+  if (spec.build_retention_days != 0) {
+    req["build_retention_days"] = spec.build_retention_days;
+  }
   std::string body = BERTH_TRY(Call(ctx, "POST", "/api/v1/projects", req.dump()));
   return Decode("creating project " + spec.name, body, ProjectFrom);
 }
@@ -295,6 +345,66 @@ Result<Project> Client::GetProject(const Context& ctx, const std::string& id) {
 Result<> Client::DeleteProject(const Context& ctx, const std::string& id) {
   BERTH_TRY(Call(ctx, "DELETE", "/api/v1/projects/" + Segment(id)));
   return {};
+}
+
+Result<Project> Client::UpdateProject(const Context& ctx, const std::string& id,
+                                      const ProjectUpdate& update) {
+  json req = json::object();
+  if (update.name) {
+    req["name"] = *update.name;
+  }
+  if (update.region) {
+    req["region"] = *update.region;
+  }
+  if (update.cache_cap_bytes) {
+    req["cache_cap_bytes"] = *update.cache_cap_bytes;
+  }
+  if (update.build_retention_days) {
+    req["build_retention_days"] = *update.build_retention_days;
+  }
+  std::string body = BERTH_TRY(Call(ctx, "PATCH", "/api/v1/projects/" + Segment(id), req.dump()));
+  return Decode("updating project " + id, body, ProjectFrom);
+}
+
+Result<std::vector<Organization>> Client::ListOrganizations(const Context& ctx) {
+  std::string body = BERTH_TRY(Call(ctx, "GET", "/api/v1/orgs"));
+  return DecodeItems<Organization>("listing organizations", body, OrganizationFrom);
+}
+
+Result<Organization> Client::GetOrganization(const Context& ctx, const std::string& id) {
+  std::string body = BERTH_TRY(Call(ctx, "GET", "/api/v1/orgs/" + Segment(id)));
+  return Decode("organization " + id, body, OrganizationFrom);
+}
+
+Result<Organization> Client::SetBuildMinutesCap(const Context& ctx, const std::string& org_id,
+                                                int64_t minutes) {
+  json req = {{"build_minutes_cap", minutes}};
+  std::string body = BERTH_TRY(Call(ctx, "PATCH", "/api/v1/orgs/" + Segment(org_id), req.dump()));
+  return Decode("updating organization " + org_id, body, OrganizationFrom);
+}
+
+Result<Usage> Client::GetUsage(const Context& ctx, const std::string& org_id,
+                               const std::string& month) {
+  std::string query;
+  if (!org_id.empty()) {
+    query += "org=" + Segment(org_id);
+  }
+  if (!month.empty()) {
+    query += (query.empty() ? "" : "&") + std::string("month=") + Segment(month);
+  }
+  std::string body =
+      BERTH_TRY(Call(ctx, "GET", "/api/v1/usage" + (query.empty() ? "" : "?" + query)));
+  return Decode("usage", body, UsageFrom);
+}
+
+Result<ProjectUsage> Client::GetProjectUsage(const Context& ctx, const std::string& project_id,
+                                             const std::string& month) {
+  std::string path = "/api/v1/projects/" + Segment(project_id) + "/usage";
+  if (!month.empty()) {
+    path += "?month=" + Segment(month);
+  }
+  std::string body = BERTH_TRY(Call(ctx, "GET", path));
+  return Decode("usage of " + project_id, body, ProjectUsageFrom);
 }
 
 Result<NewToken> Client::CreateProjectToken(const Context& ctx, const std::string& project_id,

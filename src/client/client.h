@@ -66,6 +66,49 @@ struct ProjectSpec {
   std::string org_id;  // "": the caller's organization
   std::string region;
   int64_t cache_cap_bytes = 0;
+  int64_t build_retention_days = 0;  // 0: the server's default (7)
+};
+
+// What UpdateProject changes: each field that is set.
+struct ProjectUpdate {
+  std::optional<std::string> name;
+  std::optional<std::string> region;
+  std::optional<int64_t> cache_cap_bytes;
+  std::optional<int64_t> build_retention_days;
+};
+
+struct Organization {
+  std::string id;
+  std::string name;
+  std::string created_at;
+  int64_t build_minutes_cap = 0;  // build minutes per calendar month; 0: no cap
+  std::string json;
+};
+
+// A project's builds in one month (service/usage_api.h).
+struct ProjectUsage {
+  std::string project_id;
+  std::string name;
+  std::string month;  // "2026-11"
+  int64_t builds = 0;
+  double build_minutes = 0;  // two decimals
+  int64_t build_seconds = 0;
+  int64_t cache_bytes = 0;  // the project's cache on the builder, now
+  std::string json;
+};
+
+// An organization's builds in one month, per project.
+struct Usage {
+  std::string org_id;
+  std::string org_name;
+  std::string month;
+  int64_t builds = 0;
+  double build_minutes = 0;
+  int64_t build_seconds = 0;
+  int64_t build_minutes_cap = 0;  // 0: no cap
+  int64_t cache_bytes = 0;
+  std::vector<ProjectUsage> projects;  // by name
+  std::string json;
 };
 
 // A token just made, with its secret (shown this once; the server keeps only a hash).
@@ -157,6 +200,20 @@ class Client {
   Result<std::vector<Project>> ListProjects(const Context& ctx);
   Result<Project> GetProject(const Context& ctx, const std::string& id);
   Result<> DeleteProject(const Context& ctx, const std::string& id);
+  Result<Project> UpdateProject(const Context& ctx, const std::string& id,
+                                const ProjectUpdate& update);
+
+  Result<std::vector<Organization>> ListOrganizations(const Context& ctx);
+  Result<Organization> GetOrganization(const Context& ctx, const std::string& id);
+  // Sets the organization's monthly build-minute cap (0: none). Admins only.
+  Result<Organization> SetBuildMinutesCap(const Context& ctx, const std::string& org_id,
+                                          int64_t minutes);
+
+  // Usage in `month` ("YYYY-MM"; "" the current one) of organization `org_id` ("" the caller's),
+  // or of one project.
+  Result<Usage> GetUsage(const Context& ctx, const std::string& org_id, const std::string& month);
+  Result<ProjectUsage> GetProjectUsage(const Context& ctx, const std::string& project_id,
+                                       const std::string& month);
 
   // A token for project `project_id`; `expires_in` zero: it never expires.
   Result<NewToken> CreateProjectToken(const Context& ctx, const std::string& project_id,

@@ -28,9 +28,6 @@
 #include "registry/http.h"
 
 namespace berth::cmd {
-namespace {
-
-using json = nlohmann::json;
 
 Rows ProjectRows(const std::vector<client::Project>& projects) {
   Rows rows;
@@ -45,6 +42,10 @@ Rows ProjectRows(const std::vector<client::Project>& projects) {
   }
   return rows;
 }
+
+namespace {
+
+using json = nlohmann::json;
 
 Rows BuildRows(const std::vector<client::Build>& builds) {
   Rows rows;
@@ -277,6 +278,7 @@ struct ProjectArgs {
   std::string id;    // get, delete, tokens
   std::string region;
   std::string cache_cap;
+  int64_t retention_days = 0;  // create: 0 = the server's default
   std::string token_name;
   std::string expires;
   std::string token_id;
@@ -293,6 +295,7 @@ Result<> ProjectsCreate(const RemoteFlags& flags, const ProjectArgs& args, int& 
     }
     spec.cache_cap_bytes = *cap;
   }
+  spec.build_retention_days = args.retention_days;
   std::unique_ptr<client::Client> c = BERTH_TRY(Connect(flags, exit_code));
   client::Project p = BERTH_TRY(c->CreateProject(Context::Background(), spec));
   Print(ChooseFormat(flags.output), ProjectRows({p}), true);
@@ -696,6 +699,9 @@ void RegisterRemoteCommands(CLI::App& app, int& exit_code) {
   create->add_option("--region", project_args->region, "Region label");
   create->add_option("--cache-cap", project_args->cache_cap,
                      "Cache size cap in bytes (suffixes k, m, g, t: binary units; default: none)");
+  create->add_option("--retention-days", project_args->retention_days,
+                     "Days saved builds are kept (1 to 3650; default: 7)")
+      ->check(CLI::Range(1, 3650));
   AddServerFlags(create, *flags);
   AddOutputFlag(create, *flags);
   create->callback([flags, project_args, &exit_code] {

@@ -10,6 +10,11 @@
 // the token and the project come from is client/settings.h.
 #pragma once
 
+#include <vector>
+
+#include "client/client.h"
+#include "cmd/berth/remote_common.h"
+
 namespace CLI {
 class App;
 }  // namespace CLI
@@ -20,5 +25,8 @@ namespace berth::cmd {
 // `exit_code` to 1 (a request failed) or 2 (a usage error). `exit_code` must outlive
 // app.parse().
 void RegisterRemoteCommands(CLI::App& app, int& exit_code);
+
+// Projects as `berth projects list|get|create` print them.
+Rows ProjectRows(const std::vector<client::Project>& projects);
 
 }  // namespace berth::cmd
