@@ -481,4 +481,65 @@ Result<CacheReset> Client::ResetCache(const Context& ctx, const std::string& pro
   });
 }
 
+namespace {
+
+TrustPolicy TrustPolicyFrom(const json& j) {
+  TrustPolicy p;
+  p.id = Str(j, "id");
+  p.project_id = Str(j, "project_id");
+  p.provider = Str(j, "provider");
+  p.issuer = Str(j, "issuer");
+  p.audience = Str(j, "audience");
+  for (const auto& [claim, value] : j.at("conditions").items()) {
+    p.conditions[claim] = value.get<std::string>();
+  }
+  p.created_at = Str(j, "created_at");
+  p.json = j.dump();
+  return p;
+}
+
+}  // namespace
+
+Result<std::vector<TrustPolicy>> Client::ListTrustPolicies(const Context& ctx,
+                                                           const std::string& project_id) {
+  std::string body = BERTH_TRY(
+      Call(ctx, "GET", "/api/v1/projects/" + Segment(project_id) + "/trust-policies"));
+  return DecodeItems<TrustPolicy>("trust policies of " + project_id, body, TrustPolicyFrom);
+}
+
+Result<TrustPolicy> Client::CreateTrustPolicy(const Context& ctx, const std::string& project_id,
+                                              const TrustPolicySpec& spec) {
+  json req = {{"provider", spec.provider}, {"conditions", spec.conditions}};
+  if (!spec.issuer.empty()) {
+    req["issuer"] = spec.issuer;
+  }
+  if (!spec.audience.empty()) {
+    req["audience"] = spec.audience;
+  }
+  std::string body = BERTH_TRY(Call(
+      ctx, "POST", "/api/v1/projects/" + Segment(project_id) + "/trust-policies", req.dump()));
+  return Decode("creating a trust policy for " + project_id, body, TrustPolicyFrom);
+}
+
+Result<> Client::DeleteTrustPolicy(const Context& ctx, const std::string& project_id,
+                                   const std::string& policy_id) {
+  BERTH_TRY(Call(ctx, "DELETE",
+                 "/api/v1/projects/" + Segment(project_id) + "/trust-policies/" +
+                     Segment(policy_id)));
+  return {};
+}
+
+Result<NewToken> Client::ExchangeOidcToken(const Context& ctx, const std::string& project_id,
+                                           const std::string& id_token) {
+  json req = {{"project_id", project_id}, {"token", id_token}};
+  // The exchange takes no berthd token: the ID token is the credential.
+  std::string saved = std::exchange(token_, std::string());
+  Result<std::string> body = Call(ctx, "POST", "/api/v1/oidc/token", req.dump());
+  token_ = std::move(saved);
+  if (!body.ok()) {
+    return std::move(body).error();
+  }
+  return Decode("exchanging an OIDC token for " + project_id, *body, NewTokenFrom);
+}
+
 }  // namespace berth::client

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -179,6 +180,25 @@ struct CacheReset {
   std::string json;
 };
 
+// An OIDC trust policy of a project (service/trust_api.h).
+struct TrustPolicy {
+  std::string id;
+  std::string project_id;
+  std::string provider;  // github, circleci, buildkite, generic
+  std::string issuer;
+  std::string audience;
+  std::map<std::string, std::string> conditions;  // claim -> value
+  std::string created_at;
+  std::string json;
+};
+
+struct TrustPolicySpec {
+  std::string provider;
+  std::string issuer;    // "": the provider's
+  std::string audience;  // "": the provider's default ("berthd"; CircleCI: the org id)
+  std::map<std::string, std::string> conditions;
+};
+
 class Client {
  public:
   // `host` as the user gives it: "http://h:p", "https://h:p" or a bare "h:p" (https, or http
@@ -228,6 +248,18 @@ class Client {
 
   Result<CacheList> ListCache(const Context& ctx, const std::string& project_id);
   Result<CacheReset> ResetCache(const Context& ctx, const std::string& project_id);
+
+  Result<std::vector<TrustPolicy>> ListTrustPolicies(const Context& ctx,
+                                                     const std::string& project_id);
+  Result<TrustPolicy> CreateTrustPolicy(const Context& ctx, const std::string& project_id,
+                                        const TrustPolicySpec& spec);
+  Result<> DeleteTrustPolicy(const Context& ctx, const std::string& project_id,
+                             const std::string& policy_id);
+  // Exchanges a CI job's OIDC ID token for a short-lived token of `project_id` (POST
+  // /api/v1/oidc/token; the client's own token is not sent). Unauthenticated naming the check
+  // that failed when no trust policy of the project accepts it.
+  Result<NewToken> ExchangeOidcToken(const Context& ctx, const std::string& project_id,
+                                     const std::string& id_token);
 
   // One exchange with any API path ("/api/v1/..."): `body` (JSON text) is sent when not empty.
   // Returns the 2xx answer's body; the errors above otherwise.

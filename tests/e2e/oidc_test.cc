@@ -302,5 +302,57 @@ TEST_F(OidcE2eTest, PoliciesAreListedValidatedAndDeleted) {
   EXPECT_EQ(Call("GET", "/api/v1/projects/" + app_ + "/trust-policies", "").status, 401);
 }
 
+TEST_F(OidcE2eTest, CliAddsListsAndRemovesPolicies) {
+  auto berth = [&](const std::string& args, std::string* out) {
+    std::string cmd = "env -u BERTH_HOST -u BERTH_TOKEN HOME=" + Quote(dir_ + "/home") + " " +
+                      BERTH_BIN + "/berth " + args + " --host " + url_ + " --token " + kAdmin +
+                      " </dev/null >" + dir_ + "/out 2>" + dir_ + "/err";
+    int code = Sh(cmd);
+    *out = os::ReadFile(dir_ + "/out").value_or("") + os::ReadFile(dir_ + "/err").value_or("");
+    return code;
+  };
+  std::string out;
+  ASSERT_EQ(berth("projects trust-policy add " + app_ + " --github acme/web --output json", &out),
+            0)
+      << out;
+  json made = json::parse(out.substr(0, out.rfind('}') + 1), nullptr, false);
+  ASSERT_TRUE(made.is_object()) << out;
+  EXPECT_EQ(made["provider"], "github");
+  EXPECT_EQ(made["issuer"], "https://token.actions.githubusercontent.com");
+  EXPECT_EQ(made["conditions"]["repository"], "acme/web");
+  EXPECT_EQ(made["conditions"]["repository_owner"], "acme");
+  ASSERT_EQ(
+      berth("projects trust-policy add " + app_ + " --circleci org-1/proj-1 --output json", &out),
+      0)
+      << out;
+  ASSERT_EQ(berth("projects trust-policy add " + app_ + " --buildkite acme/app --output csv", &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("organization_slug=acme pipeline_slug=app"), std::string::npos) << out;
+  ASSERT_EQ(berth("projects trust-policy ls " + app_ + " --output json", &out), 0) << out;
+  json list = json::parse(out, nullptr, false);
+  ASSERT_TRUE(list.is_array()) << out;
+  ASSERT_EQ(list.size(), 4u);
+  EXPECT_EQ(list[2]["audience"], "org-1");
+  EXPECT_EQ(list[2]["issuer"], "https://oidc.circleci.com/org/org-1");
+  ASSERT_EQ(berth("projects trust-policy rm " + app_ + " " + made["id"].get<std::string>(), &out),
+            0)
+      << out;
+  ASSERT_EQ(berth("projects trust-policy ls " + app_ + " --output json", &out), 0) << out;
+  EXPECT_EQ(json::parse(out, nullptr, false).size(), 3u);
+  // Usage errors name the flag and exit 2.
+  EXPECT_EQ(berth("projects trust-policy add " + app_ + " --github acme", &out), 2);
+  EXPECT_NE(out.find("--github \"acme\": want OWNER/REPO"), std::string::npos) << out;
+  EXPECT_EQ(berth("projects trust-policy add " + app_, &out), 2);
+  EXPECT_NE(out.find("exactly one of"), std::string::npos) << out;
+  EXPECT_EQ(berth("projects trust-policy add " + app_ + " --issuer https://i --claim x", &out), 2);
+  EXPECT_NE(out.find("--claim \"x\""), std::string::npos) << out;
+  // Server-side validation reaches the user as one error line.
+  EXPECT_EQ(
+      berth("projects trust-policy add " + app_ + " --issuer http://example.com --claim a=b", &out),
+      1);
+  EXPECT_NE(out.find("error: "), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace berth::e2e

@@ -11,6 +11,7 @@
 #include "cmd/berth/debug.h"
 #include "cmd/berth/image.h"
 #include "cmd/berth/remote.h"
+#include "cmd/berth/trust_policy.h"
 #include "cmd/berth/usage.h"
 #include "cmd/berth/saved.h"
 
@@ -83,6 +84,7 @@ int Run(int argc, char** argv) {
   cmd::RegisterBuildCommand(app, exit_code);
   cmd::RegisterImageCommands(app, exit_code);
   cmd::RegisterRemoteCommands(app, exit_code);
+  cmd::RegisterTrustPolicyCommands(app, exit_code);
   cmd::RegisterUsageCommands(app, exit_code);
   cmd::RegisterSavedCommands(app, exit_code);
   try {
