@@ -117,6 +117,41 @@ class ApiTest : public ::testing::Test {
     return r.ok() ? *r : registry::HttpResponse{};
   }
 
+  struct Endpoint {
+    std::string method;
+    std::string path;
+    json body;
+    std::map<std::string, int> expect;  // callers not listed: 404
+  };
+  // Calls every endpoint as every caller: no, a revoked or an expired token get 401 with
+  // WWW-Authenticate, the callers `expect` lists their status, everyone else 404; every error
+  // is the API's JSON error document.
+  void ExpectStatuses(const std::vector<Endpoint>& endpoints) {
+    for (const Endpoint& e : endpoints) {
+      for (const auto& [who, secret] : tokens_) {
+        int want = 404;
+        if (who == "none" || who == "revoked" || who == "expired") {
+          want = 401;
+        } else if (auto it = e.expect.find(who); it != e.expect.end()) {
+          want = it->second;
+        }
+        json body = e.body;
+        if (e.path.ends_with("/users") && want == 201) {
+          body["name"] = "carol-" + who;  // names are unique in an organisation
+        }
+        registry::HttpResponse r = Raw(who, e.method, e.path, body);
+        EXPECT_EQ(r.status, want) << who << ": " << e.method << " " << e.path << " -> " << r.body;
+        if (r.status >= 400) {
+          json err = json::parse(r.body, nullptr, false);
+          EXPECT_TRUE(err.contains("error")) << r.body;
+        }
+        if (want == 401) {
+          EXPECT_EQ(r.headers.Get("www-authenticate"), "Bearer realm=\"berthd\"");
+        }
+      }
+    }
+  }
+
   // A call that must succeed; its JSON answer.
   json Call(const std::string& who, const std::string& method, const std::string& path,
             const json& body = nullptr) {
@@ -145,12 +180,6 @@ TEST_F(ApiTest, HealthNeedsNoToken) {
 
 // Every endpoint that touches project A's things, with every caller.
 TEST_F(ApiTest, EveryEndpointAuthorisesEveryCaller) {
-  struct Endpoint {
-    std::string method;
-    std::string path;
-    json body;
-    std::map<std::string, int> expect;  // callers not listed: 404
-  };
   const std::map<std::string, int> readers = {
       {"admin", 200}, {"alice", 200}, {"org_a", 200}, {"project", 200}};
   auto with = [](std::map<std::string, int> callers, int status) {
@@ -187,29 +216,7 @@ TEST_F(ApiTest, EveryEndpointAuthorisesEveryCaller) {
        json{{"name", "carol"}},
        {{"admin", 201}, {"alice", 403}, {"org_a", 403}}},
   };
-  for (const Endpoint& e : endpoints) {
-    for (const auto& [who, secret] : tokens_) {
-      int want = 404;
-      if (who == "none" || who == "revoked" || who == "expired") {
-        want = 401;
-      } else if (auto it = e.expect.find(who); it != e.expect.end()) {
-        want = it->second;
-      }
-      json body = e.body;
-      if (e.path.ends_with("/users") && want == 201) {
-        body["name"] = "carol-" + who;  // names are unique in an organisation
-      }
-      registry::HttpResponse r = Raw(who, e.method, e.path, body);
-      EXPECT_EQ(r.status, want) << who << ": " << e.method << " " << e.path << " -> " << r.body;
-      if (r.status >= 400) {
-        json err = json::parse(r.body, nullptr, false);
-        EXPECT_TRUE(err.contains("error")) << r.body;
-      }
-      if (want == 401) {
-        EXPECT_EQ(r.headers.Get("www-authenticate"), "Bearer realm=\"berthd\"");
-      }
-    }
-  }
+  ExpectStatuses(endpoints);
 }
 
 TEST_F(ApiTest, OtherTenantsCannotProbeOrDelete) {
@@ -265,12 +272,6 @@ TEST_F(ApiTest, BadRequestsNameTheField) {
 
 // Usage, the build-minute cap and the settings endpoints, with every caller.
 TEST_F(ApiTest, UsageAndSettingsEndpointsAuthoriseEveryCaller) {
-  struct Endpoint {
-    std::string method;
-    std::string path;
-    json body;
-    std::map<std::string, int> expect;  // callers not listed: 404
-  };
   std::vector<Endpoint> endpoints = {
       {"GET",
        "/api/v1/usage?org=" + org_a_,
@@ -289,21 +290,7 @@ TEST_F(ApiTest, UsageAndSettingsEndpointsAuthoriseEveryCaller) {
        json{{"region", "eu"}},
        {{"admin", 200}, {"alice", 200}, {"org_a", 200}, {"project", 403}}},
   };
-  for (const Endpoint& e : endpoints) {
-    for (const auto& [who, secret] : tokens_) {
-      int want = 404;
-      if (who == "none" || who == "revoked" || who == "expired") {
-        want = 401;
-      } else if (auto it = e.expect.find(who); it != e.expect.end()) {
-        want = it->second;
-      }
-      registry::HttpResponse r = Raw(who, e.method, e.path, e.body);
-      EXPECT_EQ(r.status, want) << who << ": " << e.method << " " << e.path << " -> " << r.body;
-      if (r.status >= 400) {
-        EXPECT_TRUE(json::parse(r.body, nullptr, false).contains("error")) << r.body;
-      }
-    }
-  }
+  ExpectStatuses(endpoints);
   // Without ?org=, the caller's own organization: bob reads his, not A's.
   json bobs = Call("bob", "GET", "/api/v1/usage");
   EXPECT_NE(bobs["org_id"], org_a_) << bobs.dump();
