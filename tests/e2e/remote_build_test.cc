@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -528,6 +529,102 @@ TEST_F(RemoteBuildE2eTest, SummaryLinksTheBuildRecord) {
   ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
   EXPECT_EQ(quiet.err.find("build record:"), std::string::npos) << quiet.err;
   EXPECT_NE(quiet.err.find("remote build b_"), std::string::npos) << quiet.err;
+}
+
+TEST_F(RemoteBuildE2eTest, SavedBuildsArePulledPushedListedAndRemoved) {
+  if (!registry::test::DockerRegistry::Available()) {
+    FAIL() << "docker-registry is not installed (scripts/setup installs it)";
+  }
+  std::string host = "127.0.0.1:" + std::to_string(port_);
+  std::string server = " --host " + host + " --token " + kAdmin + " --project " + project_;
+  CmdResult saved = Remote("--save --save-tag latest --metadata-file " + dir_ + "/meta.json " +
+                           dir_ + "/ctx");
+  ASSERT_EQ(saved.exit_code, 0) << saved.err;
+  std::string build = BuildId(saved.err);
+  std::string digest = saved.out.substr(0, saved.out.find('\n'));
+  std::string reference = host + "/" + project_ + ":" + build;
+  EXPECT_NE(saved.err.find("saved " + reference + "\n"), std::string::npos) << saved.err;
+  EXPECT_NE(saved.err.find("saved " + host + "/" + project_ + ":latest\n"), std::string::npos);
+  json meta = json::parse(os::ReadFile(dir_ + "/meta.json").value_or("{}"), nullptr, false);
+  EXPECT_EQ(meta["berth.build"]["buildID"], build) << meta.dump();
+  EXPECT_EQ(meta["berth.build"]["saved"][0], reference) << meta.dump();
+
+  // Listed with its build, newest first.
+  CmdResult ls = Berth("image ls --output json" + server);
+  ASSERT_EQ(ls.exit_code, 0) << ls.err;
+  json items = json::parse(ls.out, nullptr, false);
+  ASSERT_TRUE(items.is_array()) << ls.out;
+  ASSERT_EQ(items.size(), 2u) << ls.out;
+  std::set<std::string> tags;
+  for (const json& item : items) {
+    tags.insert(item.value("tag", ""));
+    EXPECT_EQ(item.value("digest", ""), digest);
+    EXPECT_GT(item.value("size", 0), 0);
+  }
+  EXPECT_EQ(tags, (std::set<std::string>{build, "latest"}));
+
+  // Pulled into another local store; a second pull fetches nothing.
+  std::string other_root = dir_ + "/other-root";
+  auto pull = [&](const std::string& args) {
+    return Sh("env BERTH_ROOT=" + other_root + " " + std::string(BERTH_BIN) + "/berth pull " +
+              args + server + " >" + dir_ + "/pull.out 2>" + dir_ + "/pull.err");
+  };
+  ASSERT_EQ(pull(build + " -t saved:one"), 0) << os::ReadFile(dir_ + "/pull.err").value_or("");
+  EXPECT_NE(os::ReadFile(dir_ + "/pull.out").value_or("").find(digest), std::string::npos);
+  EXPECT_NE(os::ReadFile(dir_ + "/pull.err").value_or("").find("done ("), std::string::npos);
+  ASSERT_EQ(pull("latest -t saved:two"), 0) << os::ReadFile(dir_ + "/pull.err").value_or("");
+  EXPECT_EQ(os::ReadFile(dir_ + "/pull.err").value_or("").find("done ("), std::string::npos)
+      << os::ReadFile(dir_ + "/pull.err").value_or("");
+  ASSERT_EQ(Sh("env BERTH_ROOT=" + other_root + " " + std::string(BERTH_BIN) +
+               "/berth image ls --format json >" + dir_ + "/local.json"),
+            0);
+  std::string local = os::ReadFile(dir_ + "/local.json").value_or("");
+  EXPECT_NE(local.find("saved:one"), std::string::npos) << local;
+  EXPECT_NE(local.find(digest), std::string::npos) << local;
+
+  // Pushed from berthd to a registry, byte for byte; again, nothing travels.
+  ASSERT_EQ(Sh("mkdir -p " + dir_ + "/registry"), 0);
+  Result<std::unique_ptr<registry::test::DockerRegistry>> reg =
+      registry::test::DockerRegistry::Start(dir_ + "/registry");
+  ASSERT_TRUE(reg.ok()) << reg.error().ToString();
+  std::string a = (*reg)->host() + "/saved/app:v1";
+  std::string b = (*reg)->host() + "/saved/other:v2";
+  CmdResult push = Berth("push " + build + " -t " + a + " -t " + b + server);
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_NE(push.out.find(digest), std::string::npos) << push.out;
+  for (const std::string& name : {a, b}) {
+    ASSERT_EQ(Sh("skopeo inspect --raw --tls-verify=false docker://" + name + " | sha256sum >" +
+                 dir_ + "/sum"),
+              0);
+    EXPECT_EQ("sha256:" + os::ReadFile(dir_ + "/sum").value_or("").substr(0, 64), digest);
+  }
+  CmdResult again = Berth("push " + build + " -t " + a + server);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find(" 0 blob(s) uploaded"), std::string::npos) << again.err;
+
+  // Another project's token reaches none of it.
+  json other = Api("POST", "/api/v1/projects", "{\"name\":\"other\"}");
+  json token =
+      Api("POST", "/api/v1/projects/" + other.value("id", "") + "/tokens", "{\"name\":\"t\"}");
+  CmdResult foreign = Berth("image ls --host " + host + " --token " +
+                            token.value("secret", "") + " --project " + project_);
+  EXPECT_EQ(foreign.exit_code, 1);
+  EXPECT_NE(foreign.err.find("not found"), std::string::npos) << foreign.err;
+
+  // Removed: the tag is gone; the build's own tag still pulls.
+  CmdResult rm = Berth("image rm latest" + server);
+  ASSERT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_NE(pull("latest"), 0);
+  EXPECT_NE(os::ReadFile(dir_ + "/pull.err").value_or("").find("error:"), std::string::npos);
+  EXPECT_EQ(pull(build), 0) << os::ReadFile(dir_ + "/pull.err").value_or("");
+  CmdResult rm_again = Berth("image rm latest" + server);
+  EXPECT_EQ(rm_again.exit_code, 1);
+  EXPECT_NE(rm_again.err.find("no saved image latest"), std::string::npos) << rm_again.err;
+
+  // --save without a server is a usage error.
+  CmdResult local_save = Berth("build --save " + dir_ + "/ctx");
+  EXPECT_EQ(local_save.exit_code, 2);
+  EXPECT_NE(local_save.err.find("--save"), std::string::npos) << local_save.err;
 }
 
 }  // namespace
