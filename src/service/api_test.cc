@@ -5,6 +5,7 @@
 #include "service/api.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -377,6 +378,8 @@ TEST_F(ApiTest, BuildMinuteCapRefusesBuilds) {
   EXPECT_EQ(org["build_minutes_cap"], 3);
   EXPECT_EQ(Call("alice", "GET", "/api/v1/orgs/" + org_a_)["build_minutes_cap"], 3);
   EXPECT_TRUE(CheckBuildMinutes(ctx, *store_, *web, later).ok());
+  Call("admin", "PATCH", "/api/v1/orgs/" + org_a_, {{"build_minutes_cap", INT64_MAX}});
+  EXPECT_TRUE(CheckBuildMinutes(ctx, *store_, *web, later).ok());  // No overflow.
   Call("admin", "PATCH", "/api/v1/orgs/" + org_a_, {{"build_minutes_cap", 2}});
   Result<> refused = CheckBuildMinutes(ctx, *store_, *web, later);
   ASSERT_FALSE(refused.ok());

@@ -199,7 +199,8 @@ Result<> CheckBuildMinutes(const Context& ctx, metastore::Store& store,
   for (const metastore::ProjectUsage& u : usage) {
     used += u.build_time;
   }
-  if (used < std::chrono::minutes(org.build_minutes_cap)) {
+  // Whole minutes: used >= cap minutes exactly when floor(used) >= cap, and no cap overflows.
+  if (WholeMinutes(used) < org.build_minutes_cap) {
     return {};
   }
   return Error(ErrorCode::kResourceExhausted,
