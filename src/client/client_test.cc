@@ -12,6 +12,7 @@
 #include "httpserver/server.h"
 #include "metastore/store.h"
 #include "service/api.h"
+#include "service/usage_api.h"
 
 namespace berth::client {
 namespace {
@@ -35,6 +36,7 @@ class ClientTest : public ::testing::Test {
     ASSERT_TRUE(server.ok());
     server_ = std::move(*server);
     service::RegisterApi(*server_, *store_);
+    service::RegisterUsageApi(*server_, *store_, dir_ + "/builder");
     ASSERT_TRUE(server_->Start().ok());
     host_ = "127.0.0.1:" + std::to_string(server_->port());
     admin_ = Connect(kAdmin);
@@ -177,6 +179,44 @@ TEST_F(ClientTest, Builds) {
   EXPECT_TRUE(admin_->ListBuildSteps(ctx_, b1->id).value().empty());
   EXPECT_EQ(admin_->GetBuild(ctx_, "b_missing").error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(admin_->ListBuilds(ctx_, "p_missing").error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ClientTest, UsageAndSettings) {
+  Project web = admin_->CreateProject(ctx_, {.name = "web", .build_retention_days = 30}).value();
+  EXPECT_EQ(web.build_retention_days, 30);
+  Project changed =
+      admin_->UpdateProject(ctx_, web.id, {.region = "eu", .cache_cap_bytes = 1 << 20}).value();
+  EXPECT_EQ(changed.name, "web");
+  EXPECT_EQ(changed.region, "eu");
+  EXPECT_EQ(changed.cache_cap_bytes, 1 << 20);
+  EXPECT_EQ(changed.build_retention_days, 30);
+  EXPECT_EQ(admin_->UpdateProject(ctx_, web.id, {.build_retention_days = 0}).error().code(),
+            ErrorCode::kInvalidArgument);
+
+  std::vector<Organization> orgs = admin_->ListOrganizations(ctx_).value();
+  ASSERT_EQ(orgs.size(), 1U);
+  EXPECT_EQ(orgs[0].name, "default");
+  EXPECT_EQ(orgs[0].build_minutes_cap, 0);
+  Organization capped = admin_->SetBuildMinutesCap(ctx_, orgs[0].id, 600).value();
+  EXPECT_EQ(capped.build_minutes_cap, 600);
+  EXPECT_EQ(admin_->GetOrganization(ctx_, orgs[0].id).value().build_minutes_cap, 600);
+
+  Usage usage = admin_->GetUsage(ctx_, "", "2026-11").value();
+  EXPECT_EQ(usage.org_id, orgs[0].id);
+  EXPECT_EQ(usage.org_name, "default");
+  EXPECT_EQ(usage.month, "2026-11");
+  EXPECT_EQ(usage.build_minutes_cap, 600);
+  EXPECT_EQ(usage.builds, 0);
+  ASSERT_EQ(usage.projects.size(), 1U);
+  EXPECT_EQ(usage.projects[0].project_id, web.id);
+  EXPECT_EQ(usage.projects[0].month, "2026-11");
+  EXPECT_EQ(json::parse(usage.json)["org_id"], orgs[0].id);
+  ProjectUsage one = admin_->GetProjectUsage(ctx_, web.id, "2026-10").value();
+  EXPECT_EQ(one.project_id, web.id);
+  EXPECT_EQ(one.month, "2026-10");
+  EXPECT_EQ(admin_->GetUsage(ctx_, "", "November").error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(admin_->GetUsage(ctx_, "o_nosuchorg0000000000", "").error().code(),
+            ErrorCode::kNotFound);
 }
 
 TEST_F(ClientTest, UnreachableServerIsUnavailable) {
