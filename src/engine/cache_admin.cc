@@ -20,6 +20,7 @@
 #include "engine/config.h"
 #include "engine/runner.h"
 #include "executor/runc_executor.h"
+#include "images/root.h"
 #include "os/file.h"
 #include "snapshot/fs_util.h"
 #include "snapshot/mount.h"
@@ -126,6 +127,23 @@ Result<int64_t> CollectSnapshots(const Context& ctx, const Stores& s) {
   BERTH_TRY(s.index->Forget(ctx, "", forget));
   return static_cast<int64_t>(gone.size());
 }
+
+}  // namespace
+
+Result<BlobCollection> CollectBlobs(const Context& ctx, const std::string& root) {
+  UniqueFd lock = BERTH_TRY(TryLockForGc(root));
+  if (!lock) {
+    return BlobCollection{.skipped = true};
+  }
+  std::unique_ptr<cache::SqliteIndex> index = BERTH_TRY(OpenIndex(root));
+  cache::GcRoots roots = BERTH_TRY(index->GcRoots(ctx, ""));
+  std::unique_ptr<images::Root> store = BERTH_TRY(images::Root::Open(root));
+  content::GcStats stats = BERTH_TRY(store->images().GarbageCollect(ctx, roots.blobs));
+  return BlobCollection{.blobs = static_cast<int64_t>(stats.blobs_removed),
+                        .bytes = static_cast<int64_t>(stats.bytes_removed)};
+}
+
+namespace {
 
 // Removes the project's RUN cache mounts. The embedded default's are cache-mounts/<32 hex>;
 // the 16-hex directories there are other projects'.

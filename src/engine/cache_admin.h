@@ -54,6 +54,18 @@ Result<CacheCleanup> EvictCache(const Context& ctx, const std::string& root,
                                 const std::string& project, int64_t cap_bytes,
                                 cache::Time keep_used_since);
 
+struct BlobCollection {
+  int64_t blobs = 0;     // blobs deleted
+  int64_t bytes = 0;     // their bytes
+  bool skipped = false;  // a build holds the GC lock: nothing was touched
+};
+
+// Deletes the blobs of `root`'s content store that nothing keeps: not reachable from an image of
+// the image store, not a layer blob of a live cache record of any project, not in a lease (the
+// registry's saved builds and uploads, a build's export or pull). Runs only when no build holds
+// the GC lock (berthd after its expiry of saved builds; it tries again next time).
+Result<BlobCollection> CollectBlobs(const Context& ctx, const std::string& root);
+
 struct Recovery {
   int64_t containers = 0;  // containers (runc, crun) left running by builds that are gone
   int64_t unmounted = 0;   // mounts left under the root by builds that are gone

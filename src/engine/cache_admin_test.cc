@@ -11,9 +11,11 @@
 
 #include <gtest/gtest.h>
 
+#include "base/io.h"
 #include "base/unique_fd.h"
 #include "cache/sqlite_index.h"
 #include "engine/runner.h"
+#include "images/root.h"
 #include "os/file.h"
 #include "snapshot/fs_util.h"
 #include "snapshot/overlay_snapshotter.h"
@@ -248,6 +250,62 @@ TEST_F(CacheAdminTest, RecoveryRemovesWhatDeadBuildsLeftUnlessABuildRuns) {
   EXPECT_EQ(recovered->snapshots, 2);
   EXPECT_EQ(recovered->unmounted, 0);
   EXPECT_EQ(Snapshots(), std::set<std::string>{"chain-base"});
+}
+
+TEST_F(CacheAdminTest, BlobCollectionKeepsImagesCacheLayersAndLeases) {
+  std::unique_ptr<images::Root> store = images::Root::Open(root_).value();
+  auto write = [&](const std::string& data) {
+    StringReader src(data);
+    return content::WriteBlob(ctx_, store->content(), src, {.ref = "t-" + data}).value();
+  };
+  // An image's manifest, config and layer; a cache layer; a leased blob; and an orphan.
+  digest::Digest config = write(R"({"architecture":"amd64","os":"linux"})");
+  digest::Digest layer = write("image layer");
+  std::string manifest_text =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+      config.ToString() +
+      R"(","size":37},"layers":[{"mediaType":)"
+      R"("application/vnd.oci.image.layer.v1.tar","digest":")" +
+      layer.ToString() + R"(","size":11}]})";
+  digest::Digest manifest = write(manifest_text);
+  ASSERT_TRUE(store->images()
+                  .Put(ctx_, "docker.io/library/kept:latest",
+                       {.media_type = "application/vnd.oci.image.manifest.v1+json",
+                        .digest = manifest,
+                        .size = static_cast<int64_t>(manifest_text.size())})
+                  .ok());
+  digest::Digest cached = write("cached layer");
+  Put("p", "k1", "s1", 100);
+  ASSERT_TRUE(index_
+                  ->AddLayer(ctx_, "p", "k1",
+                             {.media_type = "application/vnd.oci.image.layer.v1.tar",
+                              .digest = cached,
+                              .size = 12,
+                              .diff_id = cached})
+                  .ok());
+  digest::Digest leased = write("leased");
+  ASSERT_TRUE(store->content().leases().Create(ctx_, {.id = "registry"}).ok());
+  ASSERT_TRUE(store->content().leases().AddResource(ctx_, "registry", leased).ok());
+  digest::Digest orphan = write("nobody's");
+
+  // A build running (the GC lock held shared): nothing happens.
+  {
+    ASSERT_TRUE(os::MakeDirs(root_ + "/locks", 0700).ok());
+    UniqueFd held = os::Open(GcLockPath(root_ + "/locks"), O_RDWR | O_CREAT, 0600).value();
+    ASSERT_EQ(::flock(held.get(), LOCK_SH), 0);
+    BlobCollection skipped = CollectBlobs(ctx_, root_).value();
+    EXPECT_TRUE(skipped.skipped);
+    EXPECT_TRUE(store->content().Exists(ctx_, orphan).value());
+  }
+  BlobCollection collected = CollectBlobs(ctx_, root_).value();
+  EXPECT_FALSE(collected.skipped);
+  EXPECT_EQ(collected.blobs, 1);
+  EXPECT_EQ(collected.bytes, 8);
+  EXPECT_FALSE(store->content().Exists(ctx_, orphan).value());
+  for (const digest::Digest& d : {config, layer, manifest, cached, leased}) {
+    EXPECT_TRUE(store->content().Exists(ctx_, d).value()) << d.ToString();
+  }
 }
 
 }  // namespace

@@ -227,10 +227,11 @@ Result<content::GcStats> FileStore::Delete(const Context& ctx, std::string_view 
   return GarbageCollect(ctx);
 }
 
-Result<content::GcStats> FileStore::GarbageCollect(const Context& ctx) {
+Result<content::GcStats> FileStore::GarbageCollect(const Context& ctx,
+                                                   const std::set<digest::Digest>& extra_roots) {
   DirLock lock = BERTH_TRY(DirLock::Acquire(dir_ + "/lock", LOCK_EX));
   std::vector<Image> images = BERTH_TRY(ListUnlocked(ctx));
-  std::set<digest::Digest> roots;
+  std::set<digest::Digest> roots = extra_roots;
   for (const Image& image : images) {
     AddReachable(ctx, content_, image.target, 0, roots);
   }

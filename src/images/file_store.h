@@ -15,6 +15,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "content/store.h"
@@ -33,7 +34,9 @@ class FileStore final : public Store {
   Result<Image> Get(const Context& ctx, std::string_view name) override;
   Result<std::vector<Image>> List(const Context& ctx) override;
   Result<content::GcStats> Delete(const Context& ctx, std::string_view name) override;
-  Result<content::GcStats> GarbageCollect(const Context& ctx) override;
+  using Store::GarbageCollect;
+  Result<content::GcStats> GarbageCollect(const Context& ctx,
+                                          const std::set<digest::Digest>& extra_roots) override;
 
   const std::string& dir() const { return dir_; }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,7 +69,11 @@ class Store {
   // Garbage-collects the content store with every blob reachable from a stored name as a root
   // (leases protect the rest: in-flight imports, pulls, builds). Blobs a name references but the
   // content store lacks are skipped, so one broken image does not stop the collection.
-  virtual Result<content::GcStats> GarbageCollect(const Context& ctx) = 0;
+  // `extra_roots` are kept too (the cache's layer blobs, for a caller that holds the cache's GC
+  // lock).
+  virtual Result<content::GcStats> GarbageCollect(const Context& ctx,
+                                                  const std::set<digest::Digest>& extra_roots) = 0;
+  Result<content::GcStats> GarbageCollect(const Context& ctx) { return GarbageCollect(ctx, {}); }
 };
 
 }  // namespace berth::images

@@ -54,13 +54,13 @@ class SavedApi {
                                                 const Request&);
   // The handler of `method`: the caller must reach the project. The handler owns `self`.
   static httpserver::Handler Handle(const std::shared_ptr<SavedApi>& self, Method method) {
-    return service::Authed(self->store_, [self, method](const Context& ctx,
-                                                        const service::Principal& who,
-                                                        const Request& r) -> Result<Response> {
-      metastore::Project project =
-          BERTH_TRY(service::AuthorizeProject(ctx, self->store_, who, r.params.at("id")));
-      return ((*self).*method)(ctx, project, r);
-    });
+    return service::Authed(self->store_,
+                           [self, method](const Context& ctx, const service::Principal& who,
+                                          const Request& r) -> Result<Response> {
+                             metastore::Project project = BERTH_TRY(service::AuthorizeProject(
+                                 ctx, self->store_, who, r.params.at("id")));
+                             return ((*self).*method)(ctx, project, r);
+                           });
   }
 
   Result<Response> List(const Context& ctx, const metastore::Project& p, const Request&) {
@@ -70,23 +70,21 @@ class SavedApi {
       Key key{m.repository, m.digest};
       manifests.emplace(std::move(key), std::move(m));
     }
-    std::stable_sort(tags.begin(), tags.end(), [](const auto& a, const auto& b) {
-      return a.updated_at > b.updated_at;
-    });
+    std::stable_sort(tags.begin(), tags.end(),
+                     [](const auto& a, const auto& b) { return a.updated_at > b.updated_at; });
     json items = json::array();
     for (const metastore::RegistryTag& t : tags) {
       auto m = manifests.find({t.repository, t.digest});
       bool is_build = t.tag.starts_with("b_") && store_.GetBuild(ctx, t.tag).ok();
-      items.push_back(
-          {{"tag", t.tag},
-           {"repository", t.repository},
-           {"digest", t.digest},
-           {"media_type", m != manifests.end() ? m->second.media_type : ""},
-           {"size", m != manifests.end() ? m->second.size : 0},
-           {"saved_at", service::Rfc3339(t.updated_at)},
-           {"expires_at",
-            service::Rfc3339(t.updated_at + std::chrono::hours(24) * p.build_retention_days)},
-           {"build_id", is_build ? t.tag : ""}});
+      items.push_back({{"tag", t.tag},
+                       {"repository", t.repository},
+                       {"digest", t.digest},
+                       {"media_type", m != manifests.end() ? m->second.media_type : ""},
+                       {"size", m != manifests.end() ? m->second.size : 0},
+                       {"saved_at", service::Rfc3339(t.updated_at)},
+                       {"expires_at", service::Rfc3339(t.updated_at + std::chrono::hours(24) *
+                                                                          p.build_retention_days)},
+                       {"build_id", is_build ? t.tag : ""}});
     }
     return Ok({{"items", items}, {"retention_days", p.build_retention_days}});
   }
@@ -198,7 +196,8 @@ Result<ExpiryStats> Registry::Collect(const Context& ctx, const std::string& pro
   ExpiryStats stats;
   // Live roots: the tags that stay, and whatever is younger than the cutoff.
   std::deque<Key> queue;
-  for (const metastore::RegistryTag& t : BERTH_TRY(metadata_.ListRegistryTagRecords(ctx, project_id))) {
+  for (const metastore::RegistryTag& t :
+       BERTH_TRY(metadata_.ListRegistryTagRecords(ctx, project_id))) {
     if (t.updated_at < tag_cutoff) {
       Result<> removed = metadata_.DeleteRegistryTag(ctx, t.repository, t.tag);
       if (!removed.ok() && removed.error().code() != ErrorCode::kNotFound) {
@@ -211,7 +210,8 @@ Result<ExpiryStats> Registry::Collect(const Context& ctx, const std::string& pro
   }
   std::map<Key, metastore::RegistryManifest> manifests;
   std::multimap<Key, std::string> referrers;  // (repository, subject) -> referrer digest
-  for (metastore::RegistryManifest& m : BERTH_TRY(metadata_.ListRegistryManifests(ctx, project_id))) {
+  for (metastore::RegistryManifest& m :
+       BERTH_TRY(metadata_.ListRegistryManifests(ctx, project_id))) {
     if (m.created_at >= object_cutoff) {
       queue.emplace_back(m.repository, m.digest);
     }
@@ -233,12 +233,12 @@ Result<ExpiryStats> Registry::Collect(const Context& ctx, const std::string& pro
       continue;
     }
     digest::Digest d = BERTH_TRY(digest::Digest::Parse(key.second));
-    std::string body = BERTH_TRY_CONTEXT(
-        content::ReadBlob(ctx, content_, d, options_.max_manifest_bytes),
-        "expiry: reading manifest " + key.second + " of " + key.first);
+    std::string body =
+        BERTH_TRY_CONTEXT(content::ReadBlob(ctx, content_, d, options_.max_manifest_bytes),
+                          "expiry: reading manifest " + key.second + " of " + key.first);
     ParsedManifest parsed = BERTH_TRY_CONTEXT(
-        ParseManifest(body, body.find("\"mediaType\"") == std::string::npos ? m->second.media_type
-                                                                            : ""),
+        ParseManifest(body,
+                      body.find("\"mediaType\"") == std::string::npos ? m->second.media_type : ""),
         "expiry: manifest " + key.second + " of " + key.first);
     for (const ManifestDescriptor& child : parsed.children) {
       queue.emplace_back(key.first, child.digest);

@@ -537,8 +537,8 @@ TEST_F(RemoteBuildE2eTest, SavedBuildsArePulledPushedListedAndRemoved) {
   }
   std::string host = "127.0.0.1:" + std::to_string(port_);
   std::string server = " --host " + host + " --token " + kAdmin + " --project " + project_;
-  CmdResult saved = Remote("--save --save-tag latest --metadata-file " + dir_ + "/meta.json " +
-                           dir_ + "/ctx");
+  CmdResult saved =
+      Remote("--save --save-tag latest --metadata-file " + dir_ + "/meta.json " + dir_ + "/ctx");
   ASSERT_EQ(saved.exit_code, 0) << saved.err;
   std::string build = BuildId(saved.err);
   std::string digest = saved.out.substr(0, saved.out.find('\n'));
@@ -606,8 +606,8 @@ TEST_F(RemoteBuildE2eTest, SavedBuildsArePulledPushedListedAndRemoved) {
   json other = Api("POST", "/api/v1/projects", "{\"name\":\"other\"}");
   json token =
       Api("POST", "/api/v1/projects/" + other.value("id", "") + "/tokens", "{\"name\":\"t\"}");
-  CmdResult foreign = Berth("image ls --host " + host + " --token " +
-                            token.value("secret", "") + " --project " + project_);
+  CmdResult foreign = Berth("image ls --host " + host + " --token " + token.value("secret", "") +
+                            " --project " + project_);
   EXPECT_EQ(foreign.exit_code, 1);
   EXPECT_NE(foreign.err.find("not found"), std::string::npos) << foreign.err;
 

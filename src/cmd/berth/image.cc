@@ -472,10 +472,11 @@ Result<> ImagePull(const ImageFlags& flags, const PullFlags& pull) {
   reference::Reference ref = BERTH_TRY(reference::ParseNormalized(pull.ref));
   std::string root = BERTH_TRY(images::ResolveRootPath(flags.root));
   std::unique_ptr<registry::Client> client = BERTH_TRY(registry::Client::FromEnvironment(root));
-  return PullImage(root, *client, ref, {.platform = pull.platform,
-                                        .names = {ref.String()},
-                                        .quiet = pull.quiet,
-                                        .no_unpack = pull.no_unpack});
+  return PullImage(root, *client, ref,
+                   {.platform = pull.platform,
+                    .names = {ref.String()},
+                    .quiet = pull.quiet,
+                    .no_unpack = pull.no_unpack});
 }
 
 Result<> ImagePush(const ImageFlags& flags, const std::vector<std::string>& names, bool quiet) {
@@ -562,9 +563,9 @@ Result<> PullImage(const std::string& root_path, registry::Client& client,
   }
   Context ctx = Context::Background();
   ProgressLines lines("pull");
-  registry::PullResult pulled =
-      BERTH_TRY(registry::Pull(ctx, client, ref, oci::PlatformMatcher::Compatible(wanted),
-                               root->content(), options.quiet ? registry::ProgressFn() : lines.Fn()));
+  registry::PullResult pulled = BERTH_TRY(
+      registry::Pull(ctx, client, ref, oci::PlatformMatcher::Compatible(wanted), root->content(),
+                     options.quiet ? registry::ProgressFn() : lines.Fn()));
   // The store keeps the platform's manifest: only its blobs were fetched.
   for (const std::string& name : options.names) {
     std::string normalized = BERTH_TRY_CONTEXT(images::NormalizeName(name), "name " + name);

@@ -37,8 +37,7 @@ struct Target {
   std::unique_ptr<client::Client> api;
 };
 
-Result<Target> Resolve(const RemoteFlags& flags, const std::string& project_flag,
-                       int& exit_code) {
+Result<Target> Resolve(const RemoteFlags& flags, const std::string& project_flag, int& exit_code) {
   client::Getenv env = client::ProcessEnv();
   Result<client::Server> server = client::ResolveServer(flags.server, env);
   if (!server.ok()) {
@@ -53,8 +52,8 @@ Result<Target> Resolve(const RemoteFlags& flags, const std::string& project_flag
     return Usage(exit_code, std::move(project).error());
   }
   if (project->id.empty()) {
-    return Usage(exit_code, Error::InvalidArgument(
-                                "which project? --project, BERTH_PROJECT or a berth.json"));
+    return Usage(exit_code,
+                 Error::InvalidArgument("which project? --project, BERTH_PROJECT or a berth.json"));
   }
   Target t{.server = *server, .project = project->id};
   t.api = BERTH_TRY(client::Client::Create(server->url, server->token));
@@ -74,8 +73,10 @@ Result<> Pull(const RemoteFlags& flags, const SavedArgs& args, int& exit_code) {
       host + "/" + t.project + (args.ref.starts_with("sha256:") ? "@" : ":") + args.ref;
   Result<reference::Reference> ref = reference::ParseNormalized(source);
   if (!ref.ok()) {
-    return Usage(exit_code, Error::InvalidArgument("BUILD " + args.ref + ": not a build id, tag "
-                                                   "or digest (" + ref.error().message() + ")"));
+    return Usage(exit_code, Error::InvalidArgument("BUILD " + args.ref +
+                                                   ": not a build id, tag "
+                                                   "or digest (" +
+                                                   ref.error().message() + ")"));
   }
   std::string root = BERTH_TRY(images::ResolveRootPath(args.root));
   registry::ClientOptions options;
@@ -116,16 +117,15 @@ Result<> Push(const RemoteFlags& flags, const SavedArgs& args, int& exit_code) {
     }
   }
   json body = {{"targets", targets}, {"credentials", credentials}};
-  std::string answer = BERTH_TRY(t.api->Call(
-      Context::Background(), "POST",
-      "/api/v1/projects/" + t.project + "/images/" + args.ref + "/push", body.dump()));
+  std::string answer = BERTH_TRY(
+      t.api->Call(Context::Background(), "POST",
+                  "/api/v1/projects/" + t.project + "/images/" + args.ref + "/push", body.dump()));
   json result = json::parse(answer, nullptr, false);
   if (result.is_discarded()) {
     return Error::DataLoss("berthd's push answer is not JSON");
   }
   for (const json& pushed : result.value("pushed", json::array())) {
-    std::printf("%s: %s\n", pushed.get<std::string>().c_str(),
-                result.value("digest", "").c_str());
+    std::printf("%s: %s\n", pushed.get<std::string>().c_str(), result.value("digest", "").c_str());
   }
   if (!args.quiet) {
     std::fprintf(stderr, "pushed from berthd: %lld blob(s) uploaded (%lld bytes), %lld present\n",
@@ -152,16 +152,15 @@ Result<> ListSavedImages(const RemoteFlags& flags, const std::string& project, b
   rows.csv_header = {"reference", "tag", "build_id", "digest", "size", "saved", "expires"};
   rows.table_header = {"REFERENCE", "BUILD", "DIGEST", "SIZE", "SAVED", "EXPIRES"};
   for (const json& item : list["items"]) {
-    std::string reference =
-        host + "/" + item.value("repository", "") + ":" + item.value("tag", "");
+    std::string reference = host + "/" + item.value("repository", "") + ":" + item.value("tag", "");
     if (quiet) {
       std::printf("%s\n", reference.c_str());
       continue;
     }
     std::string digest = item.value("digest", "");
     rows.csv.push_back({reference, item.value("tag", ""), item.value("build_id", ""), digest,
-                        std::to_string(item.value("size", int64_t{0})),
-                        item.value("saved_at", ""), item.value("expires_at", "")});
+                        std::to_string(item.value("size", int64_t{0})), item.value("saved_at", ""),
+                        item.value("expires_at", "")});
     rows.table.push_back({reference, Or(item.value("build_id", ""), "-"),
                           digest.substr(0, std::min<size_t>(digest.size(), 19)),
                           HumanBytes(item.value("size", int64_t{0})),

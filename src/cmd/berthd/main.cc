@@ -249,13 +249,23 @@ Result<> Serve(const Config& config) {
         std::fprintf(stderr, "berthd: expiring saved builds: %s\n",
                      expired.error().ToString().c_str());
       } else if (expired->tags > 0 || expired->manifests > 0 || expired->blobs > 0) {
-        std::fprintf(stderr,
-                     "berthd: expired %lld saved image tag(s), %lld manifest(s), %lld blob "
-                     "link(s); %lld blob(s) released\n",
-                     static_cast<long long>(expired->tags),
-                     static_cast<long long>(expired->manifests),
-                     static_cast<long long>(expired->blobs),
-                     static_cast<long long>(expired->released));
+        std::fprintf(
+            stderr,
+            "berthd: expired %lld saved image tag(s), %lld manifest(s), %lld blob "
+            "link(s); %lld blob(s) released\n",
+            static_cast<long long>(expired->tags), static_cast<long long>(expired->manifests),
+            static_cast<long long>(expired->blobs), static_cast<long long>(expired->released));
+      }
+      // Then the bytes no one keeps any more (skipped while a build runs: next time).
+      Result<engine::BlobCollection> collected =
+          engine::CollectBlobs(Context::Background(), config.root + "/builder");
+      if (!collected.ok()) {
+        std::fprintf(stderr, "berthd: collecting unused blobs: %s\n",
+                     collected.error().ToString().c_str());
+      } else if (collected->blobs > 0) {
+        std::fprintf(stderr, "berthd: deleted %lld unused blob(s), %lld bytes\n",
+                     static_cast<long long>(collected->blobs),
+                     static_cast<long long>(collected->bytes));
       }
       lock.lock();
       expiry_cv.wait_for(lock, std::chrono::hours(1), [&] { return stopping; });
