@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 #include <vector>
@@ -272,8 +273,9 @@ TEST_F(RemoteBuildE2eTest, BakeBuildsEachTargetInItsProject) {
                   .ok());
   std::string cmd =
       "cd " + Quote(work) + " && env BERTH_ROOT=" + Quote(root_) + " " + std::string(BERTH_BIN) +
-      "/berth bake --progress plain --host 127.0.0.1:" + std::to_string(port_) + " --token " +
-      kAdmin + " --project " + project_ + " >" + dir_ + "/bake.out 2>" + dir_ + "/bake.err";
+      "/berth bake --progress plain --save --metadata-file meta.json --host 127.0.0.1:" +
+      std::to_string(port_) + " --token " + kAdmin + " --project " + project_ + " >" + dir_ +
+      "/bake.out 2>" + dir_ + "/bake.err";
   int rc = Sh(cmd);
   std::string err = os::ReadFile(dir_ + "/bake.err").value_or("");
   ASSERT_EQ(rc, 0) << err << "\nberthd:\n" << os::ReadFile(dir_ + "/berthd.log").value_or("");
@@ -293,6 +295,23 @@ TEST_F(RemoteBuildE2eTest, BakeBuildsEachTargetInItsProject) {
   json theirs = Api("GET", "/api/v1/projects/" + other_id + "/builds");
   EXPECT_EQ(mine["items"].size(), 2U) << mine.dump();
   EXPECT_EQ(theirs["items"].size(), 1U) << theirs.dump();
+  // --save: each target's image is saved in its own project under its build id.
+  json meta = json::parse(os::ReadFile(work + "/meta.json").value_or("{}"), nullptr, false);
+  for (const auto& [target, project] : std::map<std::string, std::string>{
+           {"app-a", project_}, {"app-b", project_}, {"solo", other_id}}) {
+    const json& build = meta[target]["berth.build"];
+    EXPECT_EQ(build["projectID"], project) << meta.dump();
+    std::string id = build.value("buildID", "");
+    EXPECT_EQ(build["saved"][0], "127.0.0.1:" + std::to_string(port_) + "/" + project + ":" + id)
+        << meta.dump();
+    EXPECT_NE(err.find(target + ": saved "), std::string::npos) << err;
+    json images = Api("GET", "/api/v1/projects/" + project + "/images");
+    bool listed = false;
+    for (const json& item : images["items"]) {
+      listed = listed || item.value("build_id", "") == id;
+    }
+    EXPECT_TRUE(listed) << images.dump();
+  }
 }
 
 // Load: 20 remote builds at once across 4 projects. Every build succeeds with the right

@@ -185,7 +185,8 @@ Result<std::vector<engine::BuildResult>> RemoteBake(const Context& parent,
                                                     const client::Server& server,
                                                     const std::vector<std::string>& projects,
                                                     std::vector<engine::BuildOptions>& builds,
-                                                    bool quiet_summary) {
+                                                    bool save, bool quiet_summary,
+                                                    std::vector<RemoteStats>& stats) {
   std::unique_ptr<engine::Renderer> shared;
   engine::StepNumbers numbers;
   if (builds.front().progress != nullptr) {
@@ -203,11 +204,12 @@ Result<std::vector<engine::BuildResult>> RemoteBake(const Context& parent,
   std::mutex mu;
   std::optional<Error> first_error;
   std::vector<engine::BuildResult> results(builds.size());
-  std::vector<RemoteStats> stats(builds.size());
+  stats.assign(builds.size(), RemoteStats{});
   std::vector<std::thread> threads;
   for (size_t i = 0; i < builds.size(); ++i) {
     threads.emplace_back([&, i] {
-      RemoteTarget target{.host = server.url, .token = server.token, .project = projects[i]};
+      RemoteTarget target{
+          .host = server.url, .token = server.token, .project = projects[i], .save = save};
       Result<engine::BuildResult> r = RemoteBuild(ctx, target, builds[i], &stats[i]);
       std::lock_guard lock(mu);
       if (r.ok()) {
@@ -287,11 +289,6 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
     std::fputs(frontend::bake::PrintJson(selection).c_str(), stdout);
     return {};
   }
-  if (flags.save) {
-    exit_code = kExitUsage;
-    return Error::Unimplemented(
-        "--save: berthd's registry of saved builds is not wired to bake yet");
-  }
 
   std::string root = BERTH_TRY(images::ResolveRootPath(flags.root));
   std::vector<engine::BuildOptions> builds;
@@ -349,6 +346,12 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
   Result<client::Server> server = client::ResolveHost({flags.host, flags.token}, env);
   bool remote = explicit_host || (server.ok() && any_project);
   std::optional<client::Server> server_choice;
+  if (flags.save && !remote) {
+    exit_code = kExitUsage;
+    return Error::InvalidArgument(
+        "--save keeps the images on berthd: it needs a server (--host, BERTH_HOST or berth "
+        "login) and a project");
+  }
   if (remote) {
     Result<client::Server> s = client::ResolveServer({flags.host, flags.token}, env);
     if (!s.ok()) {
@@ -377,8 +380,9 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
 
   Context ctx = Context::Background().WithCancel();
   InterruptWatcher interrupt(ctx);
+  std::vector<RemoteStats> stats;
   Result<std::vector<engine::BuildResult>> built =
-      remote ? RemoteBake(ctx, *server_choice, projects, builds, false)
+      remote ? RemoteBake(ctx, *server_choice, projects, builds, flags.save, false, stats)
              : engine::BuildAll(ctx, builds);
   if (!built.ok() && interrupt.signal() != 0) {
     exit_code = 130;
@@ -386,9 +390,17 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
   }
   std::vector<engine::BuildResult> results = BERTH_TRY(std::move(built));
   std::map<std::string, engine::BuildResult> by_target;
+  std::map<std::string, RemoteBuildInfo> remote_info;
   for (size_t i = 0; i < builds.size(); ++i) {
     if (builds[i].cache_only) {
       continue;
+    }
+    if (remote) {
+      remote_info[builds[i].name] = {
+          .build_id = stats[i].build_id, .project_id = projects[i], .saved = stats[i].saved};
+      for (const std::string& saved : stats[i].saved) {
+        std::fprintf(stderr, "%s: saved %s\n", builds[i].name.c_str(), saved.c_str());
+      }
     }
     for (const std::string& tag : results[i].tags) {
       std::fprintf(stderr, "%s: naming to %s\n", builds[i].name.c_str(), tag.c_str());
@@ -399,8 +411,10 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
     by_target[builds[i].name] = results[i];
   }
   if (!flags.metadata_file.empty()) {
-    BERTH_TRY_CONTEXT(os::WriteFileAtomic(flags.metadata_file, BakeMetadataJson(by_target)),
-                      "--metadata-file");
+    BERTH_TRY_CONTEXT(
+        os::WriteFileAtomic(flags.metadata_file,
+                            BakeMetadataJson(by_target, remote ? &remote_info : nullptr)),
+        "--metadata-file");
   }
   return {};
 }
@@ -422,7 +436,9 @@ void RegisterBakeCommand(CLI::App& app, int& exit_code) {
   bake->add_flag("--load", flags->load,
                  "Shorthand for --set=*.output=type=docker (the local store)");
   bake->add_flag("--push", flags->push, "Shorthand for --set=*.output=type=registry");
-  bake->add_flag("--save", flags->save, "Save the images in berthd's registry (not yet)");
+  bake->add_flag(
+      "--save", flags->save,
+      "Keep each target's image in berthd's registry as PROJECT:BUILD-ID (see berth pull)");
   bake->add_flag("--no-cache", flags->no_cache, "Do not use cache when building the images");
   bake->add_flag("--pull", flags->pull, "Always attempt to pull all referenced images");
   bake->add_option("--progress", flags->progress,

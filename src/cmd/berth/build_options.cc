@@ -232,21 +232,30 @@ nlohmann::json MetadataObject(const engine::BuildResult& result) {
   return j;
 }
 
-}  // namespace
-
-std::string MetadataJson(const engine::BuildResult& result, const RemoteBuildInfo* remote) {
-  nlohmann::json j = MetadataObject(result);
+nlohmann::json WithRemote(nlohmann::json j, const RemoteBuildInfo* remote) {
   if (remote != nullptr) {
     j["berth.build"] = {
         {"buildID", remote->build_id}, {"projectID", remote->project_id}, {"saved", remote->saved}};
   }
-  return j.dump(2) + "\n";
+  return j;
 }
 
-std::string BakeMetadataJson(const std::map<std::string, engine::BuildResult>& results) {
+}  // namespace
+
+std::string MetadataJson(const engine::BuildResult& result, const RemoteBuildInfo* remote) {
+  return WithRemote(MetadataObject(result), remote).dump(2) + "\n";
+}
+
+std::string BakeMetadataJson(const std::map<std::string, engine::BuildResult>& results,
+                             const std::map<std::string, RemoteBuildInfo>* remote) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [name, result] : results) {
-    j[name] = MetadataObject(result);
+    const RemoteBuildInfo* info = nullptr;
+    if (remote != nullptr) {
+      auto it = remote->find(name);
+      info = it != remote->end() ? &it->second : nullptr;
+    }
+    j[name] = WithRemote(MetadataObject(result), info);
   }
   return j.dump(2) + "\n";
 }

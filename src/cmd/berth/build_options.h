@@ -49,7 +49,9 @@ struct RemoteBuildInfo {
 // "berth.build" for a build on berthd (`remote` not null).
 std::string MetadataJson(const engine::BuildResult& result,
                          const RemoteBuildInfo* remote = nullptr);
-// `bake --metadata-file`: one such object per target name.
-std::string BakeMetadataJson(const std::map<std::string, engine::BuildResult>& results);
+// `bake --metadata-file`: one such object per target name (with "berth.build" for the targets
+// in `remote`, when not null).
+std::string BakeMetadataJson(const std::map<std::string, engine::BuildResult>& results,
+                             const std::map<std::string, RemoteBuildInfo>* remote = nullptr);
 
 }  // namespace berth::cmd
