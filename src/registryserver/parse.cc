@@ -1,5 +1,6 @@
 #include "registryserver/parse.h"
 
+#include <cctype>
 #include <charconv>
 #include <limits>
 
@@ -249,6 +250,28 @@ Result<std::vector<Scope>> ParseScopes(std::string_view text) {
     out.push_back(std::move(scope));
   }
   return out;
+}
+
+std::vector<std::string> AcceptedMediaTypes(std::string_view accept) {
+  std::vector<std::string> types;
+  while (!accept.empty()) {
+    size_t comma = accept.find(',');
+    std::string_view item = accept.substr(0, comma);
+    accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
+    item = Trim(item.substr(0, item.find(';')));
+    if (item.empty()) {
+      continue;
+    }
+    std::string type(item);
+    for (char& c : type) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (type.ends_with("/*")) {
+      return {};
+    }
+    types.push_back(std::move(type));
+  }
+  return types;
 }
 
 bool IsManifestType(std::string_view type) {

@@ -87,6 +87,11 @@ inline bool IsIndexType(std::string_view type) {
   return type == kOciIndex || type == kDockerList;
 }
 
+// The media types an Accept header names (parameters and q-values dropped, lower-cased, in the
+// order given, several headers' values joined with commas). Empty when the client takes
+// anything: no header, or a wildcard ("*/*", "application/*").
+std::vector<std::string> AcceptedMediaTypes(std::string_view accept);
+
 // A descriptor a manifest holds.
 struct ManifestDescriptor {
   std::string media_type;

@@ -129,5 +129,13 @@ TEST(ScopeTest, ParsesTokenScopes) {
   }
 }
 
+TEST(AcceptedMediaTypesTest, ListsTypesAndTreatsWildcardsAsAnything) {
+  EXPECT_TRUE(AcceptedMediaTypes("").empty());
+  EXPECT_TRUE(AcceptedMediaTypes("*/*").empty());
+  EXPECT_TRUE(AcceptedMediaTypes("application/json, application/*;q=0.1").empty());
+  EXPECT_EQ(AcceptedMediaTypes(" Application/Vnd.OCI.Image.Index.v1+json ; q=0.9,,a/b,"),
+            (std::vector<std::string>{"application/vnd.oci.image.index.v1+json", "a/b"}));
+}
+
 }  // namespace
 }  // namespace berth::registryserver

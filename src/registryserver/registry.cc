@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -990,11 +991,73 @@ class Registry::Handlers {
     if (!bytes.ok()) {
       return ManifestUnknown(bytes.error());
     }
+    // Accept negotiation, for a tag (a digest names exactly what the client wants): a client
+    // that does not take an index gets the linux/amd64 image of it (else the first it takes),
+    // as the distribution server does for docker clients without manifest-list support; any
+    // other type it does not take is unknown to it.
+    std::string accept;  // Clients send one Accept header per type, or one list.
+    for (const auto& [header, value] : req.headers) {
+      if (header == "accept") {
+        accept += value + ",";
+      }
+    }
+    std::vector<std::string> accepted = AcceptedMediaTypes(accept);
+    auto takes = [&](const std::string& type) {
+      return accepted.empty() ||
+             std::find(accepted.begin(), accepted.end(), type) != accepted.end();
+    };
+    if (!is_digest && !takes(m->media_type)) {
+      std::optional<std::string> child;
+      if (IsIndexType(m->media_type)) {
+        child = AcceptedChild(*bytes, takes);
+      }
+      if (!child) {
+        return RegistryError(
+            404, "MANIFEST_UNKNOWN",
+            "manifest of type " + m->media_type + " found, but the Accept header does not take it");
+      }
+      m = r_.metadata_.GetRegistryManifest(ctx, name, *child);
+      if (!m.ok()) {
+        return ManifestUnknown(m.error());
+      }
+      bytes = content::ReadBlob(ctx, r_.content_, ParseDigest(m->digest).value(),
+                                r_.options_.max_manifest_bytes);
+      if (!bytes.ok()) {
+        return ManifestUnknown(bytes.error());
+      }
+    }
     Response out;
     out.content_type = m->media_type;
     out.body = std::move(bytes).value();
     AddHeader(out, "Docker-Content-Digest", m->digest);
     return out;
+  }
+
+  // The digest of the index's linux/amd64 image manifest whose type `takes`, else of the first
+  // child it takes; nullopt when there is none.
+  template <typename Takes>
+  static std::optional<std::string> AcceptedChild(const std::string& index, const Takes& takes) {
+    json j = json::parse(index, nullptr, false);
+    if (!j.is_object() || !j.contains("manifests") || !j["manifests"].is_array()) {
+      return std::nullopt;
+    }
+    std::optional<std::string> first;
+    for (const json& c : j["manifests"]) {
+      if (!c.is_object() || !c.value("mediaType", json()).is_string() ||
+          !c.value("digest", json()).is_string() || !takes(c["mediaType"].get<std::string>())) {
+        continue;
+      }
+      std::string digest = c["digest"].get<std::string>();
+      json platform = c.value("platform", json::object());
+      if (platform.is_object() && platform.value("os", json()) == "linux" &&
+          platform.value("architecture", json()) == "amd64") {
+        return digest;
+      }
+      if (!first) {
+        first = digest;
+      }
+    }
+    return first;
   }
 
   // Reads a manifest body of at most max_manifest_bytes.

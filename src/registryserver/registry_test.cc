@@ -1,7 +1,6 @@
 // The registry's handlers over the real HTTP server on loopback, with real stores (SQLite
 // metastore, local content store) and the real HTTP client.
 #include "registryserver/registry.h"
-#include "registryserver/saved.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include "digest/digest.h"
 #include "registry/auth.h"
 #include "registry/http.h"
+#include "registryserver/saved.h"
 
 namespace berth::registryserver {
 namespace {
@@ -822,14 +822,58 @@ TEST_F(RegistryTest, ExpiryKeepsWhatALiveImageUsesAndReleasesTheRest) {
   EXPECT_FALSE(in_lease(old_manifest));
 
   // Past the retention the tag goes too, and everything with it.
-  stats = registry_->Collect(ctx_, project_, now + std::chrono::minutes(1),
-                             now + std::chrono::minutes(1))
-              .value();
+  stats =
+      registry_
+          ->Collect(ctx_, project_, now + std::chrono::minutes(1), now + std::chrono::minutes(1))
+          .value();
   EXPECT_EQ(stats.tags, 1);
   EXPECT_EQ(stats.manifests, 2);
   EXPECT_EQ(stats.blobs, 2);
   EXPECT_EQ(Do("GET", "/v2/" + project_ + "/manifests/keep").status, 404);
   EXPECT_EQ(registry_->ReleaseUnreferenced(ctx_, std::chrono::seconds(0)).value(), 4);
+}
+
+TEST_F(RegistryTest, AcceptNegotiationServesWhatTheClientTakes) {
+  std::string config = R"({"architecture":"amd64","os":"linux"})";
+  std::string layer = "negotiated layer";
+  std::string manifest = ImageManifest(config, layer);
+  PushBlob(project_, config);
+  PushBlob(project_, layer);
+  ASSERT_EQ(PutManifest(project_, Sha(manifest), manifest).status, 201);
+  std::string index =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)"
+      R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      Sha(manifest) + R"(","size":)" + std::to_string(manifest.size()) +
+      R"(,"platform":{"architecture":"amd64","os":"linux"}}]})";
+  ASSERT_EQ(PutManifest(project_, "multi", index, "application/vnd.oci.image.index.v1+json").status,
+            201);
+  ASSERT_EQ(PutManifest(project_, "single", manifest).status, 201);
+  std::string path = "/v2/" + project_ + "/manifests/";
+  // No Accept, a wildcard, or the type among several headers: the index as stored.
+  for (const std::vector<std::pair<std::string, std::string>>& headers :
+       std::vector<std::vector<std::pair<std::string, std::string>>>{
+           {},
+           {{"Accept", "*/*"}},
+           {{"Accept", "application/vnd.oci.image.manifest.v1+json"},
+            {"Accept", "application/vnd.oci.image.index.v1+json; q=0.5"}}}) {
+    HttpResponse r = Do("GET", path + "multi", headers);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.headers.Get("Docker-Content-Digest"), Sha(index));
+  }
+  // A client without index support gets the linux/amd64 image.
+  HttpResponse r =
+      Do("GET", path + "multi", {{"Accept", "application/vnd.oci.image.manifest.v1+json"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, manifest);
+  EXPECT_EQ(r.headers.Get("Docker-Content-Digest"), Sha(manifest));
+  // By digest: exactly what was asked for.
+  r = Do("GET", path + Sha(index), {{"Accept", "application/vnd.oci.image.manifest.v1+json"}});
+  EXPECT_EQ(r.headers.Get("Docker-Content-Digest"), Sha(index));
+  // A type the client does not take at all.
+  r = Do("GET", path + "single",
+         {{"Accept", "application/vnd.docker.distribution.manifest.v2+json"}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(ErrorCodeOf(r), "MANIFEST_UNKNOWN");
 }
 
 }  // namespace
