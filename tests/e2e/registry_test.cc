@@ -20,6 +20,7 @@
 #include "os/file.h"
 #include "registry/auth.h"
 #include "registry/http.h"
+#include "registry/testing/docker_registry.h"
 #include "registry_fixture.h"
 
 namespace berth::e2e {
@@ -237,6 +238,73 @@ TEST_F(RegistryE2eTest, MultiPlatformIndexIsKeptIntact) {
             0)
       << last_.out;
   EXPECT_EQ(RawManifest("", "oci:" + dir_ + "/out:multi"), index);
+}
+
+// A multi-platform image in the project's repository is a saved image like a build's: `berth
+// push` copies the index intact (every platform), `berth pull` takes the host's platform.
+TEST_F(RegistryE2eTest, SavedMultiPlatformImagesPushIntactAndPullTheHostPlatform) {
+  if (!registry::test::DockerRegistry::Available()) {
+    FAIL() << "docker-registry is not installed (scripts/setup installs it)";
+  }
+  ASSERT_EQ(Run("umoci new --image " + dir_ + "/src:v2 && umoci insert --image " + dir_ +
+                "/src:v2 " + dir_ + "/rootfs/etc /etc")
+                .exit_code,
+            0)
+      << last_.out;
+  std::string layout = dir_ + "/src";
+  json index_file = json::parse(os::ReadFile(layout + "/index.json").value_or(""), nullptr, false);
+  json manifests = json::array();
+  std::string amd64;
+  for (const json& m : index_file["manifests"]) {
+    std::string tag = m["annotations"].value("org.opencontainers.image.ref.name", "");
+    json d = {{"mediaType", m["mediaType"]}, {"digest", m["digest"]}, {"size", m["size"]}};
+    d["platform"] = {{"os", "linux"}, {"architecture", tag == "v1" ? "amd64" : "arm64"}};
+    if (tag == "v1") {
+      amd64 = m["digest"].get<std::string>();
+    }
+    manifests.push_back(d);
+  }
+  std::string index = json{
+      {"schemaVersion", 2},
+      {"mediaType", "application/vnd.oci.image.index.v1+json"},
+      {"manifests",
+       manifests}}.dump();
+  std::string index_digest = digest::FromBytes(index).ToString();
+  ASSERT_TRUE(os::WriteFileAtomic(layout + "/blobs/sha256/" + index_digest.substr(7), index).ok());
+  index_file["manifests"].push_back(
+      {{"mediaType", "application/vnd.oci.image.index.v1+json"},
+       {"digest", index_digest},
+       {"size", index.size()},
+       {"annotations", {{"org.opencontainers.image.ref.name", "multi"}}}});
+  ASSERT_TRUE(os::WriteFileAtomic(layout + "/index.json", index_file.dump()).ok());
+  ASSERT_EQ(Run("skopeo copy --all --dest-tls-verify=false --dest-creds " + Creds(token_) +
+                " oci:" + layout + ":multi " + Ref(project_ + ":multi"))
+                .exit_code,
+            0)
+      << last_.out;
+
+  ASSERT_EQ(Run("mkdir -p " + dir_ + "/registry").exit_code, 0);
+  Result<std::unique_ptr<registry::test::DockerRegistry>> reg =
+      registry::test::DockerRegistry::Start(dir_ + "/registry");
+  ASSERT_TRUE(reg.ok()) << reg.error().ToString();
+  std::string berth = "env BERTH_ROOT=" + dir_ + "/local " + std::string(BERTH_BIN) + "/berth ";
+  std::string server = " --host " + host_ + " --token " + token_ + " --project " + project_;
+  std::string target = (*reg)->host() + "/copies/multi:v1";
+  ASSERT_EQ(Run(berth + "push multi -t " + target + server).exit_code, 0) << last_.out;
+  EXPECT_EQ(RawManifest("--tls-verify=false", "docker://" + target), index);
+  for (const json& m : manifests) {
+    EXPECT_EQ(Run("skopeo inspect --raw --tls-verify=false docker://" + (*reg)->host() +
+                  "/copies/multi@" + m["digest"].get<std::string>())
+                  .exit_code,
+              0)
+        << last_.out;
+  }
+  ASSERT_EQ(Run(berth + "pull multi -t multi:local" + server).exit_code, 0) << last_.out;
+  EXPECT_NE(last_.out.find(amd64), std::string::npos) << last_.out;
+  // Listed as an index.
+  ASSERT_EQ(Run(berth + "image ls --output json" + server).exit_code, 0) << last_.out;
+  EXPECT_NE(last_.out.find("application/vnd.oci.image.index.v1+json"), std::string::npos)
+      << last_.out;
 }
 
 TEST_F(RegistryE2eTest, TokensReachOnlyTheirProjectAndScope) {
