@@ -157,7 +157,7 @@ Result<> SolveTarget(const Context& ctx, Session& s, Target& t,
                      const std::map<std::string, std::string>& linked) {
   const BuildOptions& options = *t.options;
   t.resolver = std::make_unique<StoreResolver>(ctx, s.root->content(), s.root->images(),
-                                               s.root->path(), options.pull);
+                                               s.root->path(), options.pull, options.project);
   RunnerEnv env;
   env.contexts["context"] =
       LocalContext{.dir = options.context, .excludes = options.context_excludes};
@@ -323,7 +323,9 @@ Result<BuildResult> ExportTarget(const Context& ctx, Session& s, Target& t) {
         std::vector<reference::Reference> refs;
         for (const std::string& name : output.names) {
           std::string normalized = BERTH_TRY_CONTEXT(images::NormalizeName(name), "name " + name);
-          BERTH_TRY(root->images().Put(ctx, normalized, image->manifest));
+          // A berthd project's names stay in its own namespace of the builder's store.
+          BERTH_TRY(root->images().Put(ctx, ProjectImageName(options.project, normalized),
+                                       image->manifest));
           AddName(out.tags, normalized);
           refs.push_back(BERTH_TRY(reference::ParseNormalized(normalized)));
         }

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "digest/digest.h"
 #include "oci/media_types.h"
 #include "oci/platform.h"
 #include "reference/reference.h"
@@ -72,6 +73,15 @@ Result<LoadedImage> LoadImage(const Context& ctx, content::Store& store, const s
   return out;
 }
 
+std::string ProjectImageName(const std::string& project, const std::string& normalized) {
+  if (project.empty()) {
+    return normalized;
+  }
+  // The name's hash: any name (a registry with a port, IPv6) makes a valid reference.
+  return "projects.berth.invalid/" + project + "/" + digest::FromBytes(normalized).hex() +
+         ":latest";
+}
+
 Result<LoadedImage> StoreResolver::Load(const std::string& reference,
                                         const graph::Platform& platform) const {
   std::string cache_key = reference + " " + platform.ToString();
@@ -102,8 +112,13 @@ Result<LoadedImage> StoreResolver::Load(const std::string& reference,
   }
   if (loaded.name.empty()) {
     std::string name = ref.String();
-    Result<images::Image> stored =
-        pull_ ? Result<images::Image>(Error::NotFound("--pull")) : images_.Get(ctx_, name);
+    Result<images::Image> stored = Error::NotFound("--pull");
+    if (!pull_ && !project_.empty()) {
+      stored = images_.Get(ctx_, ProjectImageName(project_, name));
+    }
+    if (!pull_ && !stored.ok() && stored.error().code() == ErrorCode::kNotFound) {
+      stored = images_.Get(ctx_, name);
+    }
     if (stored.ok()) {
       loaded = BERTH_TRY(LoadImage(ctx_, content_, name, stored->target, platform));
     } else if (stored.error().code() != ErrorCode::kNotFound) {

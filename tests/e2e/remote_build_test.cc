@@ -646,5 +646,38 @@ TEST_F(RemoteBuildE2eTest, SavedBuildsArePulledPushedListedAndRemoved) {
   EXPECT_NE(local_save.err.find("--save"), std::string::npos) << local_save.err;
 }
 
+// The builder's image store is shared by every project: a name one project's build stored there
+// (a push keeps it) is that project's alone — its own FROM finds it, another project's does not
+// (and, the registry being gone, cannot get it).
+TEST_F(RemoteBuildE2eTest, ImagesAProjectBuildsStayInItsNamespace) {
+  if (!registry::test::DockerRegistry::Available()) {
+    FAIL() << "docker-registry is not installed (scripts/setup installs it)";
+  }
+  ASSERT_EQ(Sh("mkdir -p " + dir_ + "/registry"), 0);
+  Result<std::unique_ptr<registry::test::DockerRegistry>> reg =
+      registry::test::DockerRegistry::Start(dir_ + "/registry");
+  ASSERT_TRUE(reg.ok()) << reg.error().ToString();
+  std::string name = (*reg)->host() + "/team/private-app:1";
+  ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/ctx/Dockerfile",
+                                  "FROM busybox\nRUN echo private-data > /secret.txt\n")
+                  .ok());
+  CmdResult made = Remote("--push -t " + name + " " + dir_ + "/ctx");
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  reg->reset();  // the registry is gone: only the builder's store can answer FROM now
+  ASSERT_TRUE(
+      os::WriteFileAtomic(dir_ + "/ctx/Dockerfile", "FROM " + name + "\nRUN cat /secret.txt\n")
+          .ok());
+  CmdResult mine = Remote("--progress plain " + dir_ + "/ctx");
+  ASSERT_EQ(mine.exit_code, 0) << mine.err;
+  EXPECT_NE(mine.err.find("private-data"), std::string::npos) << mine.err;
+  json other = Api("POST", "/api/v1/projects", "{\"name\":\"other\"}");
+  CmdResult theirs =
+      Berth("build --progress plain --host 127.0.0.1:" + std::to_string(port_) + " --token " +
+            kAdmin + " --project " + other.value("id", "") + " " + dir_ + "/ctx");
+  EXPECT_EQ(theirs.exit_code, 1) << theirs.err;
+  EXPECT_EQ(theirs.err.find("private-data"), std::string::npos) << theirs.err;
+  EXPECT_NE(theirs.err.find("private-app"), std::string::npos) << theirs.err;
+}
+
 }  // namespace
 }  // namespace berth::e2e
