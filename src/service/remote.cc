@@ -220,14 +220,18 @@ class Remote {
     if (save && !options_.save) {
       return Error::FailedPrecondition("this berthd keeps no saved builds (no registry)");
     }
-    if (save &&
+    // "export_image": true (a bake target another reads): an image even without an image output.
+    bool export_image =
+        save || (body.contains("export_image") && body["export_image"].is_boolean() &&
+                 body["export_image"].get<bool>());
+    if (export_image &&
         std::none_of(options.outputs.begin(), options.outputs.end(),
                      [](const engine::Output& o) {
                        return o.type != engine::OutputType::kLocal &&
                               o.type != engine::OutputType::kTar;
                      }) &&
         !options.outputs.empty()) {
-      // Only file-system outputs: an image is made as well, for the registry.
+      // Only file-system outputs: an image is made as well (for the registry, or the reader).
       options.outputs.push_back({.type = engine::OutputType::kImage});
     }
     std::vector<std::string> ssh_ids;

@@ -12,7 +12,9 @@
 //                                       "contexts": {"NAME": "<hex>", ...}}
 //        "contexts" names the manifests of named local contexts (--build-context NAME=DIR),
 //        synced like the main one; options may name only docker-image:// contexts.
-//        "save": true keeps the image in berthd's registry once built, as repository
+//        "export_image": true keeps an image (its digest in the result) even when no output
+//        makes one (a bake target another target reads); "save": true keeps the image in
+//        berthd's registry once built, as repository
 //        "<project-id>", tag "<build-id>" and every tag of "save_tags": [...]; the result then
 //        has "saved": {"repository", "digest", "tags"}.
 //        -> newline-delimited JSON, streamed while the build runs:

@@ -679,5 +679,41 @@ TEST_F(RemoteBuildE2eTest, ImagesAProjectBuildsStayInItsNamespace) {
   EXPECT_NE(theirs.err.find("private-app"), std::string::npos) << theirs.err;
 }
 
+// A target: context in a remote bake: the read target builds first on berthd, the reader gets
+// its image by digest there (base is built only as app's context; other's image is read and
+// also written out).
+TEST_F(RemoteBuildE2eTest, RemoteBakeTargetContextsReadTheOtherTargetsImage) {
+  std::string work = dir_ + "/linked";
+  ASSERT_EQ(Sh("mkdir -p " + work), 0);
+  ASSERT_TRUE(
+      os::WriteFileAtomic(work + "/docker-bake.hcl", R"HCL(
+group "default" { targets = ["app", "other"] }
+target "base" {
+  dockerfile-inline = "FROM busybox\nRUN echo from-base > /b.txt\n"
+}
+target "other" {
+  dockerfile-inline = "FROM busybox\nRUN echo from-other > /o.txt\n"
+  output = ["type=local,dest=out-other"]
+}
+target "app" {
+  contexts = { base = "target:base", other = "target:other" }
+  dockerfile-inline = "FROM base\nCOPY --from=other /o.txt /\nRUN cat /b.txt /o.txt > /a.txt\n"
+  output = ["type=local,dest=out-app"]
+}
+)HCL")
+          .ok());
+  std::string cmd = "cd " + Quote(work) + " && env BERTH_ROOT=" + Quote(root_) + " " +
+                    std::string(BERTH_BIN) + "/berth bake --progress plain --host 127.0.0.1:" +
+                    std::to_string(port_) + " --token " + kAdmin + " --project " + project_ +
+                    " >" + dir_ + "/bake.out 2>" + dir_ + "/bake.err";
+  int rc = Sh(cmd);
+  std::string err = os::ReadFile(dir_ + "/bake.err").value_or("");
+  ASSERT_EQ(rc, 0) << err << "\nberthd:\n" << os::ReadFile(dir_ + "/berthd.log").value_or("");
+  EXPECT_EQ(os::ReadFile(work + "/out-app/a.txt").value_or(""), "from-base\nfrom-other\n");
+  EXPECT_EQ(os::ReadFile(work + "/out-other/o.txt").value_or(""), "from-other\n");
+  json builds = Api("GET", "/api/v1/projects/" + project_ + "/builds");
+  EXPECT_EQ(builds["items"].size(), 3U) << builds.dump();
+}
+
 }  // namespace
 }  // namespace berth::e2e

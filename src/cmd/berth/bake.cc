@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -200,24 +202,76 @@ Result<std::vector<engine::BuildResult>> RemoteBake(const Context& parent,
       b.progress = nullptr;
     }
   }
+  // target:NAME contexts: a target waits for the targets it reads, whose images the builder
+  // keeps (exported even when they have no image output), and reads them by digest.
+  std::map<std::string, size_t> index_of;
+  for (size_t i = 0; i < builds.size(); ++i) {
+    index_of[builds[i].name] = i;
+  }
+  std::vector<std::map<std::string, size_t>> deps(builds.size());  // context name -> target
+  std::vector<bool> needed(builds.size(), false);
+  for (size_t i = 0; i < builds.size(); ++i) {
+    for (const auto& [name, value] : builds[i].build_contexts) {
+      if (!value.starts_with("target:")) {
+        continue;
+      }
+      auto it = index_of.find(value.substr(7));
+      if (it == index_of.end()) {
+        return Error::InvalidArgument("target " + builds[i].name + ": context " + name + " reads " +
+                                      value + ", which is not being built");
+      }
+      deps[i][name] = it->second;
+      needed[it->second] = true;
+    }
+  }
   Context ctx = parent.WithCancel();
   std::mutex mu;
+  std::condition_variable cv;
+  std::vector<bool> done(builds.size(), false);
   std::optional<Error> first_error;
   std::vector<engine::BuildResult> results(builds.size());
   stats.assign(builds.size(), RemoteStats{});
   std::vector<std::thread> threads;
   for (size_t i = 0; i < builds.size(); ++i) {
     threads.emplace_back([&, i] {
-      RemoteTarget target{
-          .host = server.url, .token = server.token, .project = projects[i], .save = save};
-      Result<engine::BuildResult> r = RemoteBuild(ctx, target, builds[i], &stats[i]);
+      engine::BuildOptions options = builds[i];
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] {
+          return first_error.has_value() ||
+                 std::all_of(deps[i].begin(), deps[i].end(),
+                             [&](const auto& d) { return done[d.second]; });
+        });
+        if (first_error) {
+          return;
+        }
+        for (const auto& [name, d] : deps[i]) {
+          options.build_contexts[name] =
+              "docker-image://berth.invalid/bake/target@" + results[d].manifest_digest;
+        }
+      }
+      // A target built only as another's context exports its image and nothing else.
+      if (needed[i]) {
+        options.cache_only = false;
+      }
+      RemoteTarget target{.host = server.url,
+                          .token = server.token,
+                          .project = projects[i],
+                          .save = save && !builds[i].cache_only,
+                          .export_image = needed[i]};
+      Result<engine::BuildResult> r = RemoteBuild(ctx, target, options, &stats[i]);
       std::lock_guard lock(mu);
+      if (r.ok() && needed[i] && r->manifest_digest.empty()) {
+        r = Error::Internal("the builder kept no image of target " + builds[i].name);
+      }
       if (r.ok()) {
         results[i] = std::move(r).value();
+        done[i] = true;
       } else if (!first_error) {
         first_error = std::move(r).error().AddContext("target " + builds[i].name);
         ctx.Cancel("another target failed");
       }
+      cv.notify_all();
     });
   }
   for (std::thread& t : threads) {
@@ -365,15 +419,6 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
         return Error::InvalidArgument("target " + builds[i].name +
                                       ": a remote build needs a project: --project, "
                                       "BERTH_PROJECT, a berth.json (berth init) or project_id");
-      }
-      bool linked = builds[i].cache_only;
-      for (const auto& [name, value] : builds[i].build_contexts) {
-        linked = linked || value.starts_with("target:");
-      }
-      if (linked) {
-        exit_code = kExitUsage;
-        return Error::Unimplemented("target " + builds[i].name +
-                                    ": target: contexts are not supported in remote bakes yet");
       }
     }
   }

@@ -340,6 +340,9 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
   if (target.save) {
     start.body += ",\"save\":true,\"save_tags\":" + json(target.save_tags).dump();
   }
+  if (target.export_image) {
+    start.body += ",\"export_image\":true";
+  }
   if (!options.ssh.empty()) {
     json ids = json::array();
     for (const auto& [id, path] : options.ssh) {
@@ -478,6 +481,11 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
     }
   }
   return out;
+}
+
+int ResolveExitCode(const Error& error) {
+  ErrorCode code = error.code();
+  return code == ErrorCode::kInvalidArgument || code == ErrorCode::kFailedPrecondition ? 2 : 1;
 }
 
 }  // namespace berth::cmd

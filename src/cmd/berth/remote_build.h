@@ -20,6 +20,9 @@ struct RemoteTarget {
   // --save: keep the image in berthd's registry as <project>:<build-id> and these tags.
   bool save = false;
   std::vector<std::string> save_tags;
+  // The builder keeps the image even when no output makes one (a bake target another reads
+  // through a target: context); the result then has its manifest digest.
+  bool export_image = false;
 };
 
 struct RemoteStats {
@@ -38,5 +41,10 @@ struct RemoteStats {
 Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& target,
                                         const engine::BuildOptions& options,
                                         RemoteStats* stats = nullptr);
+
+// The exit code of a build whose server and token could not be resolved: 2 (a usage error) for
+// a host, login file or project that is missing or malformed (InvalidArgument,
+// FailedPrecondition), else 1 (no token, an OIDC ID token refused, berthd unreachable).
+int ResolveExitCode(const Error& error);
 
 }  // namespace berth::cmd
