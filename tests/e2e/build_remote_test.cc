@@ -173,5 +173,48 @@ TEST_F(BuildRemoteE2eTest, GitContext) {
   EXPECT_EQ(Sh("ls " + root_ + "/tmp | grep -q context-"), 1);
 }
 
+TEST_F(BuildRemoteE2eTest, BakeTargetsBuildFromGitContexts) {
+  std::string work = dir_ + "/bake";
+  ASSERT_EQ(Sh("mkdir -p " + work), 0);
+  ASSERT_TRUE(
+      os::WriteFileAtomic(work + "/docker-bake.hcl",
+                          "group \"default\" { targets = [\"fromgit\", \"named\"] }\n"
+                          "target \"fromgit\" {\n"
+                          "  context = \"" +
+                              GitUrl() +
+                              "#v1\"\n"
+                              "  output = [\"type=local,dest=" +
+                              work +
+                              "/out-git\"]\n"
+                              "}\n"
+                              "target \"named\" {\n"
+                              "  context = \"" +
+                              work +
+                              "\"\n"
+                              "  contexts = { extra = \"" +
+                              GitUrl() +
+                              "#v1:sub\" }\n"
+                              "  dockerfile-inline = \"FROM busybox\\nCOPY --from=extra a.txt "
+                              "/b.txt\\n\"\n"
+                              "  output = [\"type=local,dest=" +
+                              work +
+                              "/out-named\"]\n"
+                              "}\n")
+          .ok());
+  CmdResult r = Berth("bake --progress plain -f " + work + "/docker-bake.hcl");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(os::ReadFile(work + "/out-git/a.txt").value_or(""), "one\n");
+  EXPECT_EQ(os::ReadFile(work + "/out-named/b.txt").value_or(""), "one\n");
+  // The checkouts are gone; a context that is neither a directory nor git is named.
+  EXPECT_EQ(Sh("ls " + root_ + "/tmp | grep -q context-"), 1);
+  ASSERT_TRUE(
+      os::WriteFileAtomic(work + "/docker-bake.hcl",
+                          "target \"default\" { context = \"https://example.invalid/ctx.tar\" }\n")
+          .ok());
+  CmdResult bad = Berth("bake -f " + work + "/docker-bake.hcl");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("https://example.invalid/ctx.tar"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace berth::e2e

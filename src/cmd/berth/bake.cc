@@ -19,6 +19,7 @@
 #include "archive/tar_writer.h"
 #include "base/context.h"
 #include "base/error.h"
+#include "base/scope_exit.h"
 #include "base/strings.h"
 #include "client/settings.h"
 #include "cmd/berth/build_options.h"
@@ -31,6 +32,7 @@
 #include "images/root.h"
 #include "os/file.h"
 #include "platform/platform.h"
+#include "snapshot/fs_util.h"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
 
@@ -70,20 +72,31 @@ std::string Resolve(const std::string& base, const std::string& path) {
 
 // One resolved bake target -> the options of its build (the attributes take the strings the
 // `berth build` flags take, and are checked the same way).
+// A git context is checked out into a directory added to `checkouts` (the caller removes them).
 Result<engine::BuildOptions> ToBuildOptions(const frontend::bake::Target& t, const BakeFlags& flags,
-                                            const std::string& cwd, const std::string& root) {
+                                            const std::string& cwd, const std::string& root,
+                                            std::vector<std::string>& checkouts) {
   engine::BuildOptions o;
   o.name = t.name;
   o.root = root;
+  // A directory, else a git repository ("https://host/repo.git#ref:subdir").
+  auto local_or_git = [&](const std::string& value) -> Result<std::string> {
+    std::string dir = Resolve(cwd, value);
+    if (os::Exists(dir)) {
+      return dir;
+    }
+    if (BERTH_TRY(IsGitContext(value))) {
+      checkouts.push_back(BERTH_TRY(CheckoutGitContext(root, value)));
+      return checkouts.back();
+    }
+    if (value.find("://") != std::string::npos) {
+      return Error::Unimplemented("context " + value +
+                                  ": only directories and git repositories are supported so far");
+    }
+    return Error::NotFound("context " + value + ": no such directory");
+  };
   std::string context = t.context.value_or(".");
-  if (context.find("://") != std::string::npos || context.starts_with("git@")) {
-    return Error::Unimplemented("context " + context +
-                                ": bake builds local directory contexts only so far");
-  }
-  o.context = Resolve(cwd, context);
-  if (!os::Exists(o.context)) {
-    return Error::NotFound("context " + context + ": no such directory");
-  }
+  o.context = BERTH_TRY(local_or_git(context));
   std::string file;
   if (t.dockerfile_inline) {
     o.dockerfile_text = *t.dockerfile_inline;
@@ -108,12 +121,8 @@ Result<engine::BuildOptions> ToBuildOptions(const frontend::bake::Target& t, con
   for (const auto& [name, value] : t.contexts) {
     if (value.starts_with("target:") || value.starts_with("docker-image://")) {
       o.build_contexts[name] = value;
-    } else if (value.find("://") != std::string::npos) {
-      return Error::Unimplemented("contexts." + name + " = " + value +
-                                  ": only directories, docker-image:// and target: contexts "
-                                  "are supported so far");
     } else {
-      o.build_contexts[name] = Resolve(cwd, value);
+      o.build_contexts[name] = BERTH_TRY_CONTEXT(local_or_git(value), "contexts." + name);
     }
   }
   o.target = t.target.value_or("");
@@ -346,6 +355,12 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
 
   std::string root = BERTH_TRY(images::ResolveRootPath(flags.root));
   std::vector<engine::BuildOptions> builds;
+  std::vector<std::string> checkouts;  // git contexts, removed when the bake ends
+  ScopeExit remove_checkouts([&] {
+    for (const std::string& dir : checkouts) {
+      (void)snapshot::RemoveAll(dir);
+    }
+  });
   for (const auto& [name, target] : selection.targets) {
     for (const std::string& key :
          {std::string("cache-from"), std::string("cache-to"), std::string("attest")}) {
@@ -357,7 +372,7 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
                      name.c_str(), key.c_str());
       }
     }
-    Result<engine::BuildOptions> options = ToBuildOptions(target, flags, cwd, root);
+    Result<engine::BuildOptions> options = ToBuildOptions(target, flags, cwd, root, checkouts);
     if (!options.ok()) {
       exit_code = kExitUsage;
       std::string where = target.location.empty() ? "" : " (" + target.location + ")";

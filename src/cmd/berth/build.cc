@@ -167,28 +167,13 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
     }
     stdin_dockerfile = BERTH_TRY(ReadStdinContext(stdin_dir));
     context = stdin_dir;
-  } else if (Result<std::optional<gitref::GitRef>> git = gitref::ParseGitRef(context);
-             !os::Exists(context) && (!git.ok() || git->has_value())) {
+  } else if (Result<bool> git = IsGitContext(context); !git.ok() || *git) {
     // A git context: the ref's commit checked out (its subdir only, if one is named).
     if (!git.ok()) {
       exit_code = kExitUsage;
-      return std::move(git).error().AddContext("context " + context);
+      return std::move(git).error();
     }
-    const gitref::GitRef& ref = **git;
-    BERTH_TRY(os::MakeDirs(options.root + "/tmp", 0700));
-    stdin_dir = options.root + "/tmp/context-XXXXXX";
-    if (mkdtemp(stdin_dir.data()) == nullptr) {
-      stdin_dir.clear();
-      return Error::FromErrno("mkdtemp", errno);
-    }
-    Context fetch_ctx = Context::Background();
-    std::string commit =
-        BERTH_TRY_CONTEXT(engine::GitResolve(fetch_ctx, ref.remote, ref.ref), "context " + context);
-    BERTH_TRY_CONTEXT(engine::GitCheckout(fetch_ctx, ref.remote, commit, stdin_dir,
-                                          {.keep_git_dir = ref.keep_git_dir.value_or(false),
-                                           .submodules = ref.submodules.value_or(true),
-                                           .subdir = ref.subdir}),
-                      "context " + context);
+    stdin_dir = BERTH_TRY(CheckoutGitContext(options.root, context));
     context = stdin_dir;
   }
 

@@ -6,15 +6,19 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "base/strings.h"
 #include "engine/output.h"
+#include "engine/sources.h"
+#include "gitref/gitref.h"
 #include "os/file.h"
 #include "patternmatcher/ignorefile.h"
 #include "platform/platform.h"
+#include "snapshot/fs_util.h"
 
 namespace berth::cmd {
 
@@ -241,6 +245,44 @@ nlohmann::json WithRemote(nlohmann::json j, const RemoteBuildInfo* remote) {
 }
 
 }  // namespace
+
+Result<bool> IsGitContext(const std::string& context) {
+  if (os::Exists(context)) {
+    return false;
+  }
+  std::optional<gitref::GitRef> git =
+      BERTH_TRY_CONTEXT(gitref::ParseGitRef(context), "context " + context);
+  return git.has_value();
+}
+
+Result<std::string> CheckoutGitContext(const std::string& root, const std::string& context) {
+  std::optional<gitref::GitRef> git =
+      BERTH_TRY_CONTEXT(gitref::ParseGitRef(context), "context " + context);
+  if (!git) {
+    return Error::InvalidArgument("context " + context + ": not a git reference");
+  }
+  BERTH_TRY(os::MakeDirs(root + "/tmp", 0700));
+  std::string dir = root + "/tmp/context-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) {
+    return Error::FromErrno("mkdtemp", errno);
+  }
+  Context ctx = Context::Background();
+  Result<> checked_out = [&]() -> Result<> {
+    std::string commit =
+        BERTH_TRY_CONTEXT(engine::GitResolve(ctx, git->remote, git->ref), "context " + context);
+    BERTH_TRY_CONTEXT(engine::GitCheckout(ctx, git->remote, commit, dir,
+                                          {.keep_git_dir = git->keep_git_dir.value_or(false),
+                                           .submodules = git->submodules.value_or(true),
+                                           .subdir = git->subdir}),
+                      "context " + context);
+    return {};
+  }();
+  if (!checked_out.ok()) {
+    (void)snapshot::RemoveAll(dir);
+    return std::move(checked_out).error();
+  }
+  return dir;
+}
 
 std::string MetadataJson(const engine::BuildResult& result, const RemoteBuildInfo* remote) {
   return WithRemote(MetadataObject(result), remote).dump(2) + "\n";

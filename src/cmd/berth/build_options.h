@@ -37,6 +37,14 @@ Result<std::vector<engine::Output>> ParseOutputs(const std::vector<std::string>&
 Result<std::vector<std::string>> ReadIgnorePatterns(const std::string& dockerfile,
                                                     const std::string& context);
 
+// A git build context ("https://host/repo.git#ref:subdir", "git@host:repo.git", ...): whether
+// `context` names one rather than a local path (a path that exists is always local).
+// InvalidArgument for a malformed git reference.
+Result<bool> IsGitContext(const std::string& context);
+// Checks the git context out (its ref's commit; only its subdir, if one is named) into a new
+// directory under `root`/tmp and returns that directory; the caller removes it.
+Result<std::string> CheckoutGitContext(const std::string& root, const std::string& context);
+
 // What a build on berthd adds to its metadata: "berth.build": {"buildID", "projectID",
 // "saved": [names it was saved under (--save)]}.
 struct RemoteBuildInfo {
