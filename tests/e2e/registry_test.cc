@@ -93,6 +93,42 @@ class RegistryE2eTest : public ::testing::Test {
   }
 
   std::string Creds(const std::string& secret) { return Quote("x-token:" + secret); }
+
+  // A second image in the layout (src:v2), then an index over v1 (linux/amd64) and v2
+  // (linux/arm64) tagged "multi". Returns the index; `manifests` gets its entries.
+  std::string MakeTwoPlatformIndex(json& manifests) {
+    EXPECT_EQ(Run("umoci new --image " + dir_ + "/src:v2 && umoci insert --image " + dir_ +
+                  "/src:v2 " + dir_ + "/rootfs/etc /etc")
+                  .exit_code,
+              0)
+        << last_.out;
+    std::string layout = dir_ + "/src";
+    json index_file =
+        json::parse(os::ReadFile(layout + "/index.json").value_or(""), nullptr, false);
+    manifests = json::array();
+    for (const json& m : index_file["manifests"]) {
+      std::string tag = m["annotations"].value("org.opencontainers.image.ref.name", "");
+      json d = {{"mediaType", m["mediaType"]}, {"digest", m["digest"]}, {"size", m["size"]}};
+      d["platform"] = {{"os", "linux"}, {"architecture", tag == "v1" ? "amd64" : "arm64"}};
+      manifests.push_back(d);
+    }
+    EXPECT_EQ(manifests.size(), 2u);
+    std::string index = json{
+        {"schemaVersion", 2},
+        {"mediaType", "application/vnd.oci.image.index.v1+json"},
+        {"manifests",
+         manifests}}.dump();
+    std::string index_digest = digest::FromBytes(index).ToString();
+    EXPECT_TRUE(
+        os::WriteFileAtomic(layout + "/blobs/sha256/" + index_digest.substr(7), index).ok());
+    index_file["manifests"].push_back(
+        {{"mediaType", "application/vnd.oci.image.index.v1+json"},
+         {"digest", index_digest},
+         {"size", index.size()},
+         {"annotations", {{"org.opencontainers.image.ref.name", "multi"}}}});
+    EXPECT_TRUE(os::WriteFileAtomic(layout + "/index.json", index_file.dump()).ok());
+    return index;
+  }
   std::string Ref(const std::string& repo_tag) { return "docker://" + host_ + "/" + repo_tag; }
 
   // The raw manifest skopeo reads at `ref` (with `flags`).
@@ -186,37 +222,9 @@ TEST_F(RegistryE2eTest, SkopeoCopiesInAndOutUnchanged) {
 }
 
 TEST_F(RegistryE2eTest, MultiPlatformIndexIsKeptIntact) {
-  // A second image in the layout, then an index over both with platforms, tagged "multi".
-  ASSERT_EQ(Run("umoci new --image " + dir_ + "/src:v2 && umoci insert --image " + dir_ +
-                "/src:v2 " + dir_ + "/rootfs/etc /etc")
-                .exit_code,
-            0)
-      << last_.out;
+  json manifests;
+  std::string index = MakeTwoPlatformIndex(manifests);
   std::string layout = dir_ + "/src";
-  json index_file = json::parse(os::ReadFile(layout + "/index.json").value_or(""), nullptr, false);
-  ASSERT_TRUE(index_file.is_object());
-  json manifests = json::array();
-  for (const json& m : index_file["manifests"]) {
-    std::string tag = m["annotations"].value("org.opencontainers.image.ref.name", "");
-    json d = {{"mediaType", m["mediaType"]}, {"digest", m["digest"]}, {"size", m["size"]}};
-    d["platform"] = {{"os", "linux"}, {"architecture", tag == "v1" ? "amd64" : "arm64"}};
-    manifests.push_back(d);
-  }
-  ASSERT_EQ(manifests.size(), 2u);
-  std::string index = json{
-      {"schemaVersion", 2},
-      {"mediaType", "application/vnd.oci.image.index.v1+json"},
-      {"manifests",
-       manifests}}.dump();
-  std::string index_digest = digest::FromBytes(index).ToString();
-  ASSERT_TRUE(os::WriteFileAtomic(layout + "/blobs/sha256/" + index_digest.substr(7), index).ok());
-  index_file["manifests"].push_back(
-      {{"mediaType", "application/vnd.oci.image.index.v1+json"},
-       {"digest", index_digest},
-       {"size", index.size()},
-       {"annotations", {{"org.opencontainers.image.ref.name", "multi"}}}});
-  ASSERT_TRUE(os::WriteFileAtomic(layout + "/index.json", index_file.dump()).ok());
-
   std::string dest = Ref(project_ + "/multi:v1");
   ASSERT_EQ(Run("skopeo copy --all --dest-tls-verify=false --dest-creds " + Creds(token_) +
                 " oci:" + layout + ":multi " + dest)
@@ -246,37 +254,15 @@ TEST_F(RegistryE2eTest, SavedMultiPlatformImagesPushIntactAndPullTheHostPlatform
   if (!registry::test::DockerRegistry::Available()) {
     FAIL() << "docker-registry is not installed (scripts/setup installs it)";
   }
-  ASSERT_EQ(Run("umoci new --image " + dir_ + "/src:v2 && umoci insert --image " + dir_ +
-                "/src:v2 " + dir_ + "/rootfs/etc /etc")
-                .exit_code,
-            0)
-      << last_.out;
+  json manifests;
+  std::string index = MakeTwoPlatformIndex(manifests);
   std::string layout = dir_ + "/src";
-  json index_file = json::parse(os::ReadFile(layout + "/index.json").value_or(""), nullptr, false);
-  json manifests = json::array();
   std::string amd64;
-  for (const json& m : index_file["manifests"]) {
-    std::string tag = m["annotations"].value("org.opencontainers.image.ref.name", "");
-    json d = {{"mediaType", m["mediaType"]}, {"digest", m["digest"]}, {"size", m["size"]}};
-    d["platform"] = {{"os", "linux"}, {"architecture", tag == "v1" ? "amd64" : "arm64"}};
-    if (tag == "v1") {
+  for (const json& m : manifests) {
+    if (m["platform"]["architecture"] == "amd64") {
       amd64 = m["digest"].get<std::string>();
     }
-    manifests.push_back(d);
   }
-  std::string index = json{
-      {"schemaVersion", 2},
-      {"mediaType", "application/vnd.oci.image.index.v1+json"},
-      {"manifests",
-       manifests}}.dump();
-  std::string index_digest = digest::FromBytes(index).ToString();
-  ASSERT_TRUE(os::WriteFileAtomic(layout + "/blobs/sha256/" + index_digest.substr(7), index).ok());
-  index_file["manifests"].push_back(
-      {{"mediaType", "application/vnd.oci.image.index.v1+json"},
-       {"digest", index_digest},
-       {"size", index.size()},
-       {"annotations", {{"org.opencontainers.image.ref.name", "multi"}}}});
-  ASSERT_TRUE(os::WriteFileAtomic(layout + "/index.json", index_file.dump()).ok());
   ASSERT_EQ(Run("skopeo copy --all --dest-tls-verify=false --dest-creds " + Creds(token_) +
                 " oci:" + layout + ":multi " + Ref(project_ + ":multi"))
                 .exit_code,
