@@ -189,20 +189,6 @@ Result<> ImageImport(const ImageFlags& image_flags, const ImportFlags& flags, in
 
 // ---- ls ----
 
-// Docker's units.HumanSizeWithPrecision(size, 3): decimal units, three significant digits.
-std::string HumanSize(int64_t size) {
-  static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-  double v = static_cast<double>(size);
-  size_t unit = 0;
-  while (v >= 1000 && unit + 1 < std::size(kUnits)) {
-    v /= 1000;
-    ++unit;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.3g%s", v, kUnits[unit]);
-  return buf;
-}
-
 // Parses the "YYYY-MM-DDTHH:MM:SS" start of an RFC 3339 time (UTC offsets honoured only as Z,
 // which is what berth and most builders write; fractions are ignored).
 std::optional<int64_t> ParseTime(const std::string& rfc3339) {

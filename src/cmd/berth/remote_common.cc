@@ -65,6 +65,20 @@ void PrintTableRows(const std::vector<std::string>& header,
   }
 }
 
+// `n` in the largest unit of `units` (each `step` times the last) that keeps it at least 1,
+// with three significant digits.
+std::string Scaled(int64_t n, double step, const char* const (&units)[7]) {
+  auto v = static_cast<double>(n);
+  size_t unit = 0;
+  while (v >= step && unit + 1 < std::size(units)) {
+    v /= step;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3g%s", v, units[unit]);
+  return buf;
+}
+
 }  // namespace
 
 Format ChooseFormat(const std::string& output) {
@@ -139,21 +153,14 @@ std::string HumanTime(const std::string& rfc3339) {
   return out;
 }
 
-// Binary units, three significant digits: "1GiB", "1.5MiB"; "-" for 0 (no cap).
 std::string HumanBytes(int64_t bytes) {
-  if (bytes <= 0) {
-    return "-";
-  }
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  auto v = static_cast<double>(bytes);
-  size_t unit = 0;
-  while (v >= 1024 && unit + 1 < std::size(kUnits)) {
-    v /= 1024;
-    ++unit;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.3g%s", v, kUnits[unit]);
-  return buf;
+  return bytes <= 0 ? "-" : Scaled(bytes, 1024, kUnits);
+}
+
+std::string HumanSize(int64_t size) {
+  static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  return Scaled(size, 1000, kUnits);
 }
 
 std::string HumanDuration(std::optional<double> seconds) {

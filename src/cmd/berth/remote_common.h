@@ -59,6 +59,8 @@ void Print(Format format, const Rows& rows, bool single);
 std::string HumanTime(const std::string& rfc3339);
 // Binary units, three significant digits: "1GiB", "1.5MiB"; "-" for 0 (no cap).
 std::string HumanBytes(int64_t bytes);
+// Decimal units as docker prints image sizes (units.HumanSizeWithPrecision(size, 3)): "45.6MB".
+std::string HumanSize(int64_t size);
 // "12.3s", "4m05s", "2h03m"; "-" for none.
 std::string HumanDuration(std::optional<double> seconds);
 // `s`, or `fallback` when it is empty.

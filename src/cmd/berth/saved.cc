@@ -163,7 +163,7 @@ Result<> ListSavedImages(const RemoteFlags& flags, const std::string& project, b
                         item.value("expires_at", "")});
     rows.table.push_back({reference, Or(item.value("build_id", ""), "-"),
                           digest.substr(0, std::min<size_t>(digest.size(), 19)),
-                          HumanBytes(item.value("size", int64_t{0})),
+                          HumanSize(item.value("size", int64_t{0})),
                           HumanTime(item.value("saved_at", "")),
                           HumanTime(item.value("expires_at", ""))});
     rows.objects.push_back(item.dump());
