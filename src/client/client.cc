@@ -264,7 +264,7 @@ Error ErrorFromResponse(long status, std::string_view body, const std::string& b
     std::string snippet(body.substr(0, 200));
     message = "HTTP " + std::to_string(status) + (snippet.empty() ? "" : ": " + snippet);
   }
-  if (code == ErrorCode::kUnauthenticated) {
+  if (code == ErrorCode::kUnauthenticated && !base_url.empty()) {
     message = base_url + ": " + message + "; run `berth login " + base_url +
               " --token TOKEN`, set BERTH_TOKEN or pass --token";
   }
@@ -285,12 +285,18 @@ Result<std::unique_ptr<Client>> Client::Create(std::string_view host, std::strin
 
 Result<std::string> Client::Call(const Context& ctx, const std::string& method,
                                  const std::string& path, const std::string& body) {
+  return Send(ctx, method, path, body, token_, base_url_);
+}
+
+Result<std::string> Client::Send(const Context& ctx, const std::string& method,
+                                 const std::string& path, const std::string& body,
+                                 const std::string& token, const std::string& hint_url) {
   registry::HttpRequest req;
   req.method = method;
   req.url = base_url_ + path;
   req.headers.emplace_back("Accept", "application/json");
-  if (!token_.empty()) {
-    req.headers.emplace_back("Authorization", "Bearer " + token_);
+  if (!token.empty()) {
+    req.headers.emplace_back("Authorization", "Bearer " + token);
   }
   if (!body.empty()) {
     req.body = body;
@@ -298,7 +304,7 @@ Result<std::string> Client::Call(const Context& ctx, const std::string& method,
   }
   registry::HttpResponse res = BERTH_TRY(http_->Do(ctx, req));
   if (res.status < 200 || res.status >= 300) {
-    return ErrorFromResponse(res.status, res.body, base_url_);
+    return ErrorFromResponse(res.status, res.body, hint_url);
   }
   return std::move(res.body);
 }
@@ -532,14 +538,11 @@ Result<> Client::DeleteTrustPolicy(const Context& ctx, const std::string& projec
 Result<NewToken> Client::ExchangeOidcToken(const Context& ctx, const std::string& project_id,
                                            const std::string& id_token) {
   json req = {{"project_id", project_id}, {"token", id_token}};
-  // The exchange takes no berthd token: the ID token is the credential.
-  std::string saved = std::exchange(token_, std::string());
-  Result<std::string> body = Call(ctx, "POST", "/api/v1/oidc/token", req.dump());
-  token_ = std::move(saved);
-  if (!body.ok()) {
-    return std::move(body).error();
-  }
-  return Decode("exchanging an OIDC token for " + project_id, *body, NewTokenFrom);
+  // The exchange takes no berthd token (the ID token is the credential), and a refusal is the
+  // server's reason alone: `berth login` is no cure for a policy that refuses the ID token.
+  std::string body =
+      BERTH_TRY(Send(ctx, "POST", "/api/v1/oidc/token", req.dump(), /*token=*/"", /*hint_url=*/""));
+  return Decode("exchanging an OIDC token for " + project_id, body, NewTokenFrom);
 }
 
 }  // namespace berth::client

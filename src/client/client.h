@@ -257,7 +257,7 @@ class Client {
                              const std::string& policy_id);
   // Exchanges a CI job's OIDC ID token for a short-lived token of `project_id` (POST
   // /api/v1/oidc/token; the client's own token is not sent). Unauthenticated naming the check
-  // that failed when no trust policy of the project accepts it.
+  // that failed when no trust policy of the project accepts it (without the login hint).
   Result<NewToken> ExchangeOidcToken(const Context& ctx, const std::string& project_id,
                                      const std::string& id_token);
 
@@ -268,6 +268,10 @@ class Client {
 
  private:
   Client(std::string base_url, std::string token);
+  // Call with `token` as the credential ("": none); `hint_url` as in ErrorFromResponse.
+  Result<std::string> Send(const Context& ctx, const std::string& method, const std::string& path,
+                           const std::string& body, const std::string& token,
+                           const std::string& hint_url);
 
   std::string base_url_;
   std::string token_;
@@ -275,7 +279,8 @@ class Client {
 };
 
 // The Error for an API answer that is not 2xx: code and message from the JSON error document,
-// else from `status`. `base_url` names the server in the login hint of Unauthenticated.
+// else from `status`. `base_url` names the server in the login hint of Unauthenticated ("": no
+// hint).
 Error ErrorFromResponse(long status, std::string_view body, const std::string& base_url);
 
 }  // namespace berth::client

@@ -7,6 +7,7 @@
 //      ~/.config/berth/config.json (mode 0600), holding a token per host and a current host.
 // Each is resolved on its own: BERTH_TOKEN applies to the login's current host, and a host from
 // a flag takes its token from the login file when neither --token nor BERTH_TOKEN is given.
+// Commands that work in one project then fall back to a CI job's OIDC ID token (oidc_login.h).
 //
 // Project, highest first: --project, BERTH_PROJECT, then a project file found by searching
 // upward from each of the given directories (the build context first, then the Dockerfile's

@@ -2,13 +2,15 @@
 // JWKS on loopback, started and stopped by the test), a project with a GitHub trust policy
 // pointed at it, and tokens good and bad exchanged through POST /api/v1/oidc/token. A minted
 // token reaches its project only; every bad token is refused with the check that failed. Then
-// the CLI: `berth projects trust-policy add|ls|rm` and a build's project token obtained from
-// BERTH_OIDC_TOKEN.
+// the CLI: `berth projects trust-policy add|ls|rm`, and commands run as a CI job runs them, with
+// no berthd token but an ID token: `berth build` with BERTH_OIDC_TOKEN, `berth image ls` with
+// GitHub Actions' ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN served by a fake endpoint on loopback.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -19,6 +21,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "build_fixture.h"
+#include "httpserver/server.h"
 #include "oidc/testing/issuer.h"
 #include "os/file.h"
 #include "registry/http.h"
@@ -29,19 +33,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr const char* kAdmin = "e2e-admin-token-oidc-0123456789";
-
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  }
-  return out + "'";
-}
-
-int Sh(const std::string& command) {
-  int status = std::system(command.c_str());  // NOLINT(concurrency-mt-unsafe)
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 struct Answer {
   long status = 0;
@@ -59,6 +50,10 @@ class OidcE2eTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     ASSERT_TRUE(os::MakeDirs(dir_ + "/home").ok());
+    PrepareRoot();
+    if (IsSkipped() || HasFatalFailure()) {
+      return;
+    }
     std::string log = dir_ + "/berthd.log";
     pid_ = fork();
     ASSERT_GE(pid_, 0);
@@ -136,6 +131,29 @@ class OidcE2eTest : public ::testing::Test {
     a.status = resp->status;
     a.body = json::parse(resp->body, nullptr, false);
     return a;
+  }
+
+  // Called before berthd starts on ROOT (dir_/root).
+  virtual void PrepareRoot() {}
+
+  // Runs berth as a CI job does: no berthd token anywhere (no BERTH_TOKEN, a fresh HOME and
+  // XDG_CONFIG_HOME without a login), with `env` ("NAME=value ...") and `args`.
+  int BerthCi(const std::string& env, const std::string& args, std::string* err,
+              std::string* out = nullptr) {
+    std::string home = dir_ + "/ci-home";
+    std::string cmd =
+        "env -u BERTH_HOST -u BERTH_TOKEN -u BERTH_PROJECT -u BERTH_OIDC_TOKEN "
+        "-u BERTH_OIDC_AUDIENCE -u ACTIONS_ID_TOKEN_REQUEST_URL -u ACTIONS_ID_TOKEN_REQUEST_TOKEN "
+        "HOME=" +
+        Quote(home) + " XDG_CONFIG_HOME=" + Quote(home + "/.config") +
+        " BERTH_ROOT=" + Quote(dir_ + "/client-root") + " BERTH_NO_SUMMARY_LINK=1 " + env + " " +
+        BERTH_BIN + "/berth " + args + " </dev/null >" + dir_ + "/ci-out 2>" + dir_ + "/ci-err";
+    int code = Sh(cmd);
+    *err = os::ReadFile(dir_ + "/ci-err").value_or("");
+    if (out != nullptr) {
+      *out = os::ReadFile(dir_ + "/ci-out").value_or("");
+    }
+    return code;
   }
 
   static int64_t Now() { return std::time(nullptr); }
@@ -352,6 +370,172 @@ TEST_F(OidcE2eTest, CliAddsListsAndRemovesPolicies) {
       berth("projects trust-policy add " + app_ + " --issuer http://example.com --claim a=b", &out),
       1);
   EXPECT_NE(out.find("error: "), std::string::npos) << out;
+}
+
+// GitHub Actions: the job's ID token comes from ACTIONS_ID_TOKEN_REQUEST_URL (here a fake on
+// loopback that checks the request token and signs a token for the audience asked), the CLI
+// exchanges it for a token of the command's project, and `berth image ls --project` lists it.
+TEST_F(OidcE2eTest, CliUsesGithubActionsIdToken) {
+  std::atomic<int> requests{0};
+  auto created = httpserver::Server::Create({});
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  std::unique_ptr<httpserver::Server> github = std::move(created).value();
+  github->Route("GET", "/_apis/token", [&](const httpserver::Request& r) {
+    ++requests;
+    if (r.Header("Authorization") != "Bearer gh-request-secret") {
+      return httpserver::Response::Json(401, R"({"message":"Bad credentials"})");
+    }
+    auto aud = r.query.find("audience");
+    if (aud == r.query.end() || r.query.count("api-version") == 0) {
+      return httpserver::Response::Json(400, R"({"message":"missing audience"})");
+    }
+    return httpserver::Response::Json(
+        200,
+        json{{"count", 2028}, {"value", issuer_->SignRs256(Claims(aud->second).dump())}}.dump());
+  });
+  ASSERT_TRUE(github->Start().ok());
+  std::string gh =
+      "ACTIONS_ID_TOKEN_REQUEST_URL=http://127.0.0.1:" + std::to_string(github->port()) +
+      "/_apis/token?api-version=2.0";
+  std::string ok_env = gh + " ACTIONS_ID_TOKEN_REQUEST_TOKEN=gh-request-secret";
+  std::string err;
+  std::string out;
+
+  ASSERT_EQ(BerthCi(ok_env, "image ls --project " + app_ + " --host " + url_ + " --output json",
+                    &err, &out),
+            0)
+      << err;
+  EXPECT_TRUE(json::parse(out, nullptr, false).is_array()) << out;
+  EXPECT_EQ(requests.load(), 1);
+  // The exchange minted a token of the project, named after the policy.
+  Answer tokens = Call("GET", "/api/v1/tokens", kAdmin);
+  ASSERT_EQ(tokens.status, 200) << tokens.body.dump();
+  EXPECT_NE(tokens.body.dump().find("oidc:" + policy_), std::string::npos) << tokens.body.dump();
+
+  const std::string from_github =
+      "error: exchanging the OIDC token from GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL) for "
+      "project ";
+  // Another project has no policy for the issuer.
+  EXPECT_EQ(BerthCi(ok_env, "image ls --project " + other_ + " --host " + url_, &err), 1);
+  EXPECT_EQ(err.rfind(from_github + other_ + ": ", 0), 0u) << err;
+  EXPECT_NE(err.find("no trust policy for issuer"), std::string::npos) << err;
+  EXPECT_EQ(err.find("berth login"), std::string::npos) << err;
+  // BERTH_OIDC_AUDIENCE changes the audience asked of GitHub: the policy wants "berthd".
+  EXPECT_EQ(BerthCi(ok_env + " BERTH_OIDC_AUDIENCE=sts.amazonaws.com",
+                    "image ls --project " + app_ + " --host " + url_, &err),
+            1);
+  EXPECT_EQ(err.rfind(from_github + app_ + ": ", 0), 0u) << err;
+  EXPECT_NE(err.find("audience"), std::string::npos) << err;
+  // GitHub refusing the request token.
+  EXPECT_EQ(BerthCi(gh + " ACTIONS_ID_TOKEN_REQUEST_TOKEN=stale",
+                    "image ls --project " + app_ + " --host " + url_, &err),
+            1);
+  EXPECT_NE(err.find("requesting the ID token: HTTP 401"), std::string::npos) << err;
+  // An explicit berthd token wins: GitHub is not asked, and the wrong token is refused.
+  int before = requests.load();
+  EXPECT_EQ(
+      BerthCi(ok_env, "image ls --project " + app_ + " --host " + url_ + " --token wrong", &err),
+      1);
+  EXPECT_NE(err.find("berth login"), std::string::npos) << err;
+  EXPECT_EQ(requests.load(), before);
+  // Without an ID token or a berthd token: the usual advice.
+  EXPECT_EQ(BerthCi("", "image ls --project " + app_ + " --host " + url_, &err), 1);
+  EXPECT_NE(err.find("no token for " + url_), std::string::npos) << err;
+  github->Stop();
+}
+
+// With a busybox base in berthd's builder: tests that build there.
+class OidcBuildE2eTest : public OidcE2eTest {
+ protected:
+  void PrepareRoot() override {
+    std::string missing = MissingCapability();
+    if (!missing.empty()) {
+      GTEST_SKIP() << missing;
+    }
+    ASSERT_EQ(Sh(std::string(BERTH_SOURCE_DIR) + "/scripts/make-busybox-rootfs " + dir_ +
+                 "/rootfs >/dev/null"),
+              0);
+    ASSERT_EQ(Sh("BERTH_ROOT=" + dir_ + "/root/builder " + std::string(BERTH_BIN) +
+                 "/berth image import " + dir_ + "/rootfs busybox:latest >/dev/null"),
+              0);
+    ASSERT_EQ(Sh("mkdir -p " + dir_ + "/ctx"), 0);
+    ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/ctx/Dockerfile",
+                                    "FROM busybox\nRUN echo built-with-oidc > /out.txt\n")
+                    .ok());
+  }
+};
+
+// `BERTH_OIDC_TOKEN=<jwt> berth build --host ... --project P`: a remote build of P with a token
+// exchanged for the ID token; an ID token the policy refuses is a one-line error, exit code 1.
+TEST_F(OidcBuildE2eTest, BuildWithBerthOidcToken) {
+  std::string err;
+  std::string jwt = issuer_->SignEs256(Claims().dump());
+  ASSERT_EQ(
+      BerthCi("BERTH_OIDC_TOKEN=" + jwt,
+              "build --host " + url_ + " --project " + app_ + " --progress plain " + dir_ + "/ctx",
+              &err),
+      0)
+      << err;
+  size_t at = err.find("remote build b_");
+  ASSERT_NE(at, std::string::npos) << err;
+  std::string build_id = err.substr(at + 13, err.find(':', at + 13) - at - 13);
+  Answer build = Call("GET", "/api/v1/builds/" + build_id, kAdmin);
+  ASSERT_EQ(build.status, 200) << build.body.dump();
+  EXPECT_EQ(build.body["project_id"], app_);
+  EXPECT_EQ(build.body["status"], "success");
+
+  std::string evil = issuer_->SignRs256(Claims("berthd", "evil/app").dump());
+  EXPECT_EQ(BerthCi("BERTH_OIDC_TOKEN=" + evil,
+                    "build --host " + url_ + " --project " + app_ + " " + dir_ + "/ctx", &err),
+            1);
+  EXPECT_EQ(
+      err.rfind("error: exchanging the OIDC token from BERTH_OIDC_TOKEN for project " + app_ + ": ",
+                0),
+      0u)
+      << err;
+  EXPECT_NE(err.find("claim \"repository"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n'), err.size() - 1) << err;
+  // No project to exchange for is a usage error.
+  EXPECT_EQ(BerthCi("BERTH_OIDC_TOKEN=" + jwt, "build --host " + url_ + " " + dir_ + "/ctx", &err),
+            2);
+  EXPECT_NE(err.find("needs a project"), std::string::npos) << err;
+}
+
+// A bake whose targets are in two projects exchanges the ID token once per project: each
+// target builds in its own project with that project's token.
+TEST_F(OidcBuildE2eTest, BakeExchangesPerProject) {
+  Answer a = Call("POST", "/api/v1/projects/" + other_ + "/trust-policies", kAdmin,
+                  {{"provider", "github"},
+                   {"issuer", issuer_->url()},
+                   {"conditions", {{"repository", "acme/app"}, {"repository_owner", "acme"}}}});
+  ASSERT_EQ(a.status, 201) << a.body.dump();
+  std::string ctx = dir_ + "/ctx";
+  ASSERT_TRUE(os::WriteFileAtomic(ctx + "/docker-bake.hcl",
+                                  "target \"app\" {\n  context = \"" + ctx +
+                                      "\"\n}\n"
+                                      "target \"solo\" {\n  context = \"" +
+                                      ctx + "\"\n  project_id = \"" + other_ +
+                                      "\"\n}\n"
+                                      "group \"default\" { targets = [\"app\", \"solo\"] }\n")
+                  .ok());
+  std::string err;
+  ASSERT_EQ(BerthCi("BERTH_OIDC_TOKEN=" + issuer_->SignRs256(Claims().dump()),
+                    "bake --progress plain -f " + ctx + "/docker-bake.hcl --host " + url_ +
+                        " --project " + app_,
+                    &err),
+            0)
+      << err;
+  for (const std::string& project : {app_, other_}) {
+    Answer builds = Call("GET", "/api/v1/projects/" + project + "/builds", kAdmin);
+    ASSERT_EQ(builds.status, 200) << builds.body.dump();
+    EXPECT_EQ(builds.body["items"].size(), 1u) << project << ": " << builds.body.dump();
+  }
+  Answer tokens = Call("GET", "/api/v1/tokens", kAdmin);
+  size_t minted = 0;
+  for (const json& t : tokens.body["items"]) {
+    minted += t.value("name", "").starts_with("oidc:") ? 1 : 0;
+  }
+  EXPECT_EQ(minted, 2u) << tokens.body.dump();
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "base/error.h"
 #include "base/scope_exit.h"
 #include "base/strings.h"
+#include "client/oidc_login.h"
 #include "client/settings.h"
 #include "cmd/berth/build_options.h"
 #include "cmd/berth/flags.h"
@@ -189,11 +190,12 @@ std::map<std::string, std::string> Environment() {
   return env;
 }
 
-// The targets on berthd, each a remote build of its project (project_id, else the bake's), in
-// parallel; the server's cache makes a step they share run once. Progress of all goes to one
-// renderer. The first failure cancels the others.
+// The targets on berthd, each a remote build of its project (project_id, else the bake's) with
+// its server and token (`servers`, one per target), in parallel; the server's cache makes a step
+// they share run once. Progress of all goes to one renderer. The first failure cancels the
+// others.
 Result<std::vector<engine::BuildResult>> RemoteBake(const Context& parent,
-                                                    const client::Server& server,
+                                                    const std::vector<client::Server>& servers,
                                                     const std::vector<std::string>& projects,
                                                     std::vector<engine::BuildOptions>& builds,
                                                     bool save, bool quiet_summary,
@@ -263,8 +265,8 @@ Result<std::vector<engine::BuildResult>> RemoteBake(const Context& parent,
       if (needed[i]) {
         options.cache_only = false;
       }
-      RemoteTarget target{.host = server.url,
-                          .token = server.token,
+      RemoteTarget target{.host = servers[i].url,
+                          .token = servers[i].token,
                           .project = projects[i],
                           .save = save && !builds[i].cache_only,
                           .export_image = needed[i]};
@@ -299,7 +301,7 @@ Result<std::vector<engine::BuildResult>> RemoteBake(const Context& parent,
                  static_cast<unsigned long long>(stats[i].wire_bytes));
     if (std::getenv("BERTH_NO_SUMMARY_LINK") == nullptr) {
       std::fprintf(stderr, "%s: build record: %s/api/v1/builds/%s\n", builds[i].name.c_str(),
-                   server.url.c_str(), stats[i].build_id.c_str());
+                   servers[i].url.c_str(), stats[i].build_id.c_str());
     }
   }
   if (first_error) {
@@ -414,20 +416,19 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
   bool explicit_host = !flags.host.empty() || !env("BERTH_HOST").empty();
   Result<client::Server> server = client::ResolveHost({flags.host, flags.token}, env);
   bool remote = explicit_host || (server.ok() && any_project);
-  std::optional<client::Server> server_choice;
+  // The server and token of each target: one for all, except that an OIDC ID token standing
+  // in for a berthd token is exchanged once per distinct project (a project token reaches only
+  // its own project).
+  std::vector<client::Server> servers;
   if (flags.save && !remote) {
     exit_code = kExitUsage;
     return Error::InvalidArgument(
         "--save keeps the images on berthd: it needs a server (--host, BERTH_HOST or berth "
         "login) and a project");
   }
+  Context ctx = Context::Background().WithCancel();
+  InterruptWatcher interrupt(ctx);
   if (remote) {
-    Result<client::Server> s = client::ResolveServer({flags.host, flags.token}, env);
-    if (!s.ok()) {
-      exit_code = kExitUsage;
-      return std::move(s).error();
-    }
-    server_choice = *s;
     for (size_t i = 0; i < builds.size(); ++i) {
       if (projects[i].empty()) {
         exit_code = kExitUsage;
@@ -436,13 +437,24 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
                                       "BERTH_PROJECT, a berth.json (berth init) or project_id");
       }
     }
+    std::map<std::string, client::Server> by_project;
+    for (const std::string& p : projects) {
+      if (!by_project.contains(p)) {
+        Result<client::Server> s =
+            client::ResolveServerForProject(ctx, {flags.host, flags.token}, env, p);
+        if (!s.ok()) {
+          exit_code = ResolveExitCode(s.error());
+          return std::move(s).error();
+        }
+        by_project.emplace(p, *std::move(s));
+      }
+      servers.push_back(by_project.at(p));
+    }
   }
 
-  Context ctx = Context::Background().WithCancel();
-  InterruptWatcher interrupt(ctx);
   std::vector<RemoteStats> stats;
   Result<std::vector<engine::BuildResult>> built =
-      remote ? RemoteBake(ctx, *server_choice, projects, builds, flags.save, false, stats)
+      remote ? RemoteBake(ctx, servers, projects, builds, flags.save, false, stats)
              : engine::BuildAll(ctx, builds);
   if (!built.ok() && interrupt.signal() != 0) {
     exit_code = 130;

@@ -22,6 +22,7 @@
 #include "base/io.h"
 #include "base/scope_exit.h"
 #include "base/strings.h"
+#include "client/oidc_login.h"
 #include "client/settings.h"
 #include "cmd/berth/build_options.h"
 #include "cmd/berth/flags.h"
@@ -225,14 +226,20 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
         "login) and a project");
   }
   if (remote) {
-    client::Server resolved =
-        BERTH_TRY(usage(client::ResolveServer({flags.host, flags.token}, env)));
     if (project.id.empty()) {
       exit_code = kExitUsage;
       return Error::InvalidArgument(
           "a remote build needs a project: --project, BERTH_PROJECT or a berth.json (berth "
           "init)");
     }
+    // Without a berthd token, a CI job's OIDC ID token is exchanged for one of the project.
+    Result<client::Server> server_token =
+        client::ResolveServerForProject(ctx, {flags.host, flags.token}, env, project.id);
+    if (!server_token.ok()) {
+      exit_code = ResolveExitCode(server_token.error());
+      return std::move(server_token).error();
+    }
+    const client::Server& resolved = *server_token;
     if (!flags.runtime.empty()) {
       exit_code = kExitUsage;
       return Error::InvalidArgument(

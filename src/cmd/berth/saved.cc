@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/client.h"
+#include "client/oidc_login.h"
 #include "client/settings.h"
 #include "cmd/berth/image.h"
 #include "images/root.h"
@@ -39,17 +40,19 @@ struct Target {
 
 Result<Target> Resolve(const RemoteFlags& flags, const std::string& project_flag, int& exit_code) {
   client::Getenv env = client::ProcessEnv();
-  Result<client::Server> server = client::ResolveServer(flags.server, env);
+  Result<client::ProjectChoice> project = client::ResolveProject(project_flag, env, {"."});
+  if (!project.ok()) {
+    return Usage(exit_code, std::move(project).error());
+  }
+  // Without a berthd token, a CI job's OIDC ID token is exchanged for one of the project.
+  Result<client::Server> server =
+      client::ResolveServerForProject(Context::Background(), flags.server, env, project->id);
   if (!server.ok()) {
     ErrorCode code = server.error().code();
     if (code == ErrorCode::kInvalidArgument || code == ErrorCode::kFailedPrecondition) {
       return Usage(exit_code, std::move(server).error());
     }
     return std::move(server).error();
-  }
-  Result<client::ProjectChoice> project = client::ResolveProject(project_flag, env, {"."});
-  if (!project.ok()) {
-    return Usage(exit_code, std::move(project).error());
   }
   if (project->id.empty()) {
     return Usage(exit_code,
