@@ -21,6 +21,7 @@
 #include "registry/transfer.h"
 #include "registryserver/parse.h"
 #include "service/api.h"
+#include "service/json_util.h"
 
 namespace berth::registryserver {
 namespace {
@@ -29,6 +30,7 @@ using Clock = std::chrono::system_clock;
 using httpserver::Request;
 using httpserver::Response;
 using json = nlohmann::json;
+using service::JsonOk;
 using Key = std::pair<std::string, std::string>;  // (repository, digest)
 
 // A removal of a tag leaves what only it kept for this long (a push in progress may be about
@@ -36,10 +38,6 @@ using Key = std::pair<std::string, std::string>;  // (repository, digest)
 constexpr std::chrono::minutes kRemovalGrace{10};
 // A blob written this recently stays in the lease though nothing links it yet.
 constexpr std::chrono::hours kLeaseGrace{1};
-
-Response Ok(const json& j) {
-  return Response::Json(200, j.dump(-1, ' ', false, json::error_handler_t::replace));
-}
 
 Clock::time_point RetentionCutoff(const metastore::Project& p, Clock::time_point now) {
   return now - std::chrono::hours(24) * std::max(p.build_retention_days, 1);
@@ -86,7 +84,7 @@ class SavedApi {
                                                                           p.build_retention_days)},
                        {"build_id", is_build ? t.tag : ""}});
     }
-    return Ok({{"items", items}, {"retention_days", p.build_retention_days}});
+    return JsonOk({{"items", items}, {"retention_days", p.build_retention_days}});
   }
 
   Result<Response> Remove(const Context& ctx, const metastore::Project& p, const Request& r) {
@@ -101,7 +99,7 @@ class SavedApi {
     Clock::time_point now = Clock::now();
     ExpiryStats stats =
         BERTH_TRY(registry_.Collect(ctx, p.id, RetentionCutoff(p, now), now - kRemovalGrace));
-    return Ok({{"removed", tag}, {"manifests", stats.manifests}, {"blobs", stats.blobs}});
+    return JsonOk({{"removed", tag}, {"manifests", stats.manifests}, {"blobs", stats.blobs}});
   }
 
   Result<Response> Push(const Context& ctx, const metastore::Project& p, const Request& r) {
@@ -153,11 +151,11 @@ class SavedApi {
       pushed.push_back(t.String());
     }
     registry::ClientStats stats = client.stats();
-    return Ok({{"digest", m.digest},
-               {"pushed", pushed},
-               {"blobs_uploaded", stats.blobs_uploaded},
-               {"blobs_skipped", stats.blobs_skipped + stats.blobs_mounted},
-               {"bytes_uploaded", stats.bytes_uploaded}});
+    return JsonOk({{"digest", m.digest},
+                   {"pushed", pushed},
+                   {"blobs_uploaded", stats.blobs_uploaded},
+                   {"blobs_skipped", stats.blobs_skipped + stats.blobs_mounted},
+                   {"bytes_uploaded", stats.bytes_uploaded}});
   }
 
  private:

@@ -11,6 +11,7 @@
 
 #include "base/strings.h"
 #include "registry/auth.h"
+#include "service/json_util.h"
 
 namespace berth::service {
 namespace {
@@ -101,41 +102,6 @@ json Items(const std::vector<T>& list) {
     items.push_back(ToJson(x));
   }
   return {{"items", items}};
-}
-
-Response Ok(const json& j, int status = 200) {
-  return Response::Json(status, j.dump(-1, ' ', false, json::error_handler_t::replace));
-}
-
-// The request body as a JSON object; InvalidArgument naming the problem otherwise.
-Result<json> Body(const Request& r) {
-  if (Trim(r.body).empty()) {
-    return json::object();
-  }
-  try {
-    json j = json::parse(r.body);
-    if (!j.is_object()) {
-      return Error::InvalidArgument("request body: want a JSON object");
-    }
-    return j;
-  } catch (const std::exception& e) {
-    return Error::InvalidArgument(std::string("request body: ") + e.what());
-  }
-}
-
-// A string field (optional unless `required`); InvalidArgument names the field.
-Result<std::string> StringField(const json& j, const char* name, bool required) {
-  auto it = j.find(name);
-  if (it == j.end() || it->is_null()) {
-    if (required) {
-      return Error::InvalidArgument(std::string("field \"") + name + "\" is required");
-    }
-    return std::string();
-  }
-  if (!it->is_string()) {
-    return Error::InvalidArgument(std::string("field \"") + name + "\": want a string");
-  }
-  return it->get<std::string>();
 }
 
 Result<int64_t> IntField(const json& j, const char* name, int64_t fallback) {
@@ -238,7 +204,7 @@ class Api {
   Result<Response> Whoami(const Context& ctx, const Principal& who, const Request&) {
     json j = ToJson(who.token);
     j["admin"] = who.admin;
-    return Ok(j);
+    return JsonOk(j);
   }
 
   // --- organizations
@@ -250,16 +216,16 @@ class Api {
     } else if (who.token.kind != metastore::TokenKind::kProject) {
       orgs.push_back(BERTH_TRY(store_.GetOrganization(ctx, who.token.org_id)));
     }
-    return Ok(Items(orgs));
+    return JsonOk(Items(orgs));
   }
 
   Result<Response> CreateOrg(const Context& ctx, const Principal& who, const Request& r) {
     if (!who.admin) {
       return Error::PermissionDenied("only an admin may create organizations");
     }
-    json body = BERTH_TRY(Body(r));
+    json body = BERTH_TRY(JsonBody(r));
     std::string name = BERTH_TRY(StringField(body, "name", true));
-    return Ok(ToJson(BERTH_TRY(store_.CreateOrganization(ctx, name))), 201);
+    return JsonOk(ToJson(BERTH_TRY(store_.CreateOrganization(ctx, name))), 201);
   }
 
   Result<metastore::Organization> VisibleOrg(const Context& ctx, const Principal& who,
@@ -271,7 +237,7 @@ class Api {
   }
 
   Result<Response> GetOrg(const Context& ctx, const Principal& who, const Request& r) {
-    return Ok(ToJson(BERTH_TRY(VisibleOrg(ctx, who, r.params.at("org")))));
+    return JsonOk(ToJson(BERTH_TRY(VisibleOrg(ctx, who, r.params.at("org")))));
   }
 
   Result<Response> UpdateOrg(const Context& ctx, const Principal& who, const Request& r) {
@@ -279,11 +245,11 @@ class Api {
     if (!who.admin) {
       return Error::PermissionDenied("only an admin may change an organization's settings");
     }
-    json body = BERTH_TRY(Body(r));
+    json body = BERTH_TRY(JsonBody(r));
     BERTH_TRY(OnlyFields(body, {"build_minutes_cap"}));
     metastore::OrganizationUpdate update;
     update.build_minutes_cap = BERTH_TRY(OptIntField(body, "build_minutes_cap", 0, INT64_MAX));
-    return Ok(ToJson(BERTH_TRY(store_.UpdateOrganization(ctx, org.id, update))));
+    return JsonOk(ToJson(BERTH_TRY(store_.UpdateOrganization(ctx, org.id, update))));
   }
 
   Result<Response> DeleteOrg(const Context& ctx, const Principal& who, const Request& r) {
@@ -292,7 +258,7 @@ class Api {
       return Error::PermissionDenied("only an admin may delete organizations");
     }
     BERTH_TRY(store_.DeleteOrganization(ctx, org.id));
-    return Ok(json::object());
+    return JsonOk(json::object());
   }
 
   Result<Response> CreateUser(const Context& ctx, const Principal& who, const Request& r) {
@@ -300,10 +266,10 @@ class Api {
     if (!who.admin) {
       return Error::PermissionDenied("only an admin may create users");
     }
-    json body = BERTH_TRY(Body(r));
+    json body = BERTH_TRY(JsonBody(r));
     std::string name = BERTH_TRY(StringField(body, "name", true));
     bool admin = body.value("admin", false);
-    return Ok(ToJson(BERTH_TRY(store_.CreateUser(ctx, org.id, name, admin))), 201);
+    return JsonOk(ToJson(BERTH_TRY(store_.CreateUser(ctx, org.id, name, admin))), 201);
   }
 
   // --- projects
@@ -323,14 +289,14 @@ class Api {
       BERTH_TRY(VisibleOrg(ctx, who, org));
       projects = BERTH_TRY(store_.ListProjects(ctx, org));
     }
-    return Ok(Items(projects));
+    return JsonOk(Items(projects));
   }
 
   Result<Response> CreateProject(const Context& ctx, const Principal& who, const Request& r) {
     if (who.token.kind == metastore::TokenKind::kProject) {
       return Error::PermissionDenied("a project token cannot create projects");
     }
-    json body = BERTH_TRY(Body(r));
+    json body = BERTH_TRY(JsonBody(r));
     metastore::ProjectSpec spec;
     spec.name = BERTH_TRY(StringField(body, "name", true));
     spec.org_id = BERTH_TRY(StringField(body, "org_id", false));
@@ -344,7 +310,7 @@ class Api {
         BERTH_TRY(OptIntField(body, "build_retention_days", metastore::kMinRetentionDays,
                               metastore::kMaxRetentionDays, " days"))
             .value_or(spec.build_retention_days));
-    return Ok(ToJson(BERTH_TRY(store_.CreateProject(ctx, spec))), 201);
+    return JsonOk(ToJson(BERTH_TRY(store_.CreateProject(ctx, spec))), 201);
   }
 
   Result<Response> UpdateProject(const Context& ctx, const Principal& who, const Request& r) {
@@ -352,7 +318,7 @@ class Api {
     if (who.token.kind == metastore::TokenKind::kProject) {
       return Error::PermissionDenied("a project token cannot change its project's settings");
     }
-    json body = BERTH_TRY(Body(r));
+    json body = BERTH_TRY(JsonBody(r));
     BERTH_TRY(OnlyFields(body, {"name", "region", "cache_cap_bytes", "build_retention_days"}));
     metastore::ProjectUpdate update;
     update.name = BERTH_TRY(OptStringField(body, "name"));
@@ -364,11 +330,11 @@ class Api {
     if (days) {
       update.build_retention_days = static_cast<int>(*days);
     }
-    return Ok(ToJson(BERTH_TRY(store_.UpdateProject(ctx, p.id, update))));
+    return JsonOk(ToJson(BERTH_TRY(store_.UpdateProject(ctx, p.id, update))));
   }
 
   Result<Response> GetProject(const Context& ctx, const Principal& who, const Request& r) {
-    return Ok(ToJson(BERTH_TRY(AuthorizeProject(ctx, store_, who, r.params.at("id")))));
+    return JsonOk(ToJson(BERTH_TRY(AuthorizeProject(ctx, store_, who, r.params.at("id")))));
   }
 
   Result<Response> DeleteProject(const Context& ctx, const Principal& who, const Request& r) {
@@ -377,7 +343,7 @@ class Api {
       return Error::PermissionDenied("a project token cannot delete its project");
     }
     BERTH_TRY(store_.DeleteProject(ctx, p.id));
-    return Ok(json::object());
+    return JsonOk(json::object());
   }
 
   // --- tokens
@@ -387,21 +353,21 @@ class Api {
     if (who.token.kind == metastore::TokenKind::kProject) {
       return Error::PermissionDenied("a project token cannot create tokens");
     }
-    json body = BERTH_TRY(Body(r));
+    json body = BERTH_TRY(JsonBody(r));
     metastore::TokenSpec spec;
     spec.kind = metastore::TokenKind::kProject;
     spec.subject = p.id;
     spec.name = BERTH_TRY(StringField(body, "name", false));
     spec.expires_at = BERTH_TRY(Expiry(body));
     metastore::NewToken made = BERTH_TRY(store_.CreateToken(ctx, spec));
-    return Ok({{"token", ToJson(made.token)}, {"secret", made.secret}}, 201);
+    return JsonOk({{"token", ToJson(made.token)}, {"secret", made.secret}}, 201);
   }
 
   Result<Response> CreateToken(const Context& ctx, const Principal& who, const Request& r) {
     if (who.token.kind == metastore::TokenKind::kProject) {
       return Error::PermissionDenied("a project token cannot create tokens");
     }
-    json body = BERTH_TRY(Body(r));
+    json body = BERTH_TRY(JsonBody(r));
     std::string kind = BERTH_TRY(StringField(body, "kind", false));
     metastore::TokenSpec spec;
     spec.name = BERTH_TRY(StringField(body, "name", false));
@@ -436,16 +402,16 @@ class Api {
           "/api/v1/projects/:id/tokens)");
     }
     metastore::NewToken made = BERTH_TRY(store_.CreateToken(ctx, spec));
-    return Ok({{"token", ToJson(made.token)}, {"secret", made.secret}}, 201);
+    return JsonOk({{"token", ToJson(made.token)}, {"secret", made.secret}}, 201);
   }
 
   Result<Response> ListTokens(const Context& ctx, const Principal& who, const Request& r) {
     if (who.token.kind == metastore::TokenKind::kProject) {
-      return Ok(Items(std::vector<metastore::Token>{who.token}));
+      return JsonOk(Items(std::vector<metastore::Token>{who.token}));
     }
     std::string org = r.query.count("org_id") ? r.query.at("org_id") : who.token.org_id;
     BERTH_TRY(VisibleOrg(ctx, who, org));
-    return Ok(Items(BERTH_TRY(store_.ListTokens(ctx, org))));
+    return JsonOk(Items(BERTH_TRY(store_.ListTokens(ctx, org))));
   }
 
   Result<Response> RevokeToken(const Context& ctx, const Principal& who, const Request& r) {
@@ -458,7 +424,7 @@ class Api {
       return Error::NotFound("token " + id + " not found");
     }
     BERTH_TRY(store_.RevokeToken(ctx, id));
-    return Ok(json::object());
+    return JsonOk(json::object());
   }
 
   // --- builds
@@ -480,16 +446,16 @@ class Api {
     metastore::Page page;
     page.limit = BERTH_TRY(QueryInt(r, "limit", 50, 1, 1000));
     page.offset = BERTH_TRY(QueryInt(r, "offset", 0, 0, 1 << 30));
-    return Ok(Items(BERTH_TRY(store_.ListBuilds(ctx, p.id, page))));
+    return JsonOk(Items(BERTH_TRY(store_.ListBuilds(ctx, p.id, page))));
   }
 
   Result<Response> GetBuild(const Context& ctx, const Principal& who, const Request& r) {
-    return Ok(ToJson(BERTH_TRY(VisibleBuild(ctx, who, r.params.at("id")))));
+    return JsonOk(ToJson(BERTH_TRY(VisibleBuild(ctx, who, r.params.at("id")))));
   }
 
   Result<Response> BuildSteps(const Context& ctx, const Principal& who, const Request& r) {
     metastore::Build b = BERTH_TRY(VisibleBuild(ctx, who, r.params.at("id")));
-    return Ok(Items(BERTH_TRY(store_.ListBuildSteps(ctx, b.id))));
+    return JsonOk(Items(BERTH_TRY(store_.ListBuildSteps(ctx, b.id))));
   }
 
   Result<Response> BuildContext(const Context& ctx, const Principal& who, const Request& r) {
@@ -498,7 +464,7 @@ class Api {
     for (const metastore::ContextFile& f : BERTH_TRY(store_.ListBuildContext(ctx, b.id))) {
       items.push_back({{"path", f.path}, {"size", f.size}, {"digest", f.digest}});
     }
-    return Ok({{"items", items}});
+    return JsonOk({{"items", items}});
   }
 
  private:
@@ -551,7 +517,7 @@ bool CanUseOrganization(const Principal& who, const std::string& org_id) {
 }
 
 httpserver::Response NewTokenResponse(const metastore::NewToken& made) {
-  return Ok({{"token", ToJson(made.token)}, {"secret", made.secret}}, 201);
+  return JsonOk({{"token", ToJson(made.token)}, {"secret", made.secret}}, 201);
 }
 
 httpserver::Handler Authed(metastore::Store& store, AuthedAction action) {

@@ -7,6 +7,7 @@
 
 #include "engine/cache_admin.h"
 #include "service/api.h"
+#include "service/json_util.h"
 
 namespace berth::service {
 namespace {
@@ -24,10 +25,6 @@ json ToJson(const cache::Record& r) {
           {"created_at", Rfc3339(r.created_at)},
           {"last_used_at", Rfc3339(r.last_used_at)},
           {"layers", r.layers.size()}};
-}
-
-Response Ok(const json& j) {
-  return Response::Json(200, j.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 class CacheApi {
@@ -52,16 +49,16 @@ class CacheApi {
       items.push_back(ToJson(r));
       total += r.size;
     }
-    return Ok({{"items", items}, {"total_bytes", total}, {"cap_bytes", p.cache_cap_bytes}});
+    return JsonOk({{"items", items}, {"total_bytes", total}, {"cap_bytes", p.cache_cap_bytes}});
   }
 
   Result<Response> Reset(const Context& ctx, const metastore::Project& p) {
     engine::CacheCleanup c = BERTH_TRY(engine::ResetCache(ctx, root_, p.id));
-    return Ok({{"entries", c.entries},
-               {"bytes", c.bytes},
-               {"snapshots", c.snapshots},
-               {"cache_mounts", c.cache_mounts},
-               {"deferred", c.deferred}});
+    return JsonOk({{"entries", c.entries},
+                   {"bytes", c.bytes},
+                   {"snapshots", c.snapshots},
+                   {"cache_mounts", c.cache_mounts},
+                   {"deferred", c.deferred}});
   }
 
  private:

@@ -11,6 +11,7 @@
 #include "oidc/policy.h"
 #include "oidc/verifier.h"
 #include "service/api.h"
+#include "service/json_util.h"
 
 namespace berth::service {
 namespace {
@@ -36,32 +37,6 @@ json ToJson(const metastore::TrustPolicy& p) {
           {"created_at", Rfc3339(p.created_at)}};
 }
 
-Response Ok(const json& j, int status = 200) {
-  return Response::Json(status, j.dump(-1, ' ', false, json::error_handler_t::replace));
-}
-
-Result<json> Body(const Request& r) {
-  json j = json::parse(r.body, nullptr, false);
-  if (!j.is_object()) {
-    return Error::InvalidArgument("request body: want a JSON object");
-  }
-  return j;
-}
-
-Result<std::string> StringField(const json& j, const char* name, bool required) {
-  auto it = j.find(name);
-  if (it == j.end() || it->is_null()) {
-    if (required) {
-      return Error::InvalidArgument(std::string("field \"") + name + "\" is required");
-    }
-    return std::string();
-  }
-  if (!it->is_string()) {
-    return Error::InvalidArgument(std::string("field \"") + name + "\": want a string");
-  }
-  return it->get<std::string>();
-}
-
 class TrustApi {
  public:
   TrustApi(metastore::Store& store, std::shared_ptr<oidc::KeySource> keys, TrustApiOptions options)
@@ -75,7 +50,7 @@ class TrustApi {
     for (const metastore::TrustPolicy& policy : BERTH_TRY(store_.ListTrustPolicies(ctx, p.id))) {
       items.push_back(ToJson(policy));
     }
-    return Ok({{"items", items}});
+    return JsonOk({{"items", items}});
   }
 
   // The project, if `who` may change its policies; NotFound as for a missing project otherwise.
@@ -90,7 +65,7 @@ class TrustApi {
 
   Result<Response> Create(const Context& ctx, const Principal& who, const Request& r) {
     metastore::Project p = BERTH_TRY(Manageable(ctx, who, r.params.at("id")));
-    json body = BERTH_TRY(Body(r));
+    json body = BERTH_TRY(JsonBody(r));
     for (auto it = body.begin(); it != body.end(); ++it) {
       if (it.key() != "provider" && it.key() != "issuer" && it.key() != "audience" &&
           it.key() != "conditions") {
@@ -122,13 +97,13 @@ class TrustApi {
                                                  .issuer = spec.issuer,
                                                  .audience = spec.audience,
                                                  .conditions = spec.conditions}));
-    return Ok(ToJson(made), 201);
+    return JsonOk(ToJson(made), 201);
   }
 
   Result<Response> Delete(const Context& ctx, const Principal& who, const Request& r) {
     metastore::Project p = BERTH_TRY(Manageable(ctx, who, r.params.at("id")));
     BERTH_TRY(store_.DeleteTrustPolicy(ctx, p.id, r.params.at("policy")));
-    return Ok(json::object());
+    return JsonOk(json::object());
   }
 
   Response Exchange(const Request& r) {
@@ -138,7 +113,7 @@ class TrustApi {
   }
 
   Result<Response> DoExchange(const Context& ctx, const Request& r) {
-    json body = BERTH_TRY(Body(r));
+    json body = BERTH_TRY(JsonBody(r));
     std::string project_id = BERTH_TRY(StringField(body, "project_id", true));
     std::string token = BERTH_TRY(StringField(body, "token", true));
     // Unverified: only to pick the policies to try.

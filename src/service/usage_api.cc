@@ -10,6 +10,7 @@
 
 #include "engine/cache_admin.h"
 #include "service/api.h"
+#include "service/json_util.h"
 
 namespace berth::service {
 
@@ -88,10 +89,6 @@ int64_t Seconds(std::chrono::nanoseconds t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t).count();
 }
 
-Response Ok(const json& j) {
-  return Response::Json(200, j.dump(-1, ' ', false, json::error_handler_t::replace));
-}
-
 // The month the query names, else the current one.
 Result<Month> QueryMonth(const Request& r) {
   auto it = r.query.find("month");
@@ -152,7 +149,7 @@ class UsageApi {
     j["build_minutes_cap"] = org.build_minutes_cap;
     j["cache_bytes"] = cache_bytes;
     j["projects"] = std::move(projects);
-    return Ok(j);
+    return JsonOk(j);
   }
 
   // GET /api/v1/projects/:id/usage
@@ -167,7 +164,7 @@ class UsageApi {
     j["build_seconds"] = Seconds(u.build_time);
     j["build_minutes"] = Minutes(u.build_time);
     j["cache_bytes"] = BERTH_TRY(CacheBytes(ctx, p.id));
-    return Ok(j);
+    return JsonOk(j);
   }
 
  private:
