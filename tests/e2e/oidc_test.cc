@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "berthd_fixture.h"
 #include "build_fixture.h"
 #include "httpserver/server.h"
 #include "oidc/testing/issuer.h"
@@ -32,7 +33,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kAdmin = "e2e-admin-token-oidc-0123456789";
+constexpr const char* kAdmin = kBerthdAdmin;
 
 struct Answer {
   long status = 0;
@@ -54,35 +55,10 @@ class OidcE2eTest : public ::testing::Test {
     if (IsSkipped() || HasFatalFailure()) {
       return;
     }
-    std::string log = dir_ + "/berthd.log";
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      setenv("BERTHD_ADMIN_TOKEN", kAdmin, 1);  // NOLINT(concurrency-mt-unsafe): child
-      std::string bin = std::string(BERTH_BIN) + "/berthd";
-      std::string root = dir_ + "/root";
-      execl(bin.c_str(), bin.c_str(), "--listen", "127.0.0.1:0", "--root", root.c_str(),
-            "--oidc-allow-http-loopback", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    const std::string prefix = "berthd: listening on ";
-    for (int i = 0; i < 400 && url_.empty(); ++i) {
-      std::string text = os::ReadFile(log).value_or("");
-      size_t at = text.find(prefix);
-      if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
-        url_ = text.substr(at + prefix.size(), text.find('\n', at) - at - prefix.size());
-        break;
-      }
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        FAIL() << "berthd exited: " << text;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    ASSERT_FALSE(url_.empty()) << "berthd did not come up: " << os::ReadFile(log).value_or("");
+    berthd_ = std::make_unique<Berthd>(dir_ + "/root", dir_ + "/berthd.log",
+                                       std::vector<std::string>{"--oidc-allow-http-loopback"});
+    url_ = berthd_->url();
+    ASSERT_FALSE(url_.empty()) << "berthd did not come up: " << berthd_->log();
 
     Answer a = Call("POST", "/api/v1/projects", kAdmin, {{"name", "app"}});
     ASSERT_EQ(a.status, 201) << a.body.dump();
@@ -100,10 +76,7 @@ class OidcE2eTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
+    berthd_.reset();
     issuer_.reset();
     if (!dir_.empty()) {
       Sh("rm -rf " + Quote(dir_));
@@ -190,7 +163,7 @@ class OidcE2eTest : public ::testing::Test {
   std::unique_ptr<oidc::testing::LocalIssuer> issuer_;
   registry::HttpClient http_;
   std::string dir_;
-  pid_t pid_ = -1;
+  std::unique_ptr<Berthd> berthd_;
   std::string url_;
   std::string app_;
   std::string other_;

@@ -11,11 +11,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "berthd_fixture.h"
 #include "digest/digest.h"
 #include "registry/auth.h"
 #include "registry/http.h"
 #include "registry/testing/docker_registry.h"
-#include "registry_fixture.h"
 
 namespace berth::e2e {
 namespace {

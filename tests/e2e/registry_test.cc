@@ -16,12 +16,12 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "berthd_fixture.h"
 #include "digest/digest.h"
 #include "os/file.h"
 #include "registry/auth.h"
 #include "registry/http.h"
 #include "registry/testing/docker_registry.h"
-#include "registry_fixture.h"
 
 namespace berth::e2e {
 namespace {

@@ -685,8 +685,7 @@ TEST_F(RemoteBuildE2eTest, ImagesAProjectBuildsStayInItsNamespace) {
 TEST_F(RemoteBuildE2eTest, RemoteBakeTargetContextsReadTheOtherTargetsImage) {
   std::string work = dir_ + "/linked";
   ASSERT_EQ(Sh("mkdir -p " + work), 0);
-  ASSERT_TRUE(
-      os::WriteFileAtomic(work + "/docker-bake.hcl", R"HCL(
+  ASSERT_TRUE(os::WriteFileAtomic(work + "/docker-bake.hcl", R"HCL(
 group "default" { targets = ["app", "other"] }
 target "base" {
   dockerfile-inline = "FROM busybox\nRUN echo from-base > /b.txt\n"
@@ -701,11 +700,11 @@ target "app" {
   output = ["type=local,dest=out-app"]
 }
 )HCL")
-          .ok());
-  std::string cmd = "cd " + Quote(work) + " && env BERTH_ROOT=" + Quote(root_) + " " +
-                    std::string(BERTH_BIN) + "/berth bake --progress plain --host 127.0.0.1:" +
-                    std::to_string(port_) + " --token " + kAdmin + " --project " + project_ +
-                    " >" + dir_ + "/bake.out 2>" + dir_ + "/bake.err";
+                  .ok());
+  std::string cmd =
+      "cd " + Quote(work) + " && env BERTH_ROOT=" + Quote(root_) + " " + std::string(BERTH_BIN) +
+      "/berth bake --progress plain --host 127.0.0.1:" + std::to_string(port_) + " --token " +
+      kAdmin + " --project " + project_ + " >" + dir_ + "/bake.out 2>" + dir_ + "/bake.err";
   int rc = Sh(cmd);
   std::string err = os::ReadFile(dir_ + "/bake.err").value_or("");
   ASSERT_EQ(rc, 0) << err << "\nberthd:\n" << os::ReadFile(dir_ + "/berthd.log").value_or("");

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "berthd_fixture.h"
 #include "metastore/store.h"
 #include "os/file.h"
 
@@ -27,7 +28,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kAdmin = "e2e-admin-token-0123456789";
+constexpr const char* kAdmin = kBerthdAdmin;
 
 struct CmdResult {
   int exit_code = -1;
@@ -66,44 +67,14 @@ class RemoteCliTest : public ::testing::Test {
     ASSERT_TRUE(os::MakeDirs(home_).ok());
     ASSERT_TRUE(os::MakeDirs(dir_ + "/work").ok());
 
-    // berthd on a port the kernel picks; it prints the address it listens on.
-    std::string log = dir_ + "/berthd.log";
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      setenv("BERTHD_ADMIN_TOKEN", kAdmin, 1);  // NOLINT(concurrency-mt-unsafe): child
-      std::string bin = std::string(BERTH_BIN) + "/berthd";
-      std::string root = dir_ + "/root";
-      execl(bin.c_str(), bin.c_str(), "--listen", "127.0.0.1:0", "--root", root.c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    const std::string prefix = "berthd: listening on ";
-    for (int i = 0; i < 400 && url_.empty(); ++i) {
-      std::string text = os::ReadFile(log).value_or("");
-      size_t at = text.find(prefix);
-      if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
-        url_ = text.substr(at + prefix.size(), text.find('\n', at) - at - prefix.size());
-        break;
-      }
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        FAIL() << "berthd exited: " << text;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    ASSERT_FALSE(url_.empty()) << "berthd did not come up: " << os::ReadFile(log).value_or("");
+    berthd_ = std::make_unique<Berthd>(dir_ + "/root", dir_ + "/berthd.log");
+    url_ = berthd_->url();
+    ASSERT_FALSE(url_.empty()) << "berthd did not come up: " << berthd_->log();
     ASSERT_TRUE(url_.starts_with("http://127.0.0.1:")) << url_;
   }
 
   void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
+    berthd_.reset();
     Sh("rm -rf " + Quote(dir_));
   }
 
@@ -181,7 +152,7 @@ class RemoteCliTest : public ::testing::Test {
   std::string dir_;
   std::string home_;
   std::string url_;
-  pid_t pid_ = -1;
+  std::unique_ptr<Berthd> berthd_;
 };
 
 TEST_F(RemoteCliTest, LoginAndLogout) {

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "berthd_fixture.h"
 #include "build_fixture.h"
 #include "metastore/store.h"
 
@@ -25,7 +26,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kAdmin = "e2e-admin-token-0123456789";
+constexpr const char* kAdmin = kBerthdAdmin;
 
 class UsageE2eTest : public BuildE2eTest {
  protected:
@@ -38,45 +39,16 @@ class UsageE2eTest : public BuildE2eTest {
     ASSERT_EQ(Sh("BERTH_ROOT=" + server_root_ + "/builder " + std::string(BERTH_BIN) +
                  "/berth image import " + dir_ + "/rootfs busybox:latest >/dev/null"),
               0);
-    // berthd on a port the kernel picks; it prints the address it listens on.
-    std::string log = dir_ + "/berthd.log";
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      setenv("BERTHD_ADMIN_TOKEN", kAdmin, 1);  // NOLINT(concurrency-mt-unsafe): child
-      std::string bin = std::string(BERTH_BIN) + "/berthd";
-      execl(bin.c_str(), "berthd", "--listen", "127.0.0.1:0", "--root", server_root_.c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    const std::string prefix = "berthd: listening on ";
-    for (int i = 0; i < 400 && host_.empty(); ++i) {
-      std::string text = os::ReadFile(log).value_or("");
-      size_t at = text.find(prefix);
-      if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
-        host_ = text.substr(at + prefix.size(), text.find('\n', at) - at - prefix.size());
-        break;
-      }
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        FAIL() << "berthd exited: " << text;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    ASSERT_FALSE(host_.empty()) << "berthd did not come up: " << os::ReadFile(log).value_or("");
+    berthd_ = std::make_unique<Berthd>(server_root_, dir_ + "/berthd.log");
+    ASSERT_FALSE(berthd_->url().empty()) << "berthd did not come up: " << berthd_->log();
+    host_ = berthd_->host();
     CmdResult made = Remote("projects create web --output json");
     ASSERT_EQ(made.exit_code, 0) << made.err;
     project_ = json::parse(made.out, nullptr, false).value("id", "");
     ASSERT_FALSE(project_.empty()) << made.out;
   }
   void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
+    berthd_.reset();
     BuildE2eTest::TearDown();
   }
 
@@ -96,7 +68,7 @@ class UsageE2eTest : public BuildE2eTest {
   std::string server_root_;
   std::string host_;
   std::string project_;
-  pid_t pid_ = -1;
+  std::unique_ptr<Berthd> berthd_;
 };
 
 std::string MonthText(std::chrono::sys_days day) {

@@ -1,6 +1,7 @@
-// A real berthd on loopback for the registry's end-to-end tests: started with posix_spawn from
-// the build's bin/ directory with a fresh root and a known admin token, stopped (by its PID) when
-// the fixture dies; plus a project and a project token made through the JSON API.
+// A real berthd on loopback for end-to-end tests: started with posix_spawn from the build's bin/
+// directory on a port the kernel picks, with a fresh root and a known admin token (kBerthdAdmin),
+// stopped (by its PID) when the fixture dies; plus projects and project tokens made through the
+// JSON API.
 #pragma once
 
 #include <fcntl.h>
@@ -26,7 +27,7 @@ extern char** environ;
 
 namespace berth::e2e {
 
-inline constexpr const char* kRegistryAdmin = "e2e-registry-admin-0123456789";
+inline constexpr const char* kBerthdAdmin = "e2e-berthd-admin-0123456789";
 
 class Berthd {
  public:
@@ -39,7 +40,7 @@ class Berthd {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::string env_token = std::string("BERTHD_ADMIN_TOKEN=") + kRegistryAdmin;
+    std::string env_token = std::string("BERTHD_ADMIN_TOKEN=") + kBerthdAdmin;
     std::vector<char*> env;
     for (char** e = environ; *e != nullptr; ++e) {
       env.push_back(*e);
@@ -100,7 +101,7 @@ class Berthd {
     registry::HttpRequest req;
     req.method = method;
     req.url = url_ + path;
-    req.headers = {{"Authorization", std::string("Bearer ") + kRegistryAdmin},
+    req.headers = {{"Authorization", std::string("Bearer ") + kBerthdAdmin},
                    {"Content-Type", "application/json"}};
     req.body = body;
     Result<registry::HttpResponse> r = http_.Do(Context::Background(), req);
