@@ -508,8 +508,8 @@ TrustPolicy TrustPolicyFrom(const json& j) {
 
 Result<std::vector<TrustPolicy>> Client::ListTrustPolicies(const Context& ctx,
                                                            const std::string& project_id) {
-  std::string body = BERTH_TRY(
-      Call(ctx, "GET", "/api/v1/projects/" + Segment(project_id) + "/trust-policies"));
+  std::string body =
+      BERTH_TRY(Call(ctx, "GET", "/api/v1/projects/" + Segment(project_id) + "/trust-policies"));
   return DecodeItems<TrustPolicy>("trust policies of " + project_id, body, TrustPolicyFrom);
 }
 
@@ -522,16 +522,16 @@ Result<TrustPolicy> Client::CreateTrustPolicy(const Context& ctx, const std::str
   if (!spec.audience.empty()) {
     req["audience"] = spec.audience;
   }
-  std::string body = BERTH_TRY(Call(
-      ctx, "POST", "/api/v1/projects/" + Segment(project_id) + "/trust-policies", req.dump()));
+  std::string body = BERTH_TRY(
+      Call(ctx, "POST", "/api/v1/projects/" + Segment(project_id) + "/trust-policies", req.dump()));
   return Decode("creating a trust policy for " + project_id, body, TrustPolicyFrom);
 }
 
 Result<> Client::DeleteTrustPolicy(const Context& ctx, const std::string& project_id,
                                    const std::string& policy_id) {
-  BERTH_TRY(Call(ctx, "DELETE",
-                 "/api/v1/projects/" + Segment(project_id) + "/trust-policies/" +
-                     Segment(policy_id)));
+  BERTH_TRY(
+      Call(ctx, "DELETE",
+           "/api/v1/projects/" + Segment(project_id) + "/trust-policies/" + Segment(policy_id)));
   return {};
 }
 

@@ -1,8 +1,8 @@
 #include "metastore/sql_store.h"
 
 #include <algorithm>
-#include <tuple>
 #include <charconv>
+#include <tuple>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -1508,10 +1508,10 @@ Result<std::vector<RegistryTag>> SqlStore::ListRegistryTagRecords(const Context&
 Result<std::vector<std::string>> SqlStore::ListRegistryDigests(const Context& ctx) {
   BERTH_TRY(ctx.Check());
   std::unique_ptr<SqlConn> conn = BERTH_TRY(Connect(ctx));
-  Rows rows = BERTH_TRY(conn->Query(
-      "SELECT DISTINCT digest FROM registry_blobs UNION SELECT DISTINCT digest FROM "
-      "registry_manifests",
-      {}));
+  Rows rows = BERTH_TRY(
+      conn->Query("SELECT DISTINCT digest FROM registry_blobs UNION SELECT DISTINCT digest FROM "
+                  "registry_manifests",
+                  {}));
   std::vector<std::string> digests;
   digests.reserve(rows.size());
   for (const Row& row : rows) {

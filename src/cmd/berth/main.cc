@@ -11,9 +11,9 @@
 #include "cmd/berth/debug.h"
 #include "cmd/berth/image.h"
 #include "cmd/berth/remote.h"
+#include "cmd/berth/saved.h"
 #include "cmd/berth/trust_policy.h"
 #include "cmd/berth/usage.h"
-#include "cmd/berth/saved.h"
 
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "0.1.0-dev"

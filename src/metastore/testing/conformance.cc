@@ -1284,7 +1284,8 @@ TEST_P(StoreConformanceTest, RegistryListingsPerProjectForSavedBuildsAndExpiry) 
   std::string blob = "sha256:" + std::string(64, 'b');
   std::string shared = "sha256:" + std::string(64, 'c');
   Time first = Now();
-  ASSERT_OK(store_->PutRegistryBlob(ctx_, web.id, {.repository = web.id, .digest = blob, .size = 7}));
+  ASSERT_OK(
+      store_->PutRegistryBlob(ctx_, web.id, {.repository = web.id, .digest = blob, .size = 7}));
   ASSERT_OK(
       store_->PutRegistryBlob(ctx_, api.id, {.repository = api.id, .digest = shared, .size = 1}));
   RegistryManifest m{.repository = web.id,
@@ -1309,11 +1310,12 @@ TEST_P(StoreConformanceTest, RegistryListingsPerProjectForSavedBuildsAndExpiry) 
   EXPECT_EQ(manifests[0].created_at, second);
   EXPECT_EQ(manifests[1].repository, web.id + "/sub");
   ASSERT_OK_AND_ASSIGN(std::vector<RegistryTag> tags, store_->ListRegistryTagRecords(ctx_, web.id));
-  EXPECT_EQ(tags, (std::vector<RegistryTag>{
-                      {.repository = web.id, .tag = "a_one", .digest = shared, .updated_at = second},
-                      {.repository = web.id, .tag = "b_two", .digest = shared, .updated_at = second},
-                      {.repository = web.id + "/sub", .tag = "x", .digest = shared,
-                       .updated_at = second}}));
+  EXPECT_EQ(
+      tags,
+      (std::vector<RegistryTag>{
+          {.repository = web.id, .tag = "a_one", .digest = shared, .updated_at = second},
+          {.repository = web.id, .tag = "b_two", .digest = shared, .updated_at = second},
+          {.repository = web.id + "/sub", .tag = "x", .digest = shared, .updated_at = second}}));
   // Another project's records are not listed; every project's digests are.
   ASSERT_OK_AND_ASSIGN(tags, store_->ListRegistryTagRecords(ctx_, api.id));
   EXPECT_TRUE(tags.empty());
