@@ -124,6 +124,11 @@ Error NoToken(const std::string& url) {
 
 }  // namespace
 
+std::string RegistryHost(std::string_view base_url) {
+  size_t sep = base_url.find("://");
+  return std::string(sep == std::string_view::npos ? base_url : base_url.substr(sep + 3));
+}
+
 Result<std::string> BaseUrl(std::string_view host) {
   std::string h(Trim(host));
   if (h.empty()) {

@@ -31,6 +31,10 @@ namespace berth::client {
 // 127.0.0.0/8, ::1). InvalidArgument for an empty host, another scheme or a malformed address.
 Result<std::string> BaseUrl(std::string_view host);
 
+// How registry clients name berthd's registry: the base URL without its scheme
+// ("http://127.0.0.1:8088" -> "127.0.0.1:8088").
+std::string RegistryHost(std::string_view base_url);
+
 // Reads an environment variable; "" when unset. Tests pass their own.
 using Getenv = std::function<std::string(const std::string&)>;
 // The process environment.

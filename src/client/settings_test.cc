@@ -32,6 +32,12 @@ TEST(BaseUrlTest, HostForms) {
   EXPECT_EQ(BaseUrl("127.example.com:1").value_or(""), "https://127.example.com:1");
 }
 
+TEST(BaseUrlTest, RegistryHostDropsTheScheme) {
+  EXPECT_EQ(RegistryHost("http://127.0.0.1:8088"), "127.0.0.1:8088");
+  EXPECT_EQ(RegistryHost("https://berth.example"), "berth.example");
+  EXPECT_EQ(RegistryHost("berth.example:443"), "berth.example:443");
+}
+
 TEST(BaseUrlTest, BadHosts) {
   for (const char* bad : {"", "  ", "ftp://h:1", "h:port", "h:99999", "::1:8088", "[::1", "http://",
                           "h:", "a b:1", "https://:8088"}) {

@@ -453,7 +453,7 @@ Result<> PullToken(const RemoteFlags& flags, const PullTokenArgs& args, int& exi
   if (!j.is_object() || !j.contains("token") || !j["token"].is_string()) {
     return Error::DataLoss("the registry's token endpoint answered without a token");
   }
-  std::string registry_host = c->base_url().substr(c->base_url().find("://") + 3);
+  std::string registry_host = client::RegistryHost(c->base_url());
   if (ChooseFormat(flags.output) == Format::kJson) {
     json out = {{"token", j["token"]},
                 {"username", "x-token"},

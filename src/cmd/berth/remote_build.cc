@@ -23,6 +23,7 @@
 #include "base/io.h"
 #include "base/scope_exit.h"
 #include "client/client.h"
+#include "client/settings.h"
 #include "contextsync/bundle.h"
 #include "contextsync/manifest.h"
 #include "contextsync/scan.h"
@@ -394,7 +395,7 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
   }
   if (result && result->contains("saved") && (*result)["saved"].is_object()) {
     const json& saved = (*result)["saved"];
-    std::string registry_host = base.substr(base.find("://") + 3);
+    std::string registry_host = client::RegistryHost(base);
     std::string repository = saved.value("repository", "");
     for (const json& tag : saved.value("tags", json::array())) {
       if (tag.is_string()) {

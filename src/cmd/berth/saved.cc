@@ -63,15 +63,9 @@ Result<Target> Resolve(const RemoteFlags& flags, const std::string& project_flag
   return t;
 }
 
-// "127.0.0.1:8088" of "http://127.0.0.1:8088".
-std::string RegistryHost(const std::string& base_url) {
-  size_t scheme = base_url.find("://");
-  return scheme == std::string::npos ? base_url : base_url.substr(scheme + 3);
-}
-
 Result<> Pull(const RemoteFlags& flags, const SavedArgs& args, int& exit_code) {
   Target t = BERTH_TRY(Resolve(flags, args.project, exit_code));
-  std::string host = RegistryHost(t.server.url);
+  std::string host = client::RegistryHost(t.server.url);
   std::string source =
       host + "/" + t.project + (args.ref.starts_with("sha256:") ? "@" : ":") + args.ref;
   Result<reference::Reference> ref = reference::ParseNormalized(source);
@@ -150,7 +144,7 @@ Result<> ListSavedImages(const RemoteFlags& flags, const std::string& project, b
   if (list.is_discarded() || !list.contains("items")) {
     return Error::DataLoss("berthd's image list is not JSON");
   }
-  std::string host = RegistryHost(t.server.url);
+  std::string host = client::RegistryHost(t.server.url);
   Rows rows;
   rows.csv_header = {"reference", "tag", "build_id", "digest", "size", "saved", "expires"};
   rows.table_header = {"REFERENCE", "BUILD", "DIGEST", "SIZE", "SAVED", "EXPIRES"};
@@ -183,7 +177,7 @@ Result<> RemoveSavedImages(const RemoteFlags& flags, const std::string& project,
   for (const std::string& tag : tags) {
     BERTH_TRY(t.api->Call(Context::Background(), "DELETE",
                           "/api/v1/projects/" + t.project + "/images/" + tag));
-    std::printf("removed %s/%s:%s\n", RegistryHost(t.server.url).c_str(), t.project.c_str(),
+    std::printf("removed %s/%s:%s\n", client::RegistryHost(t.server.url).c_str(), t.project.c_str(),
                 tag.c_str());
   }
   return {};
