@@ -38,15 +38,9 @@ scripts/make-busybox-rootfs "$work/busybox" >/dev/null
 BERTH_ROOT=$work/server/builder "$berth" image import "$work/busybox" busybox:latest \
   >/dev/null 2>&1
 
-port=$((20000 + RANDOM % 10000))
 token=bench-admin-token-$RANDOM$RANDOM
-BERTHD_ADMIN_TOKEN=$token "$berthd" --listen "127.0.0.1:$port" --root "$work/server" \
-  >"$work/berthd.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-  sleep 0.05
-done
+bench_start_berthd "$berthd" "$work/server" "$token"
+server_pid=$berthd_pid port=$berthd_port project=$berthd_project
 # A fresh docker-registry per push measured: skopeo remembers where it saw a blob (its blob info
 # cache) and would mount it from an earlier run's repository instead of uploading it.
 start_registry() {  # NAME -> prints HOST:PORT
@@ -69,8 +63,6 @@ EOF
   done
   echo "127.0.0.1:$port"
 }
-project=$(curl -fs -H "Authorization: Bearer $token" -d '{"name":"bench"}' \
-  "http://127.0.0.1:$port/api/v1/projects" | sed 's/.*"id":"\([^"]*\)".*/\1/')
 
 # Four layers of 50 MB of incompressible bytes.
 mkdir -p "$work/ctx"

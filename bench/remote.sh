@@ -50,17 +50,9 @@ for root in "$work/local" "$work/server/builder"; do
   BERTH_ROOT=$root "$berth" image import "$rootfs" debian:bookworm >/dev/null 2>&1
 done
 
-port=$((20000 + RANDOM % 20000))
 token=bench-admin-token-$RANDOM$RANDOM
-BERTHD_ADMIN_TOKEN=$token "$berthd" --listen "127.0.0.1:$port" --root "$work/server" \
-  >"$work/berthd.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-  sleep 0.05
-done
-project=$(curl -fs -H "Authorization: Bearer $token" -d '{"name":"bench"}' \
-  "http://127.0.0.1:$port/api/v1/projects" | sed 's/.*"id":"\([^"]*\)".*/\1/')
+bench_start_berthd "$berthd" "$work/server" "$token"
+server_pid=$berthd_pid port=$berthd_port project=$berthd_project
 
 local_build() {  # NAME
   BERTH_ROOT=$work/local "$berth" build --progress plain -f "$ctx/Dockerfile.$1" "$ctx" \
