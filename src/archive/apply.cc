@@ -160,8 +160,10 @@ class Applier {
       if (n == 0) {
         break;
       }
+      hash_.Update(read_buf_.data(), n);
     }
     BERTH_TRY(ApplyDirMetadata());
+    stats_.diff_id = hash_.Finish();
     return stats_;
   }
 
@@ -181,6 +183,7 @@ class Applier {
       archive_set_error(a, EIO, "reading the layer stream failed");
       return -1;
     }
+    self->hash_.Update(self->read_buf_.data(), *n);
     *buf = self->read_buf_.data();
     return static_cast<la_ssize_t>(*n);
   }
@@ -696,6 +699,7 @@ class Applier {
   bool openat2_ = true;
   UniqueFd root_;
   std::unique_ptr<compress::DecompressingReader> reader_;
+  digest::Sha256 hash_;  // of what reader_ gave: the diff ID
   struct archive* archive_ = nullptr;
   std::vector<char> read_buf_;
   std::optional<Error> read_error_;

@@ -28,6 +28,7 @@
 #include "base/context.h"
 #include "base/io.h"
 #include "base/result.h"
+#include "digest/digest.h"
 
 namespace berth::archive {
 
@@ -48,6 +49,9 @@ struct ApplyStats {
   uint64_t whiteouts = 0;       // `.wh.` entries among them
   uint64_t file_bytes = 0;      // regular file data written
   uint64_t xattrs_skipped = 0;  // xattrs the file system or privileges refused
+  // SHA-256 of the whole uncompressed tar stream: the layer's diff ID, to check against the
+  // one an image config (or a cache) claims for it.
+  digest::Digest diff_id;
 };
 
 // Applies the layer read from `layer` onto the directory `target`. Compression is detected from

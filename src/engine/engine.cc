@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "archive/tar_writer.h"
@@ -17,6 +18,7 @@
 #include "base/strings.h"
 #include "cache/sqlite_index.h"
 #include "engine/cache_admin.h"
+#include "engine/cache_io.h"
 #include "engine/config.h"
 #include "engine/exporter.h"
 #include "engine/progress.h"
@@ -131,6 +133,7 @@ struct Session {
   std::unique_ptr<cache::SqliteIndex> index;
   std::unique_ptr<executor::RuncExecutor> executor;
   std::unique_ptr<IndexCache> cache;
+  std::unique_ptr<CacheImporter> importer;  // --cache-from, when any build has one
   std::unique_ptr<solver::Solver> solver;
   std::unique_ptr<Renderer> own_renderer;
   Renderer* renderer = nullptr;
@@ -147,6 +150,9 @@ struct Target {
   std::unique_ptr<Runner> runner;
   std::string top;  // the solved result's snapshot
   std::optional<ExportedImage> image;
+  // The cache keys of the steps this build solved (made or cached), for --cache-to.
+  std::mutex keys_mu;
+  std::vector<std::string> keys;
   // Set once the build is solved (and exported, when another build reads it as a context).
   bool done = false;
   bool failed = false;
@@ -236,11 +242,18 @@ Result<> SolveTarget(const Context& ctx, Session& s, Target& t,
   }
   t.runner = std::make_unique<Runner>(std::move(env));
   Progress* progress = t.progress.get();
-  solver::VertexResult result = BERTH_TRY(
-      s.solver->Solve(ctx, t.converted.graph, t.converted.target,
-                      {.parallelism = options.parallelism,
-                       .progress = [progress](const solver::VertexEvent& e) { progress->Event(e); },
-                       .runner = t.runner.get()}));
+  auto on_event = [progress, &t](const solver::VertexEvent& e) {
+    progress->Event(e);
+    bool solved =
+        e.kind == solver::VertexEvent::Kind::kCached || e.kind == solver::VertexEvent::Kind::kDone;
+    if (solved && !e.cache_key.empty()) {
+      std::lock_guard lock(t.keys_mu);
+      t.keys.push_back(e.cache_key);
+    }
+  };
+  solver::VertexResult result = BERTH_TRY(s.solver->Solve(
+      ctx, t.converted.graph, t.converted.target,
+      {.parallelism = options.parallelism, .progress = on_event, .runner = t.runner.get()}));
   t.top = result.outputs.empty() ? "" : result.outputs[0];
   if (IsContextRef(t.top)) {
     return Error::Unimplemented("exporting a build context itself as the result");
@@ -397,6 +410,71 @@ Result<BuildResult> ExportTarget(const Context& ctx, Session& s, Target& t) {
   return out;
 }
 
+// What --cache-to exports of `t`: with `max`, every step the build solved that left a snapshot;
+// else only those whose snapshot is a layer of the result.
+Result<std::vector<CacheResult>> CacheResults(const Context& ctx, Session& s, Target& t, bool max) {
+  std::set<std::string> in_result;
+  if (!max) {
+    for (const std::string& name : BERTH_TRY(SnapshotChain(ctx, *s.snapshotter, t.top))) {
+      in_result.insert(name);
+    }
+  }
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lock(t.keys_mu);
+    keys = t.keys;
+  }
+  std::vector<CacheResult> results;
+  for (const std::string& key : keys) {
+    Result<cache::Record> record = s.index->Lookup(ctx, t.options->project, key);
+    if (!record.ok()) {
+      if (record.error().code() == ErrorCode::kNotFound) {
+        continue;  // not a snapshot (scratch, the context), or evicted meanwhile
+      }
+      return std::move(record).error();
+    }
+    if (max || in_result.count(record->snapshot) != 0) {
+      results.push_back(
+          {.key = key, .snapshot = record->snapshot, .description = record->description});
+    }
+  }
+  return results;
+}
+
+// Writes `t`'s --cache-to exports; a failure with ignore-error=true is a warning.
+Result<> ExportCaches(const Context& ctx, Session& s, Target& t,
+                      const std::vector<CacheSpec>& specs, BuildResult& out) {
+  const BuildOptions& options = *t.options;
+  std::string prefix = options.name.empty() ? "" : "[" + options.name + "] ";
+  for (const CacheSpec& spec : specs) {
+    Result<size_t> written = [&]() -> Result<size_t> {
+      std::vector<CacheResult> results = BERTH_TRY(CacheResults(ctx, s, t, spec.max));
+      return ExportCache(ctx,
+                         {.snapshotter = s.snapshotter.get(),
+                          .index = s.index.get(),
+                          .content = &s.root->content()},
+                         s.root->path(), results, spec, options.source_date_epoch);
+    }();
+    if (!written.ok()) {
+      if (!spec.ignore_error) {
+        return std::move(written).error().AddContext("exporting the cache");
+      }
+      if (options.progress != nullptr) {
+        std::fprintf(options.progress, "%swarning: --cache-to %s: %s\n", prefix.c_str(),
+                     spec.text.c_str(), written.error().ToString().c_str());
+      }
+      continue;
+    }
+    if (options.progress != nullptr) {
+      std::fprintf(options.progress, "%sexported cache to %s (%zu steps)\n", prefix.c_str(),
+                   spec.type == CacheSpec::Type::kLocal ? spec.dir.c_str() : spec.ref.c_str(),
+                   *written);
+    }
+    out.cache_exports.emplace_back(spec.text, *written);
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::vector<BuildResult>> BuildAll(const Context& parent,
@@ -455,6 +533,25 @@ Result<std::vector<BuildResult>> BuildAll(const Context& parent,
     }
   }
 
+  // Cache specs are checked before anything is built.
+  std::vector<CacheSpec> imports;
+  std::vector<std::vector<CacheSpec>> exports(builds.size());
+  {
+    std::set<std::string> seen;
+    for (size_t i = 0; i < builds.size(); ++i) {
+      std::string where = builds[i].name.empty() ? "" : "target " + builds[i].name;
+      for (const std::string& spec : builds[i].cache_from) {
+        CacheSpec parsed = BERTH_TRY_CONTEXT(ParseCacheImport(spec), where);
+        if (seen.insert(spec).second) {
+          imports.push_back(std::move(parsed));
+        }
+      }
+      for (const std::string& spec : builds[i].cache_to) {
+        exports[i].push_back(BERTH_TRY_CONTEXT(ParseCacheExport(spec), where));
+      }
+    }
+  }
+
   Session s;
   s.root = BERTH_TRY(images::Root::Open(first.root));
   s.snapshotter = BERTH_TRY(snapshot::OverlaySnapshotter::Open(s.root->path() + "/snapshots"));
@@ -469,6 +566,33 @@ Result<std::vector<BuildResult>> BuildAll(const Context& parent,
        .runtime = runtime}));
   s.cache = std::make_unique<IndexCache>(*s.index, *s.snapshotter, s.root->path() + "/locks",
                                          first.project);
+  if (!imports.empty()) {
+    s.importer = std::make_unique<CacheImporter>(s.root->content(), *s.snapshotter, *s.index,
+                                                 s.root->path());
+    for (const CacheSpec& spec : imports) {
+      // As with buildx, a cache that cannot be read (not there yet, say) is only a warning.
+      Result<size_t> added = s.importer->Add(parent, spec);
+      if (!added.ok() && first.progress != nullptr) {
+        std::fprintf(first.progress, "warning: --cache-from %s: %s\n", spec.text.c_str(),
+                     added.error().ToString().c_str());
+      }
+    }
+    // An imported cache only saves work: a step it cannot give (a blob gone or damaged, a layer
+    // that is not what the cache says) is run instead, with a warning.
+    s.cache->SetFallback(
+        [importer = s.importer.get(), warn = first.progress](
+            const Context& c, const std::string& key) -> Result<std::optional<cache::Record>> {
+          Result<std::optional<cache::Record>> fetched = importer->Fetch(c, key);
+          if (fetched.ok() || fetched.error().code() == ErrorCode::kCancelled) {
+            return fetched;
+          }
+          if (warn != nullptr) {
+            std::fprintf(warn, "warning: --cache-from: %s; the step runs instead\n",
+                         fetched.error().ToString().c_str());
+          }
+          return std::optional<cache::Record>();
+        });
+  }
   s.solver = std::make_unique<solver::Solver>(*s.cache);
   s.renderer = first.renderer;
   if (s.renderer == nullptr && first.progress != nullptr) {
@@ -556,6 +680,14 @@ Result<std::vector<BuildResult>> BuildAll(const Context& parent,
                    : std::move(r).error();
       }
       results[i] = std::move(r).value();
+    }
+    if (!exports[i].empty()) {
+      Result<> exported = ExportCaches(ctx, s, targets[i], exports[i], results[i]);
+      if (!exported.ok()) {
+        return builds.size() > 1 && !builds[i].name.empty()
+                   ? std::move(exported).error().AddContext("target " + builds[i].name)
+                   : std::move(exported).error();
+      }
     }
   }
   // The embedded default's [cache] cap, once this session's GC lock is released.

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/context.h"
@@ -63,6 +64,10 @@ struct BuildOptions {
   uint64_t shm_size = 0;                 // --shm-size bytes; 0 = 64 MiB
   // Where the result goes; empty = type=image (the local store) under `tags`.
   std::vector<Output> outputs;
+  // --cache-from / --cache-to values (see cache_io.h): caches to import results from, and to
+  // export this build's results to once it is built.
+  std::vector<std::string> cache_from;
+  std::vector<std::string> cache_to;
   // Build only, export nothing (bake's cacheonly: a target built as another's context).
   bool cache_only = false;
   std::optional<int64_t> source_date_epoch;
@@ -88,6 +93,8 @@ struct BuildResult {
   std::string platform;           // "linux/amd64"
   std::vector<std::string> tags;  // normalised names stored or pushed
   std::vector<std::string> pushed;
+  // Cache exports written (--cache-to): the spec and the number of records each holds.
+  std::vector<std::pair<std::string, size_t>> cache_exports;
 };
 
 // Unpacks the stored image `name` (for the host platform) into the shared snapshot chains that

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -22,10 +23,11 @@ namespace {
 
 constexpr std::chrono::hours kExportLeaseTtl{24};
 
-// The layer of snapshot `name`: the recorded one when its blob is still stored, else a fresh
-// export of the snapshot's upper directory (then recorded).
-Result<cache::Layer> LayerOf(const Context& ctx, const ExportEnv& env, const std::string& name,
-                             const std::string& lease, std::optional<int64_t> source_date_epoch) {
+}  // namespace
+
+Result<cache::Layer> SnapshotLayer(const Context& ctx, const ExportEnv& env,
+                                   const std::string& name, const std::string& lease,
+                                   std::optional<int64_t> source_date_epoch) {
   Result<cache::Record> record = env.index->Lookup(ctx, "", LayerKey(name));
   if (record.ok()) {
     for (const cache::Layer& layer : record->layers) {
@@ -67,6 +69,19 @@ Result<cache::Layer> LayerOf(const Context& ctx, const ExportEnv& env, const std
   return layer;
 }
 
+Result<std::vector<std::string>> SnapshotChain(const Context& ctx,
+                                               snapshot::OverlaySnapshotter& snapshotter,
+                                               const std::string& top) {
+  std::vector<std::string> chain;
+  for (std::string s = top; !s.empty();) {
+    chain.push_back(s);
+    snapshot::Info info = BERTH_TRY(snapshotter.Stat(ctx, s));
+    s = info.parent;
+  }
+  std::reverse(chain.begin(), chain.end());
+  return chain;
+}
+
 Result<oci::Descriptor> StoreDocument(const Context& ctx, content::Store& content,
                                       std::string_view media_type, const std::string& data,
                                       const std::string& lease) {
@@ -80,25 +95,17 @@ Result<oci::Descriptor> StoreDocument(const Context& ctx, content::Store& conten
   return desc;
 }
 
-}  // namespace
-
 Result<ExportedImage> ExportImage(const Context& ctx, const ExportEnv& env, const std::string& top,
                                   const frontend::dockerfile::convert::ImageConfig& config,
                                   const std::map<std::string, std::string>& annotations,
                                   std::optional<int64_t> source_date_epoch) {
-  std::vector<std::string> chain;
-  for (std::string s = top; !s.empty();) {
-    chain.push_back(s);
-    snapshot::Info info = BERTH_TRY(env.snapshotter->Stat(ctx, s));
-    s = info.parent;
-  }
-  std::reverse(chain.begin(), chain.end());
+  std::vector<std::string> chain = BERTH_TRY(SnapshotChain(ctx, *env.snapshotter, top));
 
   content::ScopedLease lease =
       BERTH_TRY(content::ScopedLease::Create(ctx, env.content->leases(), {.ttl = kExportLeaseTtl}));
   std::vector<cache::Layer> layers;
   for (const std::string& name : chain) {
-    layers.push_back(BERTH_TRY(LayerOf(ctx, env, name, lease.id(), source_date_epoch)));
+    layers.push_back(BERTH_TRY(SnapshotLayer(ctx, env, name, lease.id(), source_date_epoch)));
   }
 
   int64_t now = std::chrono::duration_cast<std::chrono::seconds>(

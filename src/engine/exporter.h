@@ -31,6 +31,22 @@ struct ExportedImage {
   oci::Descriptor config;
 };
 
+// The committed snapshots from the bottom of `top`'s chain up to `top` itself ("" = none).
+Result<std::vector<std::string>> SnapshotChain(const Context& ctx,
+                                               snapshot::OverlaySnapshotter& snapshotter,
+                                               const std::string& top);
+
+// The layer of snapshot `name`: the recorded one when its blob is still stored, else a fresh
+// export of the snapshot's upper directory (gzip; then recorded). The blob is added to `lease`.
+Result<cache::Layer> SnapshotLayer(const Context& ctx, const ExportEnv& env,
+                                   const std::string& name, const std::string& lease,
+                                   std::optional<int64_t> source_date_epoch);
+
+// Stores `data` as a blob of `media_type` under `lease` and describes it.
+Result<oci::Descriptor> StoreDocument(const Context& ctx, content::Store& content,
+                                      std::string_view media_type, const std::string& data,
+                                      const std::string& lease);
+
 // Exports snapshot `top` ("" = an empty image) with `config` (the frontend's image config,
 // including the base image's history) into the content store, under a lease that keeps it for a
 // day (the caller names it in the image store to keep it longer). `annotations` go into the

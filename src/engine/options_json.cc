@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/cache_io.h"
 #include "registry/auth.h"
 
 namespace berth::engine {
@@ -146,6 +147,19 @@ Result<Output> OutputFromJson(const json& j, size_t index) {
   return o;
 }
 
+// The registry caches among `specs`: a local cache directory is a path on the client, which
+// does not travel (the caller warns); a spec that does not parse travels, for berthd to refuse.
+std::vector<std::string> RegistryCaches(const std::vector<std::string>& specs, bool export_) {
+  std::vector<std::string> out;
+  for (const std::string& spec : specs) {
+    Result<CacheSpec> parsed = export_ ? ParseCacheExport(spec) : ParseCacheImport(spec);
+    if (!parsed.ok() || parsed->type == CacheSpec::Type::kRegistry) {
+      out.push_back(spec);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string OptionsToJson(const BuildOptions& o, bool with_secrets) {
@@ -165,6 +179,8 @@ std::string OptionsToJson(const BuildOptions& o, bool with_secrets) {
   j["tags"] = o.tags;
   j["no_cache"] = o.no_cache;
   j["no_cache_filter"] = o.no_cache_filter;
+  j["cache_from"] = RegistryCaches(o.cache_from, /*export_=*/false);
+  j["cache_to"] = RegistryCaches(o.cache_to, /*export_=*/true);
   j["pull"] = o.pull;
   j["labels"] = o.labels;
   j["annotations"] = o.annotations;
@@ -233,6 +249,21 @@ Result<BuildOptions> OptionsFromJson(std::string_view text) {
   o.tags = BERTH_TRY(f.Strings("tags"));
   o.no_cache = BERTH_TRY(f.Bool("no_cache"));
   o.no_cache_filter = BERTH_TRY(f.Strings("no_cache_filter"));
+  for (const char* field : {"cache_from", "cache_to"}) {
+    bool export_ = std::string_view(field) == "cache_to";
+    std::vector<std::string> specs = BERTH_TRY(f.Strings(field));
+    for (size_t i = 0; i < specs.size(); ++i) {
+      Result<CacheSpec> spec = export_ ? ParseCacheExport(specs[i]) : ParseCacheImport(specs[i]);
+      std::string where = std::string(field) + "[" + std::to_string(i) + "]";
+      if (!spec.ok()) {
+        return Fields::Bad(where, spec.error().ToString());
+      }
+      if (spec->type != CacheSpec::Type::kRegistry) {
+        return Fields::Bad(where, "only type=registry caches can be used remotely");
+      }
+    }
+    (export_ ? o.cache_to : o.cache_from) = std::move(specs);
+  }
   o.pull = BERTH_TRY(f.Bool("pull"));
   o.labels = BERTH_TRY(f.Map("labels"));
   o.annotations = BERTH_TRY(f.Map("annotations"));

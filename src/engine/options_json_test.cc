@@ -17,6 +17,9 @@ TEST(OptionsJsonTest, RoundTripsWhatTravels) {
   o.target = "build";
   o.tags = {"app:v1"};
   o.no_cache_filter = {"build"};
+  o.cache_from = {"registry.example/app:cache", "type=local,src=/home/me/cache"};
+  o.cache_to = {"type=registry,ref=registry.example/app:cache,mode=max",
+                "type=local,dest=/home/me/cache"};
   o.pull = true;
   o.labels = {{"l", "v"}};
   o.annotations = {{"org.a", "b"}};
@@ -42,6 +45,10 @@ TEST(OptionsJsonTest, RoundTripsWhatTravels) {
   EXPECT_EQ(back->target, "build");
   EXPECT_EQ(back->tags, o.tags);
   EXPECT_EQ(back->no_cache_filter, o.no_cache_filter);
+  // A registry cache travels; a local cache directory is a path on the client.
+  EXPECT_EQ(back->cache_from, std::vector<std::string>{"registry.example/app:cache"});
+  EXPECT_EQ(back->cache_to,
+            std::vector<std::string>{"type=registry,ref=registry.example/app:cache,mode=max"});
   EXPECT_TRUE(back->pull);
   EXPECT_EQ(back->labels, o.labels);
   EXPECT_EQ(back->annotations, o.annotations);
@@ -78,8 +85,10 @@ TEST(OptionsJsonTest, BadFieldsAreNamed) {
         Case{"{\"outputs\":[{\"type\":\"floppy\"}]}", "outputs[0].type"},
         Case{"{\"build_contexts\":{\"a\":\"/etc\"}}", "build_contexts.a"},
         Case{"{\"dockerfile_name\":\"../x\"}", "dockerfile_name"},
-        Case{"{\"shm_size\":-1}", "shm_size"}, Case{"{\"secrets\":{\"a\":\"%%%\"}}", "secrets.a"},
-        Case{"{bad", "build options"}}) {
+        Case{"{\"shm_size\":-1}", "shm_size"},
+        Case{"{\"cache_to\":[\"type=local,dest=/etc\"]}", "cache_to[0]: only type=registry"},
+        Case{"{\"cache_from\":[\"type=gha\"]}", "cache_from[0]"},
+        Case{"{\"secrets\":{\"a\":\"%%%\"}}", "secrets.a"}, Case{"{bad", "build options"}}) {
     Result<BuildOptions> r = OptionsFromJson(c.json);
     ASSERT_FALSE(r.ok()) << c.json;
     EXPECT_NE(r.error().ToString().find(c.want), std::string::npos)

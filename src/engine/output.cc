@@ -5,18 +5,19 @@
 #include "base/strings.h"
 
 namespace berth::engine {
-namespace {
 
-Result<bool> ParseBool(std::string_view field, std::string_view value) {
+Result<bool> ParseBoolField(std::string_view flag, std::string_view field, std::string_view value) {
   if (value == "true" || value == "1" || value.empty()) {
     return true;
   }
   if (value == "false" || value == "0") {
     return false;
   }
-  return Error::InvalidArgument("--output: " + std::string(field) + "=" + std::string(value) +
-                                ": want true or false");
+  return Error::InvalidArgument(std::string(flag) + ": " + std::string(field) + "=" +
+                                std::string(value) + ": want true or false");
 }
+
+namespace {
 
 // Image names in name=: comma-separated (inside a quoted field).
 void AddNames(std::string_view value, std::vector<std::string>& names) {
@@ -144,9 +145,9 @@ Result<Output> ParseOutput(std::string_view spec) {
     if (key == "dest") {
       out.dest = value;
     } else if (key == "push" && out.type == OutputType::kImage) {
-      out.push = out.push || BERTH_TRY(ParseBool(key, value));
+      out.push = out.push || BERTH_TRY(ParseBoolField("--output", key, value));
     } else if (key == "tar" && out.type == OutputType::kOci) {
-      out.tar = BERTH_TRY(ParseBool(key, value));
+      out.tar = BERTH_TRY(ParseBoolField("--output", key, value));
     } else if (key == "compression") {
       if (value != "gzip") {
         return Error::Unimplemented("--output: compression=" + value +

@@ -44,6 +44,10 @@ Result<Output> ParseOutput(std::string_view spec);
 // a field starting with `"` runs to the matching `"` (with `""` an escaped quote).
 Result<std::vector<std::string>> SplitCsv(std::string_view text);
 
+// A boolean attribute of a CSV flag value: true, 1 or empty; false or 0. InvalidArgument
+// names `flag` and the field otherwise.
+Result<bool> ParseBoolField(std::string_view flag, std::string_view field, std::string_view value);
+
 // The name of a type, as in --output ("image", "oci", ...).
 std::string_view OutputTypeName(OutputType type);
 

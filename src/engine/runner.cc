@@ -273,6 +273,35 @@ Result<> CheckNotIgnored(const graph::CopyAction& copy, const std::vector<std::s
 
 }  // namespace
 
+Result<std::string> UnpackChain(const Context& ctx, snapshot::OverlaySnapshotter& snapshotter,
+                                cache::Index& index, const std::vector<cache::Layer>& layers,
+                                const std::string& what, const OpenLayerFn& open) {
+  std::string parent;
+  std::string chain;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const cache::Layer& layer = layers[i];
+    chain = i == 0 ? layer.diff_id.ToString()
+                   : digest::FromBytes(chain + " " + layer.diff_id.ToString()).ToString();
+    std::string name = "chain-" + digest::Digest::Parse(chain).value().hex();
+    if (!snapshotter.Stat(ctx, name).ok()) {
+      std::string context = "unpacking layer " + layer.digest.ToString() + " of " + what;
+      std::unique_ptr<Reader> reader = BERTH_TRY_CONTEXT(open(layer), context);
+      BERTH_TRY_CONTEXT(snapshot::ApplyLayerSnapshot(ctx, snapshotter, parent, name, *reader,
+                                                     nullptr, &layer.diff_id),
+                        context);
+    }
+    cache::Record record;
+    record.snapshot = name;
+    record.description = "layer " + std::to_string(i + 1) + " of " + what;
+    BERTH_TRY(index.Put(ctx, "", LayerKey(name), record));
+    cache::Layer recorded = layer;
+    recorded.compression = Compression(layer.media_type);
+    BERTH_TRY(index.AddLayer(ctx, "", LayerKey(name), recorded));
+    parent = name;
+  }
+  return parent;
+}
+
 Result<std::string> UnpackImage(const Context& ctx, snapshot::OverlaySnapshotter& snapshotter,
                                 cache::Index& index, content::Store& content,
                                 const LoadedImage& image) {
@@ -282,32 +311,20 @@ Result<std::string> UnpackImage(const Context& ctx, snapshot::OverlaySnapshotter
                                   std::to_string(image.manifest.layers.size()) + " layers but " +
                                   std::to_string(diff_ids.size()) + " diff ids");
   }
-  std::string parent;
-  std::string chain;
+  std::vector<cache::Layer> layers;
   for (size_t i = 0; i < diff_ids.size(); ++i) {
-    chain = i == 0 ? diff_ids[i].ToString()
-                   : digest::FromBytes(chain + " " + diff_ids[i].ToString()).ToString();
-    std::string name = "chain-" + digest::Digest::Parse(chain).value().hex();
     const oci::Descriptor& layer = image.manifest.layers[i];
-    if (!snapshotter.Stat(ctx, name).ok()) {
-      std::unique_ptr<content::BlobReader> reader =
-          BERTH_TRY(content.OpenReader(ctx, layer.digest));
-      BERTH_TRY_CONTEXT(snapshot::ApplyLayerSnapshot(ctx, snapshotter, parent, name, *reader),
-                        "unpacking layer " + layer.digest.ToString() + " of " + image.name);
-    }
-    cache::Record record;
-    record.snapshot = name;
-    record.description = "layer " + std::to_string(i + 1) + " of " + image.name;
-    BERTH_TRY(index.Put(ctx, "", LayerKey(name), record));
-    BERTH_TRY(index.AddLayer(ctx, "", LayerKey(name),
-                             cache::Layer{.media_type = layer.media_type,
-                                          .digest = layer.digest,
-                                          .size = layer.size,
-                                          .diff_id = diff_ids[i],
-                                          .compression = Compression(layer.media_type)}));
-    parent = name;
+    layers.push_back(cache::Layer{.media_type = layer.media_type,
+                                  .digest = layer.digest,
+                                  .size = layer.size,
+                                  .diff_id = diff_ids[i],
+                                  .compression = ""});
   }
-  return parent;
+  return UnpackChain(
+      ctx, snapshotter, index, layers, image.name,
+      [&](const cache::Layer& layer) -> Result<std::unique_ptr<Reader>> {
+        return std::unique_ptr<Reader>(BERTH_TRY(content.OpenReader(ctx, layer.digest)));
+      });
 }
 
 std::string LayerKey(const std::string& snapshot) {
@@ -902,7 +919,14 @@ Result<> IndexCache::Held() const {
 
 Result<std::vector<std::string>> IndexCache::Lookup(const Context& ctx, const std::string& key) {
   BERTH_TRY(Held());
-  cache::Record record = BERTH_TRY(index_.Lookup(ctx, project_, key));
+  Result<cache::Record> found = index_.Lookup(ctx, project_, key);
+  if (!found.ok() && found.error().code() == ErrorCode::kNotFound && fallback_) {
+    std::optional<cache::Record> fetched = BERTH_TRY(fallback_(ctx, key));
+    if (fetched) {
+      found = index_.Put(ctx, project_, key, *fetched);
+    }
+  }
+  cache::Record record = BERTH_TRY(std::move(found));
   if (!snapshotter_.Stat(ctx, record.snapshot).ok()) {
     // A record must not outlive its snapshot: drop it, so that the result is made and stored
     // afresh instead of Put handing back the missing snapshot.

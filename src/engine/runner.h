@@ -13,6 +13,7 @@
 // blob's descriptor, so the exporter reuses base image blobs and what it exported before.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,19 @@ struct LocalContext {
   std::string dir;
   std::vector<std::string> excludes;
 };
+
+// Opens the blob of a layer to unpack (fetching it first, for a cache import).
+using OpenLayerFn = std::function<Result<std::unique_ptr<Reader>>(const cache::Layer&)>;
+
+// Unpacks `layers` (bottom first) into the shared chain of committed snapshots ("chain-<hex>",
+// one per layer chain id, computed from the layers' diff ids) and records each layer's blob in
+// the index (project ""), so that exports reuse them. Layers already unpacked are kept and their
+// blobs not opened; each one unpacked must hash to its diff id (DataLoss otherwise: chain
+// snapshots are shared, see snapshot::ApplyLayerSnapshot). `what` names the layers' image or
+// cache in messages. Returns the top snapshot ("" for no layers).
+Result<std::string> UnpackChain(const Context& ctx, snapshot::OverlaySnapshotter& snapshotter,
+                                cache::Index& index, const std::vector<cache::Layer>& layers,
+                                const std::string& what, const OpenLayerFn& open);
 
 // Unpacks `image`'s layers into the shared chain of committed snapshots ("chain-<hex>", one per
 // layer chain id; layers already unpacked are kept) and records each layer's blob in the index
@@ -191,6 +205,12 @@ class IndexCache final : public solver::ResultCache {
 
   static constexpr int kLockStripes = 1024;
 
+  // Where a miss goes before it counts as one: a result from elsewhere (an imported cache, see
+  // cache_io.h) to store under the key, or nullopt. Called from solver threads.
+  using Fallback =
+      std::function<Result<std::optional<cache::Record>>(const Context&, const std::string& key)>;
+  void SetFallback(Fallback fallback) { fallback_ = std::move(fallback); }
+
   // The size of the layer stored under `key`, as the record found or stored by this cache said
   // (0 when this cache has not seen the key). For build records; no index access.
   int64_t LayerSize(const std::string& key) const;
@@ -208,6 +228,7 @@ class IndexCache final : public solver::ResultCache {
   std::optional<Error> gc_lock_error_;
   mutable std::mutex sizes_mu_;
   std::map<std::string, int64_t> sizes_;  // key -> layer size, of the records seen
+  Fallback fallback_;
 };
 
 }  // namespace berth::engine

@@ -13,7 +13,8 @@ namespace berth::snapshot {
 
 Result<std::string> ApplyLayerSnapshot(const Context& ctx, Snapshotter& snapshotter,
                                        const std::string& parent, const std::string& name,
-                                       Reader& layer, archive::ApplyStats* stats) {
+                                       Reader& layer, archive::ApplyStats* stats,
+                                       const digest::Digest* expect_diff_id) {
   static std::atomic<uint64_t> counter{0};
   std::string key =
       "extract-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)) + "-" +
@@ -35,6 +36,10 @@ Result<std::string> ApplyLayerSnapshot(const Context& ctx, Snapshotter& snapshot
         archive::ApplyLayer(ctx, layer, target, options), "unpacking layer " + name);
     if (stats != nullptr) {
       *stats = applied;
+    }
+    if (expect_diff_id != nullptr && applied.diff_id != *expect_diff_id) {
+      return Error::DataLoss("layer " + name + ": its content has diff ID " +
+                             applied.diff_id.ToString() + ", not " + expect_diff_id->ToString());
     }
     BERTH_TRY(mounted.Unmount());
   }

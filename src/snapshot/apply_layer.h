@@ -24,8 +24,13 @@ namespace berth::snapshot {
 // If `name` already exists (another build unpacked the same chain first) the work is discarded
 // and `name` is returned: AlreadyExists from Commit is success. On any error the temporary
 // active snapshot is removed. The mount point is a temporary directory under $TMPDIR.
+//
+// With `expect_diff_id` set, the uncompressed stream must hash to it: otherwise DataLoss and
+// nothing is committed. Snapshots named by chain ids are shared by every build and project on
+// the machine, so a layer that lies about its diff ID must not take the name of another's.
 Result<std::string> ApplyLayerSnapshot(const Context& ctx, Snapshotter& snapshotter,
                                        const std::string& parent, const std::string& name,
-                                       Reader& layer, archive::ApplyStats* stats = nullptr);
+                                       Reader& layer, archive::ApplyStats* stats = nullptr,
+                                       const digest::Digest* expect_diff_id = nullptr);
 
 }  // namespace berth::snapshot

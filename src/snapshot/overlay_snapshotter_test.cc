@@ -197,6 +197,28 @@ TEST_F(OverlaySnapshotterTest, ApplyLayerSnapshotTurnsOciWhiteoutsIntoOverlayOne
   EXPECT_EQ(count, 3);  // layer1, layer2, v
 }
 
+TEST_F(OverlaySnapshotterTest, ALayerThatIsNotItsDiffIdIsNotCommitted) {
+  TarBuilder l1;
+  l1.Dir("etc/").File("etc/a", "a1");
+  std::string layer = l1.Finish();
+  digest::Digest right = digest::FromBytes(layer);
+  digest::Digest wrong = digest::FromBytes("another layer");
+
+  StringReader lying(layer);
+  Result<std::string> refused =
+      ApplyLayerSnapshot(ctx_, *sn_, "", "chain-x", lying, nullptr, &wrong);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kDataLoss) << refused.error().ToString();
+  EXPECT_FALSE(sn_->Stat(ctx_, "chain-x").ok());
+
+  StringReader honest(layer);
+  archive::ApplyStats stats;
+  Result<std::string> applied =
+      ApplyLayerSnapshot(ctx_, *sn_, "", "chain-x", honest, &stats, &right);
+  ASSERT_TRUE(applied.ok()) << applied.error().ToString();
+  EXPECT_EQ(stats.diff_id, right);
+}
+
 TEST_F(OverlaySnapshotterTest, FailedApplyLeavesNoSnapshot) {
   StringReader bad("this is not a tar archive, not even close............................");
   Result<std::string> n = ApplyLayerSnapshot(ctx_, *sn_, "", "bad", bad);

@@ -27,6 +27,7 @@
 #include "cmd/berth/flags.h"
 #include "cmd/berth/interrupt.h"
 #include "cmd/berth/remote_build.h"
+#include "engine/cache_io.h"
 #include "engine/engine.h"
 #include "engine/progress.h"
 #include "frontend/bake/model.h"
@@ -130,6 +131,14 @@ Result<engine::BuildOptions> ToBuildOptions(const frontend::bake::Target& t, con
   o.tags = t.tags.value_or(std::vector<std::string>{});
   o.no_cache = flags.no_cache || t.no_cache.value_or(false);
   o.no_cache_filter = t.no_cache_filter.value_or(std::vector<std::string>{});
+  o.cache_from = t.cache_from.value_or(std::vector<std::string>{});
+  o.cache_to = t.cache_to.value_or(std::vector<std::string>{});
+  for (const std::string& spec : o.cache_from) {
+    BERTH_TRY(engine::ParseCacheImport(spec));
+  }
+  for (const std::string& spec : o.cache_to) {
+    BERTH_TRY(engine::ParseCacheExport(spec));
+  }
   o.pull = flags.pull || t.pull.value_or(false);
   o.annotations = BERTH_TRY(ParseAnnotations(t.annotations.value_or(std::vector<std::string>{})));
   for (const std::string& spec : t.secret.value_or(std::vector<std::string>{})) {
@@ -364,15 +373,9 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
     }
   });
   for (const auto& [name, target] : selection.targets) {
-    for (const std::string& key :
-         {std::string("cache-from"), std::string("cache-to"), std::string("attest")}) {
-      const frontend::bake::StringList& list = key == "cache-from" ? target.cache_from
-                                               : key == "cache-to" ? target.cache_to
-                                                                   : target.attest;
-      if (list && !list->empty()) {
-        std::fprintf(stderr, "warning: target %s: %s is not supported yet and is ignored\n",
-                     name.c_str(), key.c_str());
-      }
+    if (target.attest && !target.attest->empty()) {
+      std::fprintf(stderr, "warning: target %s: attest is not supported yet and is ignored\n",
+                   name.c_str());
     }
     Result<engine::BuildOptions> options = ToBuildOptions(target, flags, cwd, root, checkouts);
     if (!options.ok()) {

@@ -29,6 +29,7 @@
 #include "cmd/berth/interrupt.h"
 #include "cmd/berth/remote_build.h"
 #include "compress/compress.h"
+#include "engine/cache_io.h"
 #include "engine/engine.h"
 #include "engine/output.h"
 #include "engine/sources.h"
@@ -54,6 +55,8 @@ struct BuildFlags {
   std::string target;
   bool no_cache = false;
   std::vector<std::string> no_cache_filter;
+  std::vector<std::string> cache_from;
+  std::vector<std::string> cache_to;
   bool pull = false;
   std::vector<std::string> labels;
   std::vector<std::string> annotations;
@@ -196,6 +199,14 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
   options.tags = flags.tags;
   options.no_cache = flags.no_cache;
   options.no_cache_filter = flags.no_cache_filter;
+  for (const std::string& spec : flags.cache_from) {
+    BERTH_TRY(usage(engine::ParseCacheImport(spec)));
+  }
+  for (const std::string& spec : flags.cache_to) {
+    BERTH_TRY(usage(engine::ParseCacheExport(spec)));
+  }
+  options.cache_from = flags.cache_from;
+  options.cache_to = flags.cache_to;
   options.pull = flags.pull;
   if (flags.quiet) {
     options.progress = nullptr;
@@ -332,6 +343,15 @@ void RegisterBuildCommand(CLI::App& app, int& exit_code) {
   build->add_option("--label", flags->labels, "Set metadata for an image (KEY=VALUE)")
       ->allow_extra_args(false);
   build->add_option("--no-cache-filter", flags->no_cache_filter, "Do not cache specified stages")
+      ->allow_extra_args(false);
+  build
+      ->add_option("--cache-from", flags->cache_from,
+                   "External cache sources (type=registry,ref=REF | type=local,src=DIR)")
+      ->allow_extra_args(false);
+  build
+      ->add_option("--cache-to", flags->cache_to,
+                   "Cache export destinations (type=registry,ref=REF | type=local,dest=DIR"
+                   "[,mode=max])")
       ->allow_extra_args(false);
   build->add_option("--platform", flags->platform, "Target platform (the host's only, so far)");
   build->add_option("--iidfile", flags->iidfile, "Write the image ID (config digest) to the file");

@@ -27,6 +27,7 @@
 #include "contextsync/bundle.h"
 #include "contextsync/manifest.h"
 #include "contextsync/scan.h"
+#include "engine/cache_io.h"
 #include "engine/options_json.h"
 #include "engine/progress.h"
 #include "images/load.h"
@@ -333,6 +334,22 @@ Result<engine::BuildResult> RemoteBuild(const Context& ctx, const RemoteTarget& 
   if (renderer == nullptr && options.progress != nullptr) {
     own_renderer = engine::NewRenderer(options.progress_mode, options.progress);
     renderer = own_renderer.get();
+  }
+  // A local cache directory is a path here: the build on berthd keeps the project's own cache.
+  for (const auto& [flag, specs] : {std::pair{"--cache-from", &options.cache_from},
+                                    std::pair{"--cache-to", &options.cache_to}}) {
+    for (const std::string& spec : *specs) {
+      Result<engine::CacheSpec> parsed = std::string_view(flag) == "--cache-to"
+                                             ? engine::ParseCacheExport(spec)
+                                             : engine::ParseCacheImport(spec);
+      if (parsed.ok() && parsed->type == engine::CacheSpec::Type::kLocal &&
+          options.progress != nullptr) {
+        std::fprintf(options.progress,
+                     "warning: %s %s: not used for a build on berthd, which keeps the project's "
+                     "cache (type=registry caches are)\n",
+                     flag, spec.c_str());
+      }
+    }
   }
   registry::HttpRequest start = request("POST", project_path + "/builds");
   start.headers.emplace_back("Content-Type", "application/json");
