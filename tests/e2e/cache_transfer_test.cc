@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "berthd_fixture.h"
 #include "build_fixture.h"
 #include "registry/testing/docker_registry.h"
 
@@ -213,6 +214,48 @@ TEST_F(CacheTransferE2eTest, BakeTargetsExportAndImportTheirCaches) {
   CmdResult second = run_bake("out2");
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_EQ(Status(second.err, "4/4] RUN"), "CACHED") << second.err;
+  ASSERT_FALSE(File("out1/final").empty());
+  EXPECT_EQ(File("out2/final"), File("out1/final"));
+}
+
+TEST_F(CacheTransferE2eTest, RemoteBuildsUseRegistryCachesAndLeaveLocalOnesHere) {
+  if (!registry::test::DockerRegistry::Available()) {
+    FAIL() << "docker-registry is not installed (scripts/setup installs it)";
+  }
+  ASSERT_EQ(Sh("mkdir -p " + dir_ + "/registry"), 0);
+  Result<std::unique_ptr<registry::test::DockerRegistry>> reg =
+      registry::test::DockerRegistry::Start(dir_ + "/registry");
+  ASSERT_TRUE(reg.ok()) << reg.error().ToString();
+  std::string ref = (*reg)->host() + "/e2e/remote:buildcache";
+  std::string local_root = root_;
+  FreshRoot("server/builder");  // berthd's builder, with the same base
+  root_ = local_root;
+  Berthd berthd(dir_ + "/server", dir_ + "/berthd.log");
+  ASSERT_FALSE(berthd.url().empty()) << berthd.log();
+  std::string one = berthd.CreateProject("one");
+  std::string two = berthd.CreateProject("two");
+  ASSERT_FALSE(one.empty());
+  ASSERT_FALSE(two.empty());
+  auto remote = [&](const std::string& project, const std::string& flags, const std::string& out) {
+    return BuildTo("--host " + berthd.url() + " --token " + kBerthdAdmin + " --project " + project +
+                       " " + flags,
+                   out);
+  };
+  CmdResult first = remote(one,
+                           "--cache-to type=registry,ref=" + ref +
+                               ",mode=max --cache-to type=local,dest=" + dir_ + "/here",
+                           "out1");
+  ASSERT_EQ(first.exit_code, 0) << first.err << berthd.log();
+  EXPECT_NE(first.err.find("warning: --cache-to type=local,dest=" + dir_ + "/here"),
+            std::string::npos)
+      << first.err;
+  EXPECT_FALSE(os::Exists(dir_ + "/here"));
+  EXPECT_EQ(Sh("skopeo inspect --raw --tls-verify=false docker://" + ref + " >/dev/null 2>&1"), 0);
+
+  // Project two has a cache of its own, empty: the registry cache fills it.
+  CmdResult second = remote(two, "--cache-from " + ref, "out2");
+  ASSERT_EQ(second.exit_code, 0) << second.err << berthd.log();
+  EXPECT_EQ(Status(second.err, "[stage-1 4/4] RUN"), "CACHED") << second.err;
   ASSERT_FALSE(File("out1/final").empty());
   EXPECT_EQ(File("out2/final"), File("out1/final"));
 }
