@@ -1,5 +1,6 @@
 // Remote sources end to end: `ADD https?://...` (with --checksum) against a Python HTTP server on
-// loopback, `ADD git://...#ref:subdir` and git build contexts against `git daemon` on loopback.
+// loopback, `ADD git://...#ref:subdir` and git build contexts against `git daemon` on loopback,
+// and URL contexts (tarballs and plain Dockerfiles) from the same HTTP server.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -84,6 +85,20 @@ class BuildRemoteE2eTest : public BuildE2eTest {
   }
   void WriteDockerfile(const std::string& text) {
     ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/ctx/Dockerfile", text).ok());
+  }
+  // Served from www/: ctx.tar.gz and ctx.bin (the same context, gzip and plain: a Dockerfile,
+  // alt.Dockerfile and sub/a.txt) and Dockerfile.txt (a Dockerfile alone).
+  void WriteContextTarballs() {
+    ASSERT_EQ(Sh("mkdir -p " + dir_ + "/tarred/sub && cd " + dir_ +
+                 "/tarred && echo tarred > sub/a.txt && "
+                 "printf 'FROM busybox\\nCOPY sub/a.txt /\\nRUN cat /a.txt\\n' > Dockerfile && "
+                 "printf 'FROM busybox\\nCOPY sub/a.txt /other.txt\\n' > alt.Dockerfile && "
+                 "tar -czf ../www/ctx.tar.gz . && tar -cf ../www/ctx.bin ."),
+              0);
+    ASSERT_TRUE(os::WriteFileAtomic(dir_ + "/www/Dockerfile.txt",
+                                    "FROM busybox\nRUN echo from-url-dockerfile | tee "
+                                    "/from-url.txt\n")
+                    .ok());
   }
   std::string StateOf(const std::string& err, const std::string& step_part) {
     for (const auto& [step, state] : Steps(err)) {
@@ -207,13 +222,151 @@ TEST_F(BuildRemoteE2eTest, BakeTargetsBuildFromGitContexts) {
   EXPECT_EQ(os::ReadFile(work + "/out-named/b.txt").value_or(""), "one\n");
   // The checkouts are gone; a context that is neither a directory nor git is named.
   EXPECT_EQ(Sh("ls " + root_ + "/tmp | grep -q context-"), 1);
-  ASSERT_TRUE(
-      os::WriteFileAtomic(work + "/docker-bake.hcl",
-                          "target \"default\" { context = \"https://example.invalid/ctx.tar\" }\n")
-          .ok());
+  ASSERT_TRUE(os::WriteFileAtomic(work + "/docker-bake.hcl",
+                                  "target \"default\" { context = \"ftp://127.0.0.1/ctx.tar\" }\n")
+                  .ok());
   CmdResult bad = Berth("bake -f " + work + "/docker-bake.hcl");
   EXPECT_NE(bad.exit_code, 0);
-  EXPECT_NE(bad.err.find("https://example.invalid/ctx.tar"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("ftp://127.0.0.1/ctx.tar"), std::string::npos) << bad.err;
+}
+
+// An http(s) context is a tarball when its content is one (whatever its name), extracted, or
+// else the Dockerfile itself with an empty context; named contexts may be tarballs too.
+TEST_F(BuildRemoteE2eTest, UrlContexts) {
+  WriteContextTarballs();
+  CmdResult tarball =
+      Berth("build --progress plain -o type=local,dest=" + dir_ + "/out-tar " + Url("ctx.tar.gz"));
+  ASSERT_EQ(tarball.exit_code, 0) << tarball.err;
+  EXPECT_NE(tarball.err.find(" tarred\n"), std::string::npos) << tarball.err;
+  EXPECT_EQ(os::ReadFile(dir_ + "/out-tar/a.txt").value_or(""), "tarred\n");
+
+  // An uncompressed tar by another name; a relative -f names a file in the context.
+  CmdResult alt =
+      Berth("build -f alt.Dockerfile -o type=local,dest=" + dir_ + "/out-alt " + Url("ctx.bin"));
+  ASSERT_EQ(alt.exit_code, 0) << alt.err;
+  EXPECT_EQ(os::ReadFile(dir_ + "/out-alt/other.txt").value_or(""), "tarred\n");
+
+  CmdResult text = Berth("build --progress plain -o type=local,dest=" + dir_ + "/out-text " +
+                         Url("Dockerfile.txt"));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.err.find(" from-url-dockerfile\n"), std::string::npos) << text.err;
+  EXPECT_EQ(os::ReadFile(dir_ + "/out-text/from-url.txt").value_or(""), "from-url-dockerfile\n");
+
+  WriteDockerfile("FROM busybox\nCOPY --from=extra sub/a.txt /b.txt\n");
+  CmdResult named = Berth("build --build-context extra=" + Url("ctx.tar.gz") +
+                          " -o type=local,dest=" + dir_ + "/out-named " + dir_ + "/ctx");
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_EQ(os::ReadFile(dir_ + "/out-named/b.txt").value_or(""), "tarred\n");
+  // Nothing of the downloads is left behind.
+  EXPECT_EQ(Sh("ls " + root_ + "/tmp | grep -q context-"), 1);
+}
+
+TEST_F(BuildRemoteE2eTest, UrlContextErrors) {
+  WriteContextTarballs();
+  CmdResult missing = Berth("build " + Url("missing.tar.gz"));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("context " + Url("missing.tar.gz") + ": HTTP status 404"),
+            std::string::npos)
+      << missing.err;
+
+  // An entry that climbs out of the context is refused, and nothing lands outside it.
+  ASSERT_EQ(
+      Sh("cd " + dir_ +
+         "/www && python3 -c \"import io, tarfile\n"
+         "with tarfile.open('evil.tar', 'w') as t:\n"
+         "  for name, data in [('Dockerfile', b'FROM busybox\\n'), ('../escape.txt', b'x')]:\n"
+         "    info = tarfile.TarInfo(name)\n"
+         "    info.size = len(data)\n"
+         "    t.addfile(info, io.BytesIO(data))\""),
+      0);
+  CmdResult evil = Berth("build " + Url("evil.tar"));
+  EXPECT_EQ(evil.exit_code, 1);
+  EXPECT_NE(evil.err.find("context " + Url("evil.tar")), std::string::npos) << evil.err;
+  EXPECT_NE(evil.err.find("../escape.txt escapes the destination"), std::string::npos) << evil.err;
+  EXPECT_EQ(Sh("find " + dir_ + " -name escape.txt | grep -q ."), 1);
+
+  // A named context must be an archive.
+  CmdResult text =
+      Berth("build --build-context extra=" + Url("Dockerfile.txt") + " " + dir_ + "/ctx");
+  EXPECT_EQ(text.exit_code, 1);
+  EXPECT_NE(text.err.find("--build-context extra: context " + Url("Dockerfile.txt") +
+                          ": not a tar archive"),
+            std::string::npos)
+      << text.err;
+  EXPECT_EQ(Sh("ls " + root_ + "/tmp | grep -q context-"), 1);
+}
+
+TEST_F(BuildRemoteE2eTest, BakeTargetsBuildFromUrlContexts) {
+  WriteContextTarballs();
+  std::string work = dir_ + "/bake";
+  ASSERT_EQ(Sh("mkdir -p " + work), 0);
+  ASSERT_TRUE(
+      os::WriteFileAtomic(
+          work + "/docker-bake.hcl",
+          "group \"default\" { targets = [\"tarball\", \"text\", \"named\"] }\n"
+          "target \"tarball\" {\n"
+          "  context = \"" +
+              Url("ctx.tar.gz") +
+              "\"\n"
+              "  output = [\"type=local,dest=" +
+              work +
+              "/out-tar\"]\n"
+              "}\n"
+              "target \"text\" {\n"
+              "  context = \"" +
+              Url("Dockerfile.txt") +
+              "\"\n"
+              "  output = [\"type=local,dest=" +
+              work +
+              "/out-text\"]\n"
+              "}\n"
+              "target \"named\" {\n"
+              "  context = \"" +
+              work +
+              "\"\n"
+              "  contexts = { extra = \"" +
+              Url("ctx.tar.gz") +
+              "\" }\n"
+              "  dockerfile-inline = \"FROM busybox\\nCOPY --from=extra sub/a.txt /b.txt\\n\"\n"
+              "  output = [\"type=local,dest=" +
+              work +
+              "/out-named\"]\n"
+              "}\n")
+          .ok());
+  CmdResult r = Berth("bake --progress plain -f " + work + "/docker-bake.hcl");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(os::ReadFile(work + "/out-tar/a.txt").value_or(""), "tarred\n");
+  EXPECT_EQ(os::ReadFile(work + "/out-text/from-url.txt").value_or(""), "from-url-dockerfile\n");
+  EXPECT_EQ(os::ReadFile(work + "/out-named/b.txt").value_or(""), "tarred\n");
+  EXPECT_EQ(Sh("ls " + root_ + "/tmp | grep -q context-"), 1);
+
+  // A named context that is not an archive, and a missing URL, are errors naming the URL.
+  ASSERT_TRUE(os::WriteFileAtomic(work + "/docker-bake.hcl",
+                                  "target \"default\" {\n"
+                                  "  context = \"" +
+                                      work +
+                                      "\"\n"
+                                      "  contexts = { extra = \"" +
+                                      Url("Dockerfile.txt") +
+                                      "\" }\n"
+                                      "  dockerfile-inline = \"FROM busybox\\n\"\n"
+                                      "}\n")
+                  .ok());
+  CmdResult text = Berth("bake -f " + work + "/docker-bake.hcl");
+  EXPECT_NE(text.exit_code, 0);
+  EXPECT_NE(
+      text.err.find("contexts.extra: context " + Url("Dockerfile.txt") + ": not a tar archive"),
+      std::string::npos)
+      << text.err;
+  ASSERT_TRUE(os::WriteFileAtomic(work + "/docker-bake.hcl", "target \"default\" { context = \"" +
+                                                                 Url("missing.tar") + "\" }\n")
+                  .ok());
+  CmdResult missing = Berth("bake -f " + work + "/docker-bake.hcl");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("context " + Url("missing.tar") + ": HTTP status 404"),
+            std::string::npos)
+      << missing.err;
+  EXPECT_EQ(Sh("ls " + root_ + "/tmp | grep -q context-"), 1);
 }
 
 }  // namespace

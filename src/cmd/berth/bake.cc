@@ -27,6 +27,7 @@
 #include "cmd/berth/flags.h"
 #include "cmd/berth/interrupt.h"
 #include "cmd/berth/remote_build.h"
+#include "cmd/berth/url_context.h"
 #include "engine/cache_io.h"
 #include "engine/engine.h"
 #include "engine/progress.h"
@@ -74,15 +75,19 @@ std::string Resolve(const std::string& base, const std::string& path) {
 
 // One resolved bake target -> the options of its build (the attributes take the strings the
 // `berth build` flags take, and are checked the same way).
-// A git context is checked out into a directory added to `checkouts` (the caller removes them).
+// A git context is checked out, and a URL context fetched, into a directory added to `checkouts`
+// (the caller removes them).
 Result<engine::BuildOptions> ToBuildOptions(const frontend::bake::Target& t, const BakeFlags& flags,
                                             const std::string& cwd, const std::string& root,
                                             std::vector<std::string>& checkouts) {
   engine::BuildOptions o;
   o.name = t.name;
   o.root = root;
-  // A directory, else a git repository ("https://host/repo.git#ref:subdir").
-  auto local_or_git = [&](const std::string& value) -> Result<std::string> {
+  // A directory, else a git repository ("https://host/repo.git#ref:subdir"), else an http(s)
+  // URL: a tarball or, for the main context (`url_dockerfile` not null), a Dockerfile, whose
+  // text goes to *url_dockerfile.
+  auto resolve_context = [&](const std::string& value,
+                             std::optional<std::string>* url_dockerfile) -> Result<std::string> {
     std::string dir = Resolve(cwd, value);
     if (os::Exists(dir)) {
       return dir;
@@ -91,17 +96,31 @@ Result<engine::BuildOptions> ToBuildOptions(const frontend::bake::Target& t, con
       checkouts.push_back(BERTH_TRY(CheckoutGitContext(root, value)));
       return checkouts.back();
     }
+    if (IsUrlContext(value)) {
+      UrlContext fetched = BERTH_TRY(FetchUrlContext(
+          Context::Background(), root, value, {.require_archive = url_dockerfile == nullptr}));
+      checkouts.push_back(fetched.temp_dir);
+      if (url_dockerfile != nullptr) {
+        *url_dockerfile = std::move(fetched.dockerfile);
+      }
+      return fetched.dir;
+    }
     if (value.find("://") != std::string::npos) {
-      return Error::Unimplemented("context " + value +
-                                  ": only directories and git repositories are supported so far");
+      return Error::Unimplemented(
+          "context " + value +
+          ": only directories, git repositories and http(s) URLs are supported so far");
     }
     return Error::NotFound("context " + value + ": no such directory");
   };
   std::string context = t.context.value_or(".");
-  o.context = BERTH_TRY(local_or_git(context));
+  std::optional<std::string> url_dockerfile;
+  o.context = BERTH_TRY(resolve_context(context, &url_dockerfile));
   std::string file;
   if (t.dockerfile_inline) {
     o.dockerfile_text = *t.dockerfile_inline;
+    file = o.context + "/Dockerfile";
+  } else if (url_dockerfile) {
+    o.dockerfile_text = std::move(*url_dockerfile);
     file = o.context + "/Dockerfile";
   } else {
     std::string dockerfile = t.dockerfile.value_or("Dockerfile");
@@ -124,7 +143,8 @@ Result<engine::BuildOptions> ToBuildOptions(const frontend::bake::Target& t, con
     if (value.starts_with("target:") || value.starts_with("docker-image://")) {
       o.build_contexts[name] = value;
     } else {
-      o.build_contexts[name] = BERTH_TRY_CONTEXT(local_or_git(value), "contexts." + name);
+      o.build_contexts[name] =
+          BERTH_TRY_CONTEXT(resolve_context(value, nullptr), "contexts." + name);
     }
   }
   o.target = t.target.value_or("");

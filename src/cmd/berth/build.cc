@@ -28,6 +28,7 @@
 #include "cmd/berth/flags.h"
 #include "cmd/berth/interrupt.h"
 #include "cmd/berth/remote_build.h"
+#include "cmd/berth/url_context.h"
 #include "compress/compress.h"
 #include "engine/cache_io.h"
 #include "engine/engine.h"
@@ -179,9 +180,41 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
     }
     stdin_dir = BERTH_TRY(CheckoutGitContext(options.root, context));
     context = stdin_dir;
+  } else if (IsUrlContext(context)) {
+    // An http(s) URL: a tarball, extracted, or a Dockerfile with an empty context.
+    UrlContext fetched =
+        BERTH_TRY(FetchUrlContext(Context::Background(), options.root, flags.context));
+    stdin_dir = fetched.temp_dir;
+    context = fetched.dir;
+    stdin_dockerfile = std::move(fetched.dockerfile);
+  }
+  // Named contexts may be remote too: a git repository, or a tarball at an http(s) URL.
+  std::vector<std::string> remote_dirs;
+  ScopeExit remove_remote_dirs([&] {
+    for (const std::string& dir : remote_dirs) {
+      (void)snapshot::RemoveAll(dir);
+    }
+  });
+  for (auto& [name, value] : options.build_contexts) {
+    if (BERTH_TRY(usage(IsGitContext(value)))) {
+      remote_dirs.push_back(
+          BERTH_TRY_CONTEXT(CheckoutGitContext(options.root, value), "--build-context " + name));
+      value = remote_dirs.back();
+    } else if (IsUrlContext(value)) {
+      UrlContext fetched = BERTH_TRY_CONTEXT(
+          FetchUrlContext(Context::Background(), options.root, value, {.require_archive = true}),
+          "--build-context " + name);
+      remote_dirs.push_back(fetched.temp_dir);
+      value = fetched.dir;
+    }
   }
 
   std::string file = flags.file.empty() ? context + "/Dockerfile" : flags.file;
+  bool remote_context = !stdin_dir.empty() && flags.context != "-";
+  if (remote_context && !flags.file.empty() && flags.file != "-" && !flags.file.starts_with("/")) {
+    // With a git or URL context, a relative -f names a file in it, as buildx has it.
+    file = context + "/" + flags.file;
+  }
   if (stdin_dockerfile && flags.file.empty()) {
     options.dockerfile_text = *stdin_dockerfile;
   } else if (file == "-") {
