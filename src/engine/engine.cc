@@ -17,6 +17,8 @@
 #include "base/scope_exit.h"
 #include "base/strings.h"
 #include "cache/sqlite_index.h"
+#include "content/lease.h"
+#include "engine/attest.h"
 #include "engine/cache_admin.h"
 #include "engine/cache_io.h"
 #include "engine/config.h"
@@ -36,6 +38,7 @@
 #include "reference/reference.h"
 #include "registry/client.h"
 #include "registry/transfer.h"
+#include "sbom/sbom.h"
 #include "snapshot/overlay_snapshotter.h"
 #include "solver/solver.h"
 
@@ -125,6 +128,8 @@ Result<size_t> UnpackStoredImage(const Context& ctx, const std::string& root_pat
 namespace {
 
 constexpr std::string_view kTargetContext = "target:";
+// The scanner named in SBOMs ("Tool: berth-<version>").
+constexpr const char* kBerthVersion = "0.1.0-dev";
 
 // What the builds of one BuildAll share: the stores, the cache, the solver and the renderer.
 struct Session {
@@ -150,6 +155,10 @@ struct Target {
   std::unique_ptr<Runner> runner;
   std::string top;  // the solved result's snapshot
   std::optional<ExportedImage> image;
+  AttestOptions attest;
+  std::optional<oci::Descriptor> attested;  // the index with the attestations, once made
+  int64_t started = 0;                      // Unix seconds, for provenance
+  int64_t finished = 0;
   // The cache keys of the steps this build solved (made or cached), for --cache-to.
   std::mutex keys_mu;
   std::vector<std::string> keys;
@@ -158,10 +167,17 @@ struct Target {
   bool failed = false;
 };
 
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // Converts and solves `t`. `linked` maps target:NAME contexts to the images they resolved to.
 Result<> SolveTarget(const Context& ctx, Session& s, Target& t,
                      const std::map<std::string, std::string>& linked) {
   const BuildOptions& options = *t.options;
+  t.started = UnixNow();
   t.resolver = std::make_unique<StoreResolver>(ctx, s.root->content(), s.root->images(),
                                                s.root->path(), options.pull, options.project);
   RunnerEnv env;
@@ -254,6 +270,7 @@ Result<> SolveTarget(const Context& ctx, Session& s, Target& t,
   solver::VertexResult result = BERTH_TRY(s.solver->Solve(
       ctx, t.converted.graph, t.converted.target,
       {.parallelism = options.parallelism, .progress = on_event, .runner = t.runner.get()}));
+  t.finished = UnixNow();
   t.top = result.outputs.empty() ? "" : result.outputs[0];
   if (IsContextRef(t.top)) {
     return Error::Unimplemented("exporting a build context itself as the result");
@@ -281,6 +298,71 @@ Result<ExportedImage> TargetImage(const Context& ctx, Session& s, Target& t,
   return *t.image;
 }
 
+// The SPDX document of the packages in `t`'s result.
+Result<std::string> ScanImage(const Context& ctx, Session& s, Target& t,
+                              const std::vector<std::string>& subjects) {
+  std::string spdx;
+  BERTH_TRY(WithView(
+      ctx, *s.snapshotter, s.root->path() + "/tmp", t.top, [&](const std::string& dir) -> Result<> {
+        sbom::ScanResult scan = BERTH_TRY(sbom::ScanRootfs(ctx, dir));
+        std::string name = subjects.empty() ? "image" : subjects.front();
+        spdx = sbom::SpdxJson(scan, name, t.options->source_date_epoch.value_or(t.finished),
+                              kBerthVersion);
+        return {};
+      }));
+  return spdx;
+}
+
+// The index of `t`'s image with its attestations (see attest.h), made once.
+Result<oci::Descriptor> AttestedImage(const Context& ctx, Session& s, Target& t,
+                                      const std::vector<Output>& outputs,
+                                      const ExportedImage& image) {
+  if (t.attested) {
+    return *t.attested;
+  }
+  const BuildOptions& options = *t.options;
+  BuildFacts facts;
+  for (const Output& out : outputs) {
+    if (IsImageOutput(out)) {
+      for (const std::string& name : out.names) {
+        AddName(facts.subjects, BERTH_TRY_CONTEXT(images::NormalizeName(name), "name " + name));
+      }
+    }
+  }
+  facts.dockerfile_name = options.dockerfile_name;
+  facts.build_args = options.build_args;
+  facts.labels = options.labels;
+  facts.target = options.target;
+  facts.platform = image.manifest.platform ? image.manifest.platform->ToString()
+                                           : platform::HostPlatform().ToString();
+  facts.started = t.started;
+  facts.finished = t.finished;
+  DescribeGraph(t.converted.graph, t.converted.target, t.runner->ResolvedCommits(), facts);
+  if (t.attest.provenance_max) {
+    facts.dockerfile_text = options.dockerfile_text;
+    facts.secret_ids = t.converted.secrets;
+    facts.ssh_ids = t.converted.ssh;
+  } else {
+    facts.steps.clear();
+  }
+  std::vector<Statement> statements;
+  if (t.attest.provenance) {
+    statements.push_back(ProvenanceStatement(t.attest, facts, image.manifest));
+  }
+  if (t.attest.sbom) {
+    std::string spdx = BERTH_TRY_CONTEXT(ScanImage(ctx, s, t, facts.subjects), "making the SBOM");
+    statements.push_back(SbomStatement(facts.subjects, spdx, image.manifest));
+  }
+  // Kept a day, as the image itself (ExportImage), unless the caller names it.
+  content::ScopedLease lease = BERTH_TRY(content::ScopedLease::Create(
+      ctx, s.root->content().leases(), {.ttl = std::chrono::hours(24)}));
+  t.attested = BERTH_TRY_CONTEXT(
+      AttachAttestations(ctx, s.root->content(), lease.id(), image.manifest, statements),
+      "storing the attestations");
+  lease.Release();
+  return *t.attested;
+}
+
 // The outputs of a solved build: the image store, registries, archives, directories.
 Result<BuildResult> ExportTarget(const Context& ctx, Session& s, Target& t) {
   const BuildOptions& options = *t.options;
@@ -298,13 +380,23 @@ Result<BuildResult> ExportTarget(const Context& ctx, Session& s, Target& t) {
   const std::string& top = t.top;
   std::optional<ExportedImage> image;
   BuildResult out;
+  // What image outputs name: the image manifest, or the index holding it and its
+  // attestations. A docker archive cannot hold an index: it gets the image alone.
+  oci::Descriptor named;
   for (const Output& output : outputs) {
     if (IsImageOutput(output) && !image) {
       image = BERTH_TRY(TargetImage(ctx, s, t, outputs));
-      out.manifest_digest = image->manifest.digest.ToString();
+      named = image->manifest;
+      bool indexable = std::any_of(outputs.begin(), outputs.end(), [](const Output& o) {
+        return IsImageOutput(o) && !(o.type == OutputType::kDocker && !o.dest.empty());
+      });
+      if (t.attest.any() && indexable) {
+        named = BERTH_TRY(AttestedImage(ctx, s, t, outputs, *image));
+      }
+      out.manifest_digest = named.digest.ToString();
       out.config_digest = image->config.digest.ToString();
-      out.manifest_size = image->manifest.size;
-      out.manifest_media_type = image->manifest.media_type;
+      out.manifest_size = named.size;
+      out.manifest_media_type = named.media_type;
       if (image->manifest.platform) {
         out.platform = image->manifest.platform->ToString();
       }
@@ -337,8 +429,7 @@ Result<BuildResult> ExportTarget(const Context& ctx, Session& s, Target& t) {
         for (const std::string& name : output.names) {
           std::string normalized = BERTH_TRY_CONTEXT(images::NormalizeName(name), "name " + name);
           // A berthd project's names stay in its own namespace of the builder's store.
-          BERTH_TRY(root->images().Put(ctx, ProjectImageName(options.project, normalized),
-                                       image->manifest));
+          BERTH_TRY(root->images().Put(ctx, ProjectImageName(options.project, normalized), named));
           AddName(out.tags, normalized);
           refs.push_back(BERTH_TRY(reference::ParseNormalized(normalized)));
         }
@@ -351,8 +442,7 @@ Result<BuildResult> ExportTarget(const Context& ctx, Session& s, Target& t) {
               std::fprintf(options.progress, "pushing %s\n", ref.Familiar().c_str());
             }
           }
-          BERTH_TRY_CONTEXT(registry::Push(ctx, *client, source, image->manifest, refs),
-                            "pushing the image");
+          BERTH_TRY_CONTEXT(registry::Push(ctx, *client, source, named, refs), "pushing the image");
           for (const reference::Reference& ref : refs) {
             out.pushed.push_back(ref.String());
           }
@@ -363,10 +453,10 @@ Result<BuildResult> ExportTarget(const Context& ctx, Session& s, Target& t) {
         std::vector<images::Image> list;
         for (const std::string& name : output.names) {
           list.push_back({.name = BERTH_TRY_CONTEXT(images::NormalizeName(name), "name " + name),
-                          .target = image->manifest});
+                          .target = named});
         }
         if (list.empty()) {
-          list.push_back({.name = "", .target = image->manifest});
+          list.push_back({.name = "", .target = named});
         }
         for (const images::Image& i : list) {
           AddName(out.tags, i.name);
@@ -536,6 +626,7 @@ Result<std::vector<BuildResult>> BuildAll(const Context& parent,
   // Cache specs are checked before anything is built.
   std::vector<CacheSpec> imports;
   std::vector<std::vector<CacheSpec>> exports(builds.size());
+  std::vector<AttestOptions> attests(builds.size());
   {
     std::set<std::string> seen;
     for (size_t i = 0; i < builds.size(); ++i) {
@@ -549,6 +640,7 @@ Result<std::vector<BuildResult>> BuildAll(const Context& parent,
       for (const std::string& spec : builds[i].cache_to) {
         exports[i].push_back(BERTH_TRY_CONTEXT(ParseCacheExport(spec), where));
       }
+      attests[i] = BERTH_TRY_CONTEXT(ParseAttests(builds[i].attests), where);
     }
   }
 
@@ -603,6 +695,7 @@ Result<std::vector<BuildResult>> BuildAll(const Context& parent,
   std::vector<Target> targets(builds.size());
   for (size_t i = 0; i < builds.size(); ++i) {
     targets[i].options = &builds[i];
+    targets[i].attest = attests[i];
   }
   Context ctx = parent.WithCancel();
   std::mutex mu;

@@ -68,6 +68,9 @@ struct BuildOptions {
   // export this build's results to once it is built.
   std::vector<std::string> cache_from;
   std::vector<std::string> cache_to;
+  // --attest values (with --provenance and --sbom folded in; see attest.h): attestations made
+  // for the image outputs.
+  std::vector<std::string> attests;
   // Build only, export nothing (bake's cacheonly: a target built as another's context).
   bool cache_only = false;
   std::optional<int64_t> source_date_epoch;

@@ -186,10 +186,6 @@ Result<ExportedImage> ExportImage(const Context& ctx, const ExportEnv& env, cons
   return ExportedImage{.manifest = manifest_desc, .config = config_desc};
 }
 
-namespace {
-
-// Mounts a read-only view of `top` on a fresh directory under `tmp_dir` and calls fn(dir);
-// "" (scratch) gives an empty directory.
 Result<> WithView(const Context& ctx, snapshot::OverlaySnapshotter& snapshotter,
                   const std::string& tmp_dir, const std::string& top,
                   const std::function<Result<>(const std::string&)>& fn) {
@@ -210,8 +206,6 @@ Result<> WithView(const Context& ctx, snapshot::OverlaySnapshotter& snapshotter,
   BERTH_TRY(mounted.Unmount());
   return r;
 }
-
-}  // namespace
 
 Result<> ExportFiles(const Context& ctx, snapshot::OverlaySnapshotter& snapshotter,
                      const std::string& tmp_dir, const std::string& top, const std::string& dest) {

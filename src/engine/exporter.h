@@ -6,6 +6,7 @@
 // were recorded with their own blobs when they were unpacked.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -56,6 +57,12 @@ Result<ExportedImage> ExportImage(const Context& ctx, const ExportEnv& env, cons
                                   const frontend::dockerfile::convert::ImageConfig& config,
                                   const std::map<std::string, std::string>& annotations,
                                   std::optional<int64_t> source_date_epoch);
+
+// Mounts a read-only view of `top` on a fresh directory under `tmp_dir` and calls fn(dir);
+// "" (scratch) gives an empty directory.
+Result<> WithView(const Context& ctx, snapshot::OverlaySnapshotter& snapshotter,
+                  const std::string& tmp_dir, const std::string& top,
+                  const std::function<Result<>(const std::string&)>& fn);
 
 // Copies the file system of snapshot `top` ("" = empty) into directory `dest` (created if
 // needed; existing files are overwritten), owners, modes, links and xattrs kept.

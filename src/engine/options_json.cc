@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/attest.h"
 #include "engine/cache_io.h"
 #include "registry/auth.h"
 
@@ -181,6 +182,7 @@ std::string OptionsToJson(const BuildOptions& o, bool with_secrets) {
   j["no_cache_filter"] = o.no_cache_filter;
   j["cache_from"] = RegistryCaches(o.cache_from, /*export_=*/false);
   j["cache_to"] = RegistryCaches(o.cache_to, /*export_=*/true);
+  j["attests"] = o.attests;
   j["pull"] = o.pull;
   j["labels"] = o.labels;
   j["annotations"] = o.annotations;
@@ -263,6 +265,10 @@ Result<BuildOptions> OptionsFromJson(std::string_view text) {
       }
     }
     (export_ ? o.cache_to : o.cache_from) = std::move(specs);
+  }
+  o.attests = BERTH_TRY(f.Strings("attests"));
+  if (Result<AttestOptions> attests = ParseAttests(o.attests); !attests.ok()) {
+    return Fields::Bad("attests", attests.error().ToString());
   }
   o.pull = BERTH_TRY(f.Bool("pull"));
   o.labels = BERTH_TRY(f.Map("labels"));

@@ -20,6 +20,7 @@ TEST(OptionsJsonTest, RoundTripsWhatTravels) {
   o.cache_from = {"registry.example/app:cache", "type=local,src=/home/me/cache"};
   o.cache_to = {"type=registry,ref=registry.example/app:cache,mode=max",
                 "type=local,dest=/home/me/cache"};
+  o.attests = {"type=provenance,mode=max", "type=sbom"};
   o.pull = true;
   o.labels = {{"l", "v"}};
   o.annotations = {{"org.a", "b"}};
@@ -49,6 +50,7 @@ TEST(OptionsJsonTest, RoundTripsWhatTravels) {
   EXPECT_EQ(back->cache_from, std::vector<std::string>{"registry.example/app:cache"});
   EXPECT_EQ(back->cache_to,
             std::vector<std::string>{"type=registry,ref=registry.example/app:cache,mode=max"});
+  EXPECT_EQ(back->attests, o.attests);
   EXPECT_TRUE(back->pull);
   EXPECT_EQ(back->labels, o.labels);
   EXPECT_EQ(back->annotations, o.annotations);
@@ -88,6 +90,7 @@ TEST(OptionsJsonTest, BadFieldsAreNamed) {
         Case{"{\"shm_size\":-1}", "shm_size"},
         Case{"{\"cache_to\":[\"type=local,dest=/etc\"]}", "cache_to[0]: only type=registry"},
         Case{"{\"cache_from\":[\"type=gha\"]}", "cache_from[0]"},
+        Case{"{\"attests\":[\"type=signature\"]}", "attests"},
         Case{"{\"secrets\":{\"a\":\"%%%\"}}", "secrets.a"}, Case{"{bad", "build options"}}) {
     Result<BuildOptions> r = OptionsFromJson(c.json);
     ASSERT_FALSE(r.ok()) << c.json;

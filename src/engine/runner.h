@@ -136,6 +136,12 @@ class Runner final : public solver::OpRunner {
   Result<std::vector<std::string>> Run(const Context& ctx, const graph::Vertex& vertex,
                                        const std::vector<solver::Input>& inputs) override;
 
+  // The commits git sources resolved to, by vertex (for provenance).
+  std::map<graph::VertexId, std::string> ResolvedCommits() {
+    std::lock_guard lock(remote_mu_);
+    return resolved_;
+  }
+
  private:
   Result<std::string> RunImage(const Context& ctx, const graph::Vertex& vertex,
                                const graph::SourceOp& op);

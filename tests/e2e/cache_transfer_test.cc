@@ -125,10 +125,6 @@ TEST_F(CacheTransferE2eTest, ModeMinKeepsOnlyTheResultsLayers) {
 }
 
 TEST_F(CacheTransferE2eTest, RegistryCacheRoundTripsThroughDockerRegistry) {
-  if (!registry::test::DockerRegistry::Available()) {
-    FAIL() << "docker-registry is not installed (scripts/setup installs it)";
-  }
-  ASSERT_EQ(Sh("mkdir -p " + dir_ + "/registry"), 0);
   Result<std::unique_ptr<registry::test::DockerRegistry>> reg =
       registry::test::DockerRegistry::Start(dir_ + "/registry");
   ASSERT_TRUE(reg.ok()) << reg.error().ToString();
@@ -219,10 +215,6 @@ TEST_F(CacheTransferE2eTest, BakeTargetsExportAndImportTheirCaches) {
 }
 
 TEST_F(CacheTransferE2eTest, RemoteBuildsUseRegistryCachesAndLeaveLocalOnesHere) {
-  if (!registry::test::DockerRegistry::Available()) {
-    FAIL() << "docker-registry is not installed (scripts/setup installs it)";
-  }
-  ASSERT_EQ(Sh("mkdir -p " + dir_ + "/registry"), 0);
   Result<std::unique_ptr<registry::test::DockerRegistry>> reg =
       registry::test::DockerRegistry::Start(dir_ + "/registry");
   ASSERT_TRUE(reg.ok()) << reg.error().ToString();

@@ -28,6 +28,7 @@
 #include "cmd/berth/interrupt.h"
 #include "cmd/berth/remote_build.h"
 #include "cmd/berth/url_context.h"
+#include "engine/attest.h"
 #include "engine/cache_io.h"
 #include "engine/engine.h"
 #include "engine/progress.h"
@@ -57,6 +58,8 @@ struct BakeFlags {
   bool save = false;
   bool no_cache = false;
   bool pull = false;
+  std::string provenance;  // --provenance / --sbom: for every target
+  std::string sbom;
   std::string progress = "auto";
   std::string metadata_file;
   std::string root;
@@ -159,6 +162,15 @@ Result<engine::BuildOptions> ToBuildOptions(const frontend::bake::Target& t, con
   for (const std::string& spec : o.cache_to) {
     BERTH_TRY(engine::ParseCacheExport(spec));
   }
+  // --provenance and --sbom come after the target's attest: they win.
+  o.attests = t.attest.value_or(std::vector<std::string>{});
+  if (!flags.provenance.empty()) {
+    o.attests.push_back(BERTH_TRY(engine::ProvenanceAttest(flags.provenance)));
+  }
+  if (!flags.sbom.empty()) {
+    o.attests.push_back(BERTH_TRY(engine::SbomAttest(flags.sbom)));
+  }
+  BERTH_TRY_CONTEXT(engine::ParseAttests(o.attests), "attest");
   o.pull = flags.pull || t.pull.value_or(false);
   o.annotations = BERTH_TRY(ParseAnnotations(t.annotations.value_or(std::vector<std::string>{})));
   for (const std::string& spec : t.secret.value_or(std::vector<std::string>{})) {
@@ -393,10 +405,6 @@ Result<> RunBake(const BakeFlags& flags, int& exit_code) {
     }
   });
   for (const auto& [name, target] : selection.targets) {
-    if (target.attest && !target.attest->empty()) {
-      std::fprintf(stderr, "warning: target %s: attest is not supported yet and is ignored\n",
-                   name.c_str());
-    }
     Result<engine::BuildOptions> options = ToBuildOptions(target, flags, cwd, root, checkouts);
     if (!options.ok()) {
       exit_code = kExitUsage;
@@ -536,6 +544,10 @@ void RegisterBakeCommand(CLI::App& app, int& exit_code) {
       "Keep each target's image in berthd's registry as PROJECT:BUILD-ID (see berth pull)");
   bake->add_flag("--no-cache", flags->no_cache, "Do not use cache when building the images");
   bake->add_flag("--pull", flags->pull, "Always attempt to pull all referenced images");
+  bake->add_option("--provenance", flags->provenance,
+                   "Shorthand for --set=*.attest=type=provenance (true, false, min, max, or "
+                   "attributes)");
+  bake->add_option("--sbom", flags->sbom, "Shorthand for --set=*.attest=type=sbom (true or false)");
   bake->add_option("--progress", flags->progress,
                    "Progress output: auto (tty on a terminal, else plain), plain, tty, rawjson")
       ->default_str("auto");

@@ -30,6 +30,7 @@
 #include "cmd/berth/remote_build.h"
 #include "cmd/berth/url_context.h"
 #include "compress/compress.h"
+#include "engine/attest.h"
 #include "engine/cache_io.h"
 #include "engine/engine.h"
 #include "engine/output.h"
@@ -58,6 +59,9 @@ struct BuildFlags {
   std::vector<std::string> no_cache_filter;
   std::vector<std::string> cache_from;
   std::vector<std::string> cache_to;
+  std::vector<std::string> attests;
+  std::string provenance;
+  std::string sbom;
   bool pull = false;
   std::vector<std::string> labels;
   std::vector<std::string> annotations;
@@ -240,6 +244,14 @@ Result<> RunBuild(const BuildFlags& flags, int& exit_code) {
   }
   options.cache_from = flags.cache_from;
   options.cache_to = flags.cache_to;
+  options.attests = flags.attests;
+  if (!flags.provenance.empty()) {
+    options.attests.push_back(BERTH_TRY(usage(engine::ProvenanceAttest(flags.provenance))));
+  }
+  if (!flags.sbom.empty()) {
+    options.attests.push_back(BERTH_TRY(usage(engine::SbomAttest(flags.sbom))));
+  }
+  BERTH_TRY(usage(engine::ParseAttests(options.attests)));
   options.pull = flags.pull;
   if (flags.quiet) {
     options.progress = nullptr;
@@ -386,6 +398,14 @@ void RegisterBuildCommand(CLI::App& app, int& exit_code) {
                    "Cache export destinations (type=registry,ref=REF | type=local,dest=DIR"
                    "[,mode=max])")
       ->allow_extra_args(false);
+  build
+      ->add_option("--attest", flags->attests,
+                   "Attestation parameters (type=provenance[,mode=max] | type=sbom)")
+      ->allow_extra_args(false);
+  build->add_option(
+      "--provenance", flags->provenance,
+      "Shorthand for --attest=type=provenance (true, false, min, max, or attributes)");
+  build->add_option("--sbom", flags->sbom, "Shorthand for --attest=type=sbom (true or false)");
   build->add_option("--platform", flags->platform, "Target platform (the host's only, so far)");
   build->add_option("--iidfile", flags->iidfile, "Write the image ID (config digest) to the file");
   build->add_flag("-q,--quiet", flags->quiet, "Suppress the build output and print the image ID");

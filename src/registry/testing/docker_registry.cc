@@ -69,6 +69,11 @@ bool DockerRegistry::Available() {
 Result<std::unique_ptr<DockerRegistry>> DockerRegistry::Start(const std::string& dir,
                                                               const std::string& htpasswd_path,
                                                               const std::string& address) {
+  if (!Available()) {
+    return Error::FailedPrecondition(
+        "docker-registry is not installed (scripts/setup installs it)");
+  }
+  BERTH_TRY(os::MakeDirs(dir, 0755));
   int port = FreePort();
   if (port <= 0) {
     return Error::Internal("no free port");

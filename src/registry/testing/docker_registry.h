@@ -25,9 +25,10 @@ class DockerRegistry {
   // Whether the binary is installed.
   static bool Available();
 
-  // Starts a registry storing under `dir`, listening on `address` (an IPv4 address of this
-  // machine). With a non-empty `htpasswd_path` it requires basic authentication against that
-  // file. Waits until /v2/ answers.
+  // Starts a registry storing under `dir` (created if needed), listening on `address` (an IPv4
+  // address of this machine). With a non-empty `htpasswd_path` it requires basic authentication
+  // against that file. Waits until /v2/ answers. FailedPrecondition, saying what installs it, when
+  // the binary is missing.
   static Result<std::unique_ptr<DockerRegistry>> Start(const std::string& dir,
                                                        const std::string& htpasswd_path = "",
                                                        const std::string& address = "127.0.0.1");
