@@ -30,3 +30,26 @@ bench_start_berthd() {  # BERTHD ROOT TOKEN
   berthd_project=$(curl -fs -H "Authorization: Bearer $3" -d '{"name":"bench"}' \
     "http://127.0.0.1:$berthd_port/api/v1/projects" | sed 's/.*"id":"\([^"]*\)".*/\1/')
 }
+
+# Starts a docker-registry on a random loopback port storing under WORK/NAME, records its PID in
+# WORK/registry.pids (the caller kills those), waits for /v2/, and prints HOST:PORT.
+bench_start_registry() {  # WORK NAME
+  local dir=$1/$2 port
+  port=$((30000 + RANDOM % 20000))
+  mkdir -p "$dir/data"
+  cat >"$dir/config.yml" <<EOF
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+http:
+  addr: 127.0.0.1:$port
+EOF
+  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  echo $! >>"$1/registry.pids"
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  echo "127.0.0.1:$port"
+}

@@ -43,26 +43,7 @@ bench_start_berthd "$berthd" "$work/server" "$token"
 server_pid=$berthd_pid port=$berthd_port project=$berthd_project
 # A fresh docker-registry per push measured: skopeo remembers where it saw a blob (its blob info
 # cache) and would mount it from an earlier run's repository instead of uploading it.
-start_registry() {  # NAME -> prints HOST:PORT
-  local dir=$work/$1 port
-  port=$((30000 + RANDOM % 20000))
-  mkdir -p "$dir/data"
-  cat >"$dir/config.yml" <<EOF
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $dir/data
-http:
-  addr: 127.0.0.1:$port
-EOF
-  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
-  echo $! >>"$work/registry.pids"
-  for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-    sleep 0.05
-  done
-  echo "127.0.0.1:$port"
-}
+start_registry() { bench_start_registry "$work" "$1"; }
 
 # Four layers of 50 MB of incompressible bytes.
 mkdir -p "$work/ctx"
