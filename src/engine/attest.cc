@@ -139,15 +139,7 @@ Result<AttestOptions> ParseAttests(const std::vector<std::string>& specs) {
   AttestOptions out;
   for (const std::string& spec : specs) {
     std::string what = "--attest " + spec;
-    std::vector<std::string> fields = BERTH_TRY_CONTEXT(SplitCsv(spec), what);
-    std::map<std::string, std::string> attrs;
-    for (const std::string& field : fields) {
-      size_t eq = field.find('=');
-      if (eq == std::string::npos) {
-        return Error::InvalidArgument(what + ": field \"" + field + "\" is not KEY=VALUE");
-      }
-      attrs[ToLower(Trim(field.substr(0, eq)))] = field.substr(eq + 1);
-    }
+    std::map<std::string, std::string> attrs = BERTH_TRY(ParseCsvFields(what, spec));
     std::string type = attrs["type"];
     attrs.erase("type");
     bool disabled = false;

@@ -36,15 +36,7 @@ Result<CacheSpec> ParseCacheSpec(std::string_view spec, bool export_) {
     out.ref = std::string(Trim(spec));  // a bare reference: type=registry,ref=REF
     return out;
   }
-  std::vector<std::string> fields = BERTH_TRY_CONTEXT(SplitCsv(spec), what);
-  std::map<std::string, std::string> attrs;
-  for (const std::string& field : fields) {
-    size_t eq = field.find('=');
-    if (eq == std::string::npos) {
-      return Error::InvalidArgument(what + ": field \"" + field + "\" is not KEY=VALUE");
-    }
-    attrs[ToLower(Trim(field.substr(0, eq)))] = field.substr(eq + 1);
-  }
+  std::map<std::string, std::string> attrs = BERTH_TRY(ParseCsvFields(what, spec));
   std::string type = attrs.count("type") != 0 ? attrs["type"] : "registry";
   attrs.erase("type");
   if (type == "registry") {

@@ -17,6 +17,20 @@ Result<bool> ParseBoolField(std::string_view flag, std::string_view field, std::
                                 std::string(value) + ": want true or false");
 }
 
+Result<std::map<std::string, std::string>> ParseCsvFields(const std::string& what,
+                                                          std::string_view spec) {
+  std::vector<std::string> fields = BERTH_TRY_CONTEXT(SplitCsv(spec), what);
+  std::map<std::string, std::string> attrs;
+  for (const std::string& field : fields) {
+    size_t eq = field.find('=');
+    if (eq == std::string::npos) {
+      return Error::InvalidArgument(what + ": field \"" + field + "\" is not KEY=VALUE");
+    }
+    attrs[ToLower(Trim(field.substr(0, eq)))] = field.substr(eq + 1);
+  }
+  return attrs;
+}
+
 namespace {
 
 // Image names in name=: comma-separated (inside a quoted field).

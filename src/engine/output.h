@@ -44,6 +44,12 @@ Result<Output> ParseOutput(std::string_view spec);
 // a field starting with `"` runs to the matching `"` (with `""` an escaped quote).
 Result<std::vector<std::string>> SplitCsv(std::string_view text);
 
+// A CSV flag value (`type=registry,ref=x`, see SplitCsv) as fields by lower-case key (the last of
+// a repeated key wins). InvalidArgument, starting with `what` (the flag and value), for a field
+// that is not KEY=VALUE.
+Result<std::map<std::string, std::string>> ParseCsvFields(const std::string& what,
+                                                          std::string_view spec);
+
 // A boolean attribute of a CSV flag value: true, 1 or empty; false or 0. InvalidArgument
 // names `flag` and the field otherwise.
 Result<bool> ParseBoolField(std::string_view flag, std::string_view field, std::string_view value);
