@@ -75,15 +75,19 @@ roots() {  # TAG
   bh_runroot=$work/buildah-run-$1
 }
 bh() { buildah --root "$bh_root" --runroot "$bh_runroot" --storage-driver overlay "$@"; }
+# Every root gets the same base image (the same digest and image ID), as every machine pulling
+# debian:bookworm from a registry would: the import's creation time is pinned. Otherwise each
+# root's base is another image, and no cache key of one matches another's.
 setup_roots() {  # TAG: both tools' state with debian:bookworm, untimed
   local c m
   roots "$1"
-  BERTH_ROOT=$berth_root "$berth" image import "$rootfs" debian:bookworm >/dev/null
+  SOURCE_DATE_EPOCH=1700000000 BERTH_ROOT=$berth_root "$berth" image import "$rootfs" \
+    debian:bookworm >/dev/null
   c=$(bh from -q scratch)
   m=$(bh mount "$c")
   cp -a "$rootfs/." "$m/"
   bh umount "$c" >/dev/null
-  bh commit -q "$c" debian:bookworm >/dev/null
+  bh commit -q --timestamp 1700000000 "$c" debian:bookworm >/dev/null
   bh rm "$c" >/dev/null
 }
 
@@ -160,6 +164,7 @@ if grep -q '^#[0-9]* DONE' "$logs/import-1-berth" && ! grep -q CACHED "$logs/imp
   echo "!! berth's import build hit nothing" >&2
   failed=1
 fi
-echo "cached steps in berth's import build: $(grep -c 'CACHED' "$logs/import-1-berth")"
+echo "cached steps in the import builds: berth $(grep -c 'CACHED' "$logs/import-1-berth")," \
+  "buildah $(grep -ci 'using cache' "$logs/import-1-buildah")"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit "$failed"
