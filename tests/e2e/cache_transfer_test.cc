@@ -77,7 +77,7 @@ TEST_F(CacheTransferE2eTest, LocalCacheInModeMaxMakesAFreshRootHitEveryStep) {
   FreshRoot("root2");
   CmdResult second = BuildTo("--cache-from type=local,src=" + dir_ + "/cache", "out2");
   ASSERT_EQ(second.exit_code, 0) << second.err;
-  for (const std::string& step :
+  for (const char* step :
        {"[builder 2/2] RUN", "COPY greet.txt", "COPY --from=builder", "[stage-1 4/4] RUN"}) {
     EXPECT_EQ(Status(second.err, step), "CACHED") << step << "\n" << second.err;
   }
