@@ -68,15 +68,15 @@ struct ProvenanceStep {
 struct BuildFacts {
   std::vector<std::string> subjects;  // image names (empty: "_")
   std::string dockerfile_name;
-  std::string dockerfile_text;  // mode=max only
+  std::string dockerfile_text;  // written in mode=max only
   std::map<std::string, std::string> build_args;
   std::map<std::string, std::string> labels;
   std::string target;
-  std::vector<std::string> secret_ids;  // mode=max only
-  std::vector<std::string> ssh_ids;     // mode=max only
+  std::vector<std::string> secret_ids;  // written in mode=max only
+  std::vector<std::string> ssh_ids;     // written in mode=max only
   std::string platform;                 // "linux/amd64"
   std::vector<Material> materials;
-  std::vector<ProvenanceStep> steps;  // mode=max only
+  std::vector<ProvenanceStep> steps;  // written in mode=max only
   int64_t started = 0;                // Unix seconds
   int64_t finished = 0;
 };

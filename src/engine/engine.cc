@@ -16,6 +16,7 @@
 #include "base/io.h"
 #include "base/scope_exit.h"
 #include "base/strings.h"
+#include "base/version.h"
 #include "cache/sqlite_index.h"
 #include "content/lease.h"
 #include "engine/attest.h"
@@ -128,8 +129,6 @@ Result<size_t> UnpackStoredImage(const Context& ctx, const std::string& root_pat
 namespace {
 
 constexpr std::string_view kTargetContext = "target:";
-// The scanner named in SBOMs ("Tool: berth-<version>").
-constexpr const char* kBerthVersion = "0.1.0-dev";
 
 // What the builds of one BuildAll share: the stores, the cache, the solver and the renderer.
 struct Session {
@@ -307,7 +306,7 @@ Result<std::string> ScanImage(const Context& ctx, Session& s, Target& t,
         sbom::ScanResult scan = BERTH_TRY(sbom::ScanRootfs(ctx, dir));
         std::string name = subjects.empty() ? "image" : subjects.front();
         spdx = sbom::SpdxJson(scan, name, t.options->source_date_epoch.value_or(t.finished),
-                              kBerthVersion);
+                              BERTH_VERSION);
         return {};
       }));
   return spdx;
@@ -337,14 +336,11 @@ Result<oci::Descriptor> AttestedImage(const Context& ctx, Session& s, Target& t,
                                            : platform::HostPlatform().ToString();
   facts.started = t.started;
   facts.finished = t.finished;
+  // The Dockerfile, secret and ssh ids and steps reach the statement in mode=max only.
+  facts.dockerfile_text = options.dockerfile_text;
+  facts.secret_ids = t.converted.secrets;
+  facts.ssh_ids = t.converted.ssh;
   DescribeGraph(t.converted.graph, t.converted.target, t.runner->ResolvedCommits(), facts);
-  if (t.attest.provenance_max) {
-    facts.dockerfile_text = options.dockerfile_text;
-    facts.secret_ids = t.converted.secrets;
-    facts.ssh_ids = t.converted.ssh;
-  } else {
-    facts.steps.clear();
-  }
   std::vector<Statement> statements;
   if (t.attest.provenance) {
     statements.push_back(ProvenanceStatement(t.attest, facts, image.manifest));
@@ -533,7 +529,7 @@ Result<std::vector<CacheResult>> CacheResults(const Context& ctx, Session& s, Ta
 
 // Writes `t`'s --cache-to exports; a failure with ignore-error=true is a warning.
 Result<> ExportCaches(const Context& ctx, Session& s, Target& t,
-                      const std::vector<CacheSpec>& specs, BuildResult& out) {
+                      const std::vector<CacheSpec>& specs) {
   const BuildOptions& options = *t.options;
   std::string prefix = options.name.empty() ? "" : "[" + options.name + "] ";
   for (const CacheSpec& spec : specs) {
@@ -560,7 +556,6 @@ Result<> ExportCaches(const Context& ctx, Session& s, Target& t,
                    spec.type == CacheSpec::Type::kLocal ? spec.dir.c_str() : spec.ref.c_str(),
                    *written);
     }
-    out.cache_exports.emplace_back(spec.text, *written);
   }
   return {};
 }
@@ -775,7 +770,7 @@ Result<std::vector<BuildResult>> BuildAll(const Context& parent,
       results[i] = std::move(r).value();
     }
     if (!exports[i].empty()) {
-      Result<> exported = ExportCaches(ctx, s, targets[i], exports[i], results[i]);
+      Result<> exported = ExportCaches(ctx, s, targets[i], exports[i]);
       if (!exported.ok()) {
         return builds.size() > 1 && !builds[i].name.empty()
                    ? std::move(exported).error().AddContext("target " + builds[i].name)

@@ -13,7 +13,6 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "base/context.h"
@@ -96,8 +95,6 @@ struct BuildResult {
   std::string platform;           // "linux/amd64"
   std::vector<std::string> tags;  // normalised names stored or pushed
   std::vector<std::string> pushed;
-  // Cache exports written (--cache-to): the spec and the number of records each holds.
-  std::vector<std::pair<std::string, size_t>> cache_exports;
 };
 
 // Unpacks the stored image `name` (for the host platform) into the shared snapshot chains that

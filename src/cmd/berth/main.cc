@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/error.h"
+#include "base/version.h"
 #include "cmd/berth/bake.h"
 #include "cmd/berth/build.h"
 #include "cmd/berth/debug.h"
@@ -14,10 +15,6 @@
 #include "cmd/berth/saved.h"
 #include "cmd/berth/trust_policy.h"
 #include "cmd/berth/usage.h"
-
-#ifndef BERTH_VERSION
-#define BERTH_VERSION "0.1.0-dev"
-#endif
 
 namespace berth {
 namespace {

@@ -22,6 +22,7 @@
 
 #include "base/context.h"
 #include "base/error.h"
+#include "base/version.h"
 #include "content/local_store.h"
 #include "engine/cache_admin.h"
 #include "httpserver/server.h"
@@ -35,10 +36,6 @@
 #include "service/remote.h"
 #include "service/trust_api.h"
 #include "service/usage_api.h"
-
-#ifndef BERTH_VERSION
-#define BERTH_VERSION "0.1.0-dev"
-#endif
 
 namespace berth {
 namespace {
